@@ -1,0 +1,274 @@
+"""The command line: parse flags, wire the layers, print, and map every outcome to an exit code.
+
+Exit codes: 0 every room ok; 1 some room rejected, invalid or gave up; 2 usage, config or input
+error (nothing sent); 3 an app stopped by a fatal error; 130 / 143 interrupted by SIGINT / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from resumer import __version__, inputs, logs
+from resumer.client import REGIONS, AiohttpTransport
+from resumer.config import (
+    SECRET_KEY_ENV,
+    USERSIG_ENV,
+    RunConfig,
+    build_config,
+    environ,
+    read_toml,
+)
+from resumer.errors import UsageError, UserSigError
+from resumer.records import Room, Status
+from resumer.results import ResultsWriter, has_records, read_final
+from resumer.run import Run, Summary, app_stopped_sentence
+from resumer.sim import cli as sim_cli
+from resumer.usersig import decode_usersig, make_usersig
+
+EXIT_OK, EXIT_FAILED_ROOMS, EXIT_USAGE, EXIT_FATAL = 0, 1, 2, 3
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `resumer` command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except UsageError as exc:
+        print(f"resumer: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_SIGNAL[signal.SIGINT]
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="resumer",
+        description="Resume the mixed-stream (MCU) task of every listed TUILiveKit room, "
+        "at the API's budget of 20 requests/s per SDKAppID.",
+    )
+    parser.add_argument("--version", action="version", version=f"resumer {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="resume every room listed in the input")
+    run.set_defaults(handler=_run)
+    run.add_argument(
+        "inputs", nargs="*", metavar="INPUT", help="files of room IDs; '-' or none: stdin"
+    )
+    run.add_argument("-c", "--config", metavar="FILE", help="TOML config; flags override it")
+    run.add_argument("-o", "--output", metavar="FILE", help="results log (JSON Lines), appended to")
+    run.add_argument("--resume", action="store_true", help="skip rooms already final in --output")
+    run.add_argument("--sdkappid", type=int, help=f"one app; its key from {SECRET_KEY_ENV}")
+    run.add_argument("--identifier", metavar="NAME", help="the app's admin account")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--region", choices=list(REGIONS), help="the app's data centre")
+    where.add_argument("--endpoint", metavar="URL", help="any base URL (the simulator, a proxy)")
+    run.add_argument("--rate", type=float, help="requests/s per SDKAppID, at most 20 (default)")
+    run.add_argument("--concurrency", type=int, help="requests in flight per SDKAppID")
+    run.add_argument("--max-attempts", type=int, help="attempts per room for retryable errors")
+    run.add_argument("--timeout", type=float, metavar="SECONDS", help="one request's timeout")
+    run.add_argument("--dry-run", action="store_true", help="check everything, send nothing")
+    run.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
+    run.add_argument("--no-progress", action="store_true", help="no progress display")
+
+    sig = commands.add_parser("usersig", help="print a UserSig made from RESUMER_SECRET_KEY")
+    sig.set_defaults(handler=_usersig)
+    sig.add_argument("--sdkappid", type=int, required=True)
+    sig.add_argument("--identifier", required=True)
+    sig.add_argument("--expire", type=int, default=86400, metavar="SECONDS")
+
+    _add_optional_commands(commands)
+    return parser
+
+
+def _add_optional_commands(commands: Any) -> None:
+    """`sim` and `demo` live in their own modules; the CLI only wires them in."""
+    sim = commands.add_parser("sim", help="run the local simulator of the API")
+    sim_cli.add_arguments(sim)
+    sim.set_defaults(handler=sim_cli.run)
+
+
+def _usersig(args: argparse.Namespace) -> int:
+    secret = environ().get(SECRET_KEY_ENV)
+    if not secret:
+        raise UsageError(f"set {SECRET_KEY_ENV} to the app's secret key first")
+    if args.expire <= 0:
+        raise UsageError("--expire must be a positive number of seconds")
+    print(
+        make_usersig(
+            sdkappid=args.sdkappid,
+            identifier=args.identifier,
+            secret_key=secret,
+            now=int(time.time()),
+            expire=args.expire,
+        )
+    )
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    logs.configure(args.log_format)
+    config = _load_config(args)
+    inputs.check_sources(args.inputs)
+    if args.output and has_records(args.output) and not args.resume and not args.dry_run:
+        raise UsageError(
+            f"results log '{args.output}' already holds records: add --resume to finish that "
+            "run, or give another -o"
+        )
+    _check_ready_usersigs(config)
+    final = read_final(args.output) if args.resume and args.output else None
+    if args.resume and not args.output:
+        raise UsageError("--resume needs -o FILE: the results log of the run to finish")
+    skip = final.contains if final else (lambda _s, _r: False)
+    entries = inputs.iter_entries(args.inputs, stdin=sys.stdin.buffer)
+    if args.dry_run:
+        return _dry_run(config, entries, skip)
+    with ResultsWriter.open(args.output) as writer:
+        summary, stopped_by = asyncio.run(_execute(config, entries, writer, skip))
+    return _finish(summary, stopped_by)
+
+
+def _load_config(args: argparse.Namespace) -> RunConfig:
+    file = read_toml(args.config) if args.config else {}
+    flags = {
+        "sdkappid": args.sdkappid,
+        "identifier": args.identifier,
+        "region": args.region,
+        "endpoint": args.endpoint,
+        "rate": args.rate,
+        "concurrency": args.concurrency,
+        "max_attempts": args.max_attempts,
+        "timeout": args.timeout,
+    }
+    if args.region is not None:
+        file = {k: v for k, v in file.items() if k != "endpoint"}  # a flag beats the file
+    if args.endpoint is not None:
+        file = {k: v for k, v in file.items() if k != "region"}
+    return build_config(file, flags, environ())
+
+
+def _check_ready_usersigs(config: RunConfig) -> None:
+    """A ready UserSig must be one, for this app, and not expired."""
+    now = time.time()
+    for app in config.apps:
+        if app.usersig is None:
+            continue
+        info = decode_usersig(app.usersig)
+        if info.sdkappid != app.sdkappid or info.identifier != app.identifier:
+            raise UserSigError(
+                f"the UserSig for app {app.sdkappid} was made for app {info.sdkappid}, "
+                f"identifier {info.identifier!r}: make one for this app and identifier"
+            )
+        if info.expires_at <= now:
+            raise UserSigError(
+                f"the UserSig for app {app.sdkappid} expired {_duration(now - info.expires_at)} "
+                f"ago: make a new one, or set the secret key instead of {USERSIG_ENV}"
+            )
+
+
+def _dry_run(config: RunConfig, entries: Any, skip: Any) -> int:
+    """Count the rooms per app as the run would, send nothing, print the plan."""
+    seen: dict[int | None, set[str]] = {a.sdkappid: set() for a in config.apps}
+    counts = {
+        a.sdkappid: {"rooms": 0, "skipped": 0, "duplicates": 0, "invalid": 0} for a in config.apps
+    }
+    default = config.apps[0].sdkappid if len(config.apps) == 1 else None
+    unrouted = 0
+    for entry in entries:
+        sdkappid = entry.sdkappid if entry.sdkappid is not None else default
+        if sdkappid not in counts:
+            unrouted += 1
+            continue
+        count = counts[sdkappid]
+        if not isinstance(entry, Room):
+            count["invalid"] += 1
+        elif entry.room_id in seen[sdkappid]:
+            count["duplicates"] += 1
+        else:
+            seen[sdkappid].add(entry.room_id)
+            count["skipped" if skip(sdkappid, entry.room_id) else "rooms"] += 1
+    pace = config.rate * 0.98
+    for sdkappid, count in counts.items():
+        print(
+            f"app {sdkappid}: {count['rooms']} rooms to resume, {count['skipped']} already final, "
+            f"{count['duplicates']} duplicates, {count['invalid']} invalid; "
+            f"about {_duration(count['rooms'] / pace)} at {pace:g}/s"
+        )
+    if unrouted:
+        print(f"{unrouted} lines name no configured app and would be recorded invalid")
+    print("dry run: nothing was sent")
+    return EXIT_OK
+
+
+async def _execute(
+    config: RunConfig, entries: Any, writer: ResultsWriter, skip: Any
+) -> tuple[Summary, signal.Signals | None]:
+    """Run against the real API; the summary and the signal that stopped the run, if any."""
+    log = structlog.get_logger("resumer")
+    connections = config.concurrency * len(config.apps)
+    async with AiohttpTransport.new_session(connections=connections) as session:
+        transport = AiohttpTransport(session, timeout=config.timeout)
+        run = Run(config, transport=transport, writer=writer, skip=skip)
+        received: list[signal.Signals] = []
+        _install_signal_handlers(run, received)
+        log.info(
+            "run_started",
+            apps=[a.sdkappid for a in config.apps],
+            endpoint=config.endpoint,
+            rate=config.rate,
+            concurrency=config.concurrency,
+        )
+        summary = await run.execute(entries)
+    stopped_by = received[0] if received else None
+    log.info("run_finished", **summary.as_dict(), signal=stopped_by.name if stopped_by else None)
+    return summary, stopped_by
+
+
+def _install_signal_handlers(run: Run, received: list[signal.Signals]) -> None:
+    """First SIGINT/SIGTERM: stop cleanly. Second: exit at once (the log is flushed per line)."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: signal.Signals) -> None:
+        if received:
+            os._exit(EXIT_SIGNAL[signum])
+        received.append(signum)
+        structlog.get_logger("resumer").warning(
+            "stopping", signal=signum.name, hint="requests in flight may finish; again to quit now"
+        )
+        run.stop()
+
+    for signum in EXIT_SIGNAL:
+        loop.add_signal_handler(signum, on_signal, signum)
+
+
+def _finish(summary: Summary, stopped_by: signal.Signals | None) -> int:
+    for sdkappid, verdict in summary.fatal.items():
+        print(f"resumer: {app_stopped_sentence(sdkappid, verdict.code)}", file=sys.stderr)
+    if summary.fatal:
+        return EXIT_FATAL
+    if stopped_by is not None:
+        return EXIT_SIGNAL[stopped_by]
+    failed = (Status.REJECTED, Status.INVALID, Status.GAVE_UP, Status.ABORTED)
+    return EXIT_FAILED_ROOMS if any(summary.count(s) for s in failed) else EXIT_OK
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"

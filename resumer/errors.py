@@ -1,0 +1,41 @@
+"""The one exception tree of resumer.
+
+    ResumerError                 anything resumer raises on purpose
+    ├── UsageError               bad flags, config, input file or credentials: exit 2, nothing sent
+    │   └── UserSigError         a UserSig that cannot be decoded, or expires too soon
+    └── TransportError           one request got no reply envelope (library errors translated here)
+        ├── ConnectError         could not connect, or the connection broke mid-request
+        └── RequestTimeout       no reply within --timeout
+
+Replies that *are* envelopes (ErrorCode != 0) are not exceptions: `classify` turns them into
+verdicts. TransportError is retryable; the run loop decides how many times.
+"""
+
+from __future__ import annotations
+
+
+class ResumerError(Exception):
+    """Base of every error resumer raises on purpose."""
+
+
+class UsageError(ResumerError):
+    """The operator's flags, config, credentials or input cannot be used; nothing was sent.
+
+    The message is one plain sentence that names the problem and the fix.
+    """
+
+
+class UserSigError(UsageError):
+    """A UserSig cannot be decoded, or is expired or about to expire."""
+
+
+class TransportError(ResumerError):
+    """A request got no reply envelope from the API."""
+
+
+class ConnectError(TransportError):
+    """Could not connect, or the connection broke before a reply."""
+
+
+class RequestTimeout(TransportError):
+    """No reply within the configured timeout."""

@@ -1,0 +1,91 @@
+"""The pacer of one app: when each request may leave, and how throttle signals slow it down.
+
+Two gates in a row:
+
+1. the adaptive schedule (`pacing.Schedule` at the `pacing.CubicRate`), capped at the budget
+   less a margin (2 %: 19.6/s for 20/s), decides when the next request *should* leave;
+2. the hard line, an `aiolimiter.AsyncLimiter(1, 1 / (budget × 0.99))`: a bucket that holds a
+   single request, so two requests of the app can never leave closer than 50.5 ms apart and
+   any 1 s window holds at most 20 of them — from the first second on, with no start-up burst
+   (`AsyncLimiter(20, 1)` would admit 39 in the first second: a full bucket, then the leak).
+
+The schedule alone would already keep to the line; the limiter makes the guarantee not depend
+on the schedule's arithmetic, and the 1 % between the two absorbs loop jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiolimiter import AsyncLimiter
+
+from resumer.pacing import CubicRate, Schedule
+
+MARGIN = 0.02  # pace at 98 % of the budget: arrivals jitter on the way to the server
+HARD_LINE_MARGIN = 0.01  # the hard line sits halfway between the pace and the budget
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Pacer:
+    """Grants send slots for one SDKAppID, FIFO, at the adaptive rate and never over the budget.
+
+    `clock` and `sleep` are injected (the loop's clock and `asyncio.sleep` by default); the hard
+    line reads the event loop's clock, so tests run the pacer on a loop with virtual time.
+    """
+
+    def __init__(
+        self,
+        *,
+        budget: float,
+        clock: Clock | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.budget = budget
+        self._clock = clock or asyncio.get_running_loop().time
+        self._sleep = sleep
+        self._rate = CubicRate(ceiling=budget * (1 - MARGIN))
+        self._schedule = Schedule()
+        self._hard_line = AsyncLimiter(1, 1 / (budget * (1 - HARD_LINE_MARGIN)))
+        self._turn = asyncio.Lock()  # one grant at a time, in arrival order
+        self._granted = 0  # number of slots handed out so far
+        self._round_end = 0  # grants up to this one were in flight at the last cut
+        self.throttles = 0  # throttle signals received
+        self.cuts = 0  # how many of them slowed the app down
+
+    @property
+    def rate(self) -> float:
+        """The rate the app is paced at now, requests/s."""
+        return self._rate.rate(self._clock())
+
+    async def acquire(self) -> int:
+        """Wait for the next slot; return its sequence number (for `throttled`)."""
+        async with self._turn:
+            while True:
+                now = self._clock()
+                interval = 1 / self._rate.rate(now)
+                slot = self._schedule.slot(now, interval)
+                if slot <= now:
+                    break
+                # Re-check after waking: a throttle may have slowed the rate meanwhile.
+                await self._sleep(slot - now)
+            await self._hard_line.acquire()
+            self._schedule.take(self._clock(), interval)
+            self._granted += 1
+            return self._granted
+
+    def throttled(self, grant: int) -> bool:
+        """A request answered with a throttle signal; True if this one slowed the app down.
+
+        Only one cut per round: requests that left before the last cut were sent at the old
+        rate, so their throttles say nothing new about the current one.
+        """
+        self.throttles += 1
+        if grant <= self._round_end:
+            return False
+        self._rate.cut(self._clock())
+        self._round_end = self._granted
+        self.cuts += 1
+        return True

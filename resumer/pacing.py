@@ -1,0 +1,70 @@
+"""Pacing arithmetic, pure: a drift-free send schedule and the CUBIC rate that drives it.
+
+Nothing here reads a clock or sleeps; every method takes `now` in seconds (the event loop's
+monotonic time in production, a number chosen by hand in tests).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+BETA = 0.7  # multiplicative cut on a throttle, as CUBIC and the AWS SDKs' adaptive mode use
+SCALE = 0.4  # CUBIC's C, in (requests/s) per s³: how fast the rate climbs back
+MIN_RATE = 0.5  # never pace slower than one request every 2 s; throttles then stop cutting
+
+
+class Schedule:
+    """Send slots on a fixed grid: slot k+1 is one interval after slot k, not after the send.
+
+    Measuring from the planned slot instead of from the moment a send really happened keeps
+    the schedule from drifting: a send woken 1 ms late does not push every later one back.
+    A send that comes less than one interval late still claims its planned slot; after a longer
+    idle spell the grid restarts at `now`, so there is no burst of catch-up sends.
+    """
+
+    def __init__(self) -> None:
+        self._next = -math.inf  # time of the next free slot
+
+    def slot(self, now: float, interval: float) -> float:
+        """When the next send may leave, given the current interval."""
+        if now - self._next < interval:
+            return self._next  # on time, early (wait for it), or a little late (catch up)
+        return now  # idle for a while: restart the grid here
+
+    def take(self, now: float, interval: float) -> float:
+        """Claim the next slot (which must have come: slot <= now) and return it."""
+        claimed = self.slot(now, interval)
+        self._next = claimed + interval
+        return claimed
+
+
+@dataclass(slots=True)
+class CubicRate:
+    """The app's sending rate: cut by BETA on a throttle, then a cubic climb back to the ceiling.
+
+    The climb is r(t) = SCALE·(t − K)³ + r_max with K = ∛(r_max·(1 − BETA)/SCALE): it starts at
+    BETA·r_max, flattens out near r_max (where the last throttle happened, so it lingers just
+    below it), and only then probes above it. Sharing the budget with another client, the rate
+    therefore settles just under what is left instead of oscillating between half and full.
+    """
+
+    ceiling: float  # the most this app may send, requests/s (the budget less a margin)
+    rate_max: float = 0.0  # the rate when last throttled
+    cut_at: float | None = None  # when it was last throttled; None: never, run at the ceiling
+
+    def rate(self, now: float) -> float:
+        """The rate to pace at, at time `now`."""
+        if self.cut_at is None:
+            return self.ceiling
+        k = math.cbrt(self.rate_max * (1 - BETA) / SCALE)
+        climbed = SCALE * (now - self.cut_at - k) ** 3 + self.rate_max
+        if climbed >= self.ceiling:
+            self.cut_at = None  # back at the ceiling: forget the cut
+            return self.ceiling
+        return max(climbed, MIN_RATE)
+
+    def cut(self, now: float) -> None:
+        """A throttle signal: remember the rate it happened at and drop below it at once."""
+        self.rate_max = self.rate(now)
+        self.cut_at = now

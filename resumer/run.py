@@ -1,0 +1,405 @@
+"""The run loop: route each room to its app, resume it through the pacer with retries, record it.
+
+    input thread ──batches──▶ dispatcher ──▶ one queue per app ──▶ N workers per app
+                                  │                                   │ pacer, transport,
+                                  └── invalid / duplicate / skipped   │ classify, retries
+                                                   ▼                  ▼
+                                              results log (one line per room, flushed)
+
+Every wait goes through the app's `nap`, which a stop (a fatal reply, a signal) cuts short, so
+nothing sleeps past the moment the run decided to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+import structlog
+from tenacity import RetryCallState
+
+from resumer.classify import Action, Verdict, classify, fatal_cause
+from resumer.client import MAX_RANDOM, Transport, build_request
+from resumer.config import AppConfig, RunConfig
+from resumer.errors import TransportError
+from resumer.pacer import Pacer
+from resumer.records import InvalidRoom, Result, Room, Status
+from resumer.results import ResultsWriter, utc_timestamp
+from resumer.retrying import Transient, room_retrying
+from resumer.usersig import UserSigSource
+
+Entry = Room | InvalidRoom
+BATCH = 512  # input lines handed from the reader thread to the loop at a time
+GRACE = 5.0  # seconds that requests in flight get to finish after a stop
+
+
+class Halted(Exception):
+    """The app was stopped (fatal reply or interrupted) while this room waited."""
+
+
+@dataclass(slots=True)
+class AppStats:
+    """Counters of one app, read by the progress display and the summary."""
+
+    routed: int = 0  # rooms handed to the app's workers
+    done: int = 0  # rooms with a record written
+    sent: int = 0  # requests sent, retries included
+    retries: int = 0
+    throttles: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    codes: Counter[str] = field(default_factory=Counter)  # error codes of the rooms not ok
+
+
+class App:
+    """One app during the run: its pacer, UserSig, queue, workers' stop signal and counters."""
+
+    def __init__(self, config: AppConfig, *, rate: float, wallclock: Callable[[], float]) -> None:
+        self.config = config
+        self.sdkappid = config.sdkappid
+        self.pacer = Pacer(budget=rate, sleep=self.nap)
+        self.usersigs = UserSigSource(
+            sdkappid=config.sdkappid,
+            identifier=config.identifier,
+            clock=wallclock,
+            secret_key=config.secret_key,
+            usersig=config.usersig,
+        )
+        self.queue: asyncio.Queue[Room | None] = asyncio.Queue(maxsize=BATCH)
+        self.halt = asyncio.Event()
+        self.fatal: Verdict | None = None
+        self.seen: set[str] = set()
+        self.stats = AppStats()
+
+    async def nap(self, seconds: float) -> None:
+        """Sleep, unless and until the app is stopped: then raise Halted."""
+        if not self.halt.is_set():
+            try:
+                async with asyncio.timeout(seconds):
+                    await self.halt.wait()
+            except TimeoutError:
+                return
+        raise Halted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary:
+    """What the run did, for the closing table, the `run_finished` event and the exit code."""
+
+    apps: dict[int, AppStats]
+    fatal: dict[int, Verdict]
+    duration: float
+    interrupted: bool
+    invalid_unrouted: int  # invalid lines that named no configured app
+
+    def count(self, status: Status) -> int:
+        """Rooms with this status, over every app."""
+        total = sum(a.statuses[status] for a in self.apps.values())
+        return total + (self.invalid_unrouted if status is Status.INVALID else 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain data, for the JSON log."""
+        sent = sum(a.sent for a in self.apps.values())
+        codes: Counter[str] = Counter()
+        for a in self.apps.values():
+            codes.update(a.codes)
+        return {
+            "statuses": {s.value: self.count(s) for s in Status if self.count(s)},
+            "error_codes": dict(codes.most_common()),
+            "requests": sent,
+            "throttled": sum(a.throttles for a in self.apps.values()),
+            "retries": sum(a.retries for a in self.apps.values()),
+            "duration_s": round(self.duration, 3),
+            "rate": round(sent / self.duration, 2) if self.duration > 0 else 0.0,
+            "apps_stopped": sorted(self.fatal),
+            "interrupted": self.interrupted,
+        }
+
+
+class Run:
+    """One `resumer run`: owns the apps, the dispatcher, the workers and the results writer."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        transport: Transport,
+        writer: ResultsWriter,
+        skip: Callable[[int, str], bool] = lambda _sdkappid, _room_id: False,
+        wallclock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self._transport = transport
+        self._writer = writer
+        self._skip = skip
+        self._wallclock = wallclock
+        self._rng = rng or random.Random()
+        self._log = structlog.get_logger("resumer")
+        self.apps = {a.sdkappid: App(a, rate=config.rate, wallclock=wallclock) for a in config.apps}
+        self.skipped = 0  # rooms --resume found already final
+        self.duplicates = 0
+        self._invalid_unrouted = 0
+        self._stopping = False
+        self._clock = asyncio.get_running_loop().time
+
+    def stop(self) -> None:
+        """Stop dispatching; requests in flight may finish. Idempotent."""
+        if not self._stopping:
+            self._stopping = True
+            for app in self.apps.values():
+                app.halt.set()
+
+    async def execute(self, entries: Iterator[Entry]) -> Summary:
+        """Resume every room of `entries`; return the summary when all have an outcome."""
+        started = self._clock()
+        workers = [
+            asyncio.create_task(self._worker(app), name=f"worker-{app.sdkappid}-{n}")
+            for app in self.apps.values()
+            for n in range(self.config.concurrency)
+        ]
+        try:
+            await self._dispatch(entries)
+        finally:
+            for app in self.apps.values():
+                for _ in range(self.config.concurrency):
+                    await app.queue.put(None)
+        done, pending = await asyncio.wait(workers, timeout=None if not self._stopping else GRACE)
+        if pending:  # only after a stop: cut off what did not finish within the grace period
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending)
+        for task in done:
+            task.result()  # a bug in a worker must not pass silently
+        return Summary(
+            apps={sdkappid: app.stats for sdkappid, app in self.apps.items()},
+            fatal={sdkappid: app.fatal for sdkappid, app in self.apps.items() if app.fatal},
+            duration=self._clock() - started,
+            interrupted=self._stopping,
+            invalid_unrouted=self._invalid_unrouted,
+        )
+
+    async def _dispatch(self, entries: Iterator[Entry]) -> None:
+        """Route every entry to its app's queue, or record it at once if it needs no request."""
+        batches: asyncio.Queue[list[Entry] | None] = asyncio.Queue(maxsize=4)
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:  # in a daemon thread: a blocked stdin read never holds up the exit
+            while batch := list(islice(entries, BATCH)):
+                asyncio.run_coroutine_threadsafe(batches.put(batch), loop).result()
+            asyncio.run_coroutine_threadsafe(batches.put(None), loop).result()
+
+        threading.Thread(target=read, name="resumer-input", daemon=True).start()
+        while not self._stopping and (batch := await batches.get()) is not None:
+            for entry in batch:
+                if self._stopping:
+                    return
+                await self._route(entry)
+
+    async def _route(self, entry: Entry) -> None:
+        app = self._app_of(entry)
+        if app is None:
+            return
+        if isinstance(entry, InvalidRoom):
+            self._write(
+                app, self._result(app.sdkappid, entry.room_id, Status.INVALID, entry.reason)
+            )
+            return
+        if entry.room_id in app.seen:
+            self.duplicates += 1
+            return
+        app.seen.add(entry.room_id)
+        if self._skip(app.sdkappid, entry.room_id):
+            self.skipped += 1
+            return
+        app.stats.routed += 1
+        await app.queue.put(entry)
+
+    def _app_of(self, entry: Entry) -> App | None:
+        """The app an entry belongs to; None (and an `invalid` record) if there is none."""
+        if entry.sdkappid is None and len(self.apps) == 1:
+            return next(iter(self.apps.values()))
+        app = self.apps.get(entry.sdkappid) if entry.sdkappid is not None else None
+        if app is not None:
+            return app
+        if entry.sdkappid is None:
+            reason = "no sdkappid: several apps are configured, so give it as a JSON line"
+        else:
+            reason = f"sdkappid {entry.sdkappid} is not one of the configured apps"
+        if isinstance(entry, InvalidRoom):
+            reason = entry.reason
+        self._invalid_unrouted += 1
+        self._writer.write(self._result(entry.sdkappid, entry.room_id, Status.INVALID, reason))
+        return None
+
+    async def _worker(self, app: App) -> None:
+        while (room := await app.queue.get()) is not None:
+            if self._stopping and not app.fatal:
+                continue  # never got to it: not written, --resume does it
+            if result := await self._resume(app, room):
+                self._write(app, result)
+
+    async def _resume(self, app: App, room: Room) -> Result | None:
+        """Resume one room: attempts with backoff until an outcome, and return its record.
+
+        None if the run was interrupted before anything was sent for it: rooms the run never
+        got to are not written.
+        """
+        started = self._clock()
+        sent = [0]  # requests sent for this room, throttled ones included
+        last: Verdict | None = None
+
+        def record(status: Status, verdict: Verdict | None, info: str = "") -> Result:
+            return self._result(
+                app.sdkappid,
+                room.room_id,
+                status,
+                info or (verdict.info if verdict else ""),
+                code=verdict.code if verdict else 0,
+                request_id=verdict.request_id if verdict else "",
+                attempts=sent[0],
+                elapsed_ms=round((self._clock() - started) * 1000),
+            )
+
+        def before_sleep(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, Transient):
+                app.stats.retries += 1
+                wait = state.next_action.sleep if state.next_action else 0.0
+                self._log.info(
+                    "retrying",
+                    sdkappid=app.sdkappid,
+                    room_id=room.room_id,
+                    attempt=state.attempt_number,
+                    code=error.verdict.code,
+                    info=error.verdict.info,
+                    wait_s=round(wait, 3),
+                )
+
+        try:
+            if app.fatal:
+                raise Halted
+            retrying = room_retrying(max_attempts=self.config.max_attempts, sleep=app.nap)
+            retrying.before_sleep = before_sleep
+            async for attempt in retrying:
+                with attempt:
+                    last = await self._attempt(app, room, sent)
+            assert last is not None  # noqa: S101  (the loop ran at least once and did not raise)
+            status = Status.OK if last.action is Action.OK else Status.REJECTED
+            return record(status, last)
+        except Transient as exc:
+            return record(Status.GAVE_UP, exc.verdict)
+        except Halted:
+            if not app.fatal and not sent[0]:
+                return None
+            return self._aborted(app, record)
+        except asyncio.CancelledError:
+            # cut off in flight at the end of the grace period: record it, then let it go
+            self._write(app, record(Status.ABORTED, None, "run interrupted mid-request"))
+            raise
+
+    def _aborted(self, app: App, record: Callable[..., Result]) -> Result:
+        if app.fatal:
+            cause = fatal_cause(app.fatal.code)
+            info = f"not resumed: app stopped after error {app.fatal.code} ({cause})"
+            return record(Status.ABORTED, app.fatal, info)
+        return record(Status.ABORTED, None, "run interrupted before this room got a reply")
+
+    async def _attempt(self, app: App, room: Room, sent: list[int]) -> Verdict:
+        """Send until the reply is final or retryable; throttles and renewals cost no attempt."""
+        renewed = False
+        while True:
+            grant = await app.pacer.acquire()
+            if app.halt.is_set():
+                raise Halted
+            request = build_request(
+                base_url=self.config.endpoint,
+                sdkappid=app.sdkappid,
+                identifier=app.config.identifier,
+                usersig=app.usersigs.current(),
+                random=self._rng.randint(0, MAX_RANDOM),
+                room_id=room.room_id,
+            )
+            sent[0] += 1
+            app.stats.sent += 1
+            try:
+                verdict = classify(await self._transport(request))
+            except TransportError as exc:
+                verdict = Verdict(action=Action.RETRY, code=0, info=str(exc))
+            match verdict.action:
+                case Action.OK | Action.REJECT:
+                    return verdict
+                case Action.RETRY:
+                    raise Transient(verdict)
+                case Action.THROTTLE:
+                    app.stats.throttles += 1
+                    if app.pacer.throttled(grant):
+                        self._log.info(
+                            "throttled",
+                            sdkappid=app.sdkappid,
+                            room_id=room.room_id,
+                            code=verdict.code,
+                            rate=round(app.pacer.rate, 2),
+                        )
+                case Action.RENEW if app.usersigs.can_renew and not renewed:
+                    renewed = True
+                    app.usersigs.renew()
+                case _:  # FATAL, or a UserSig that expired again or cannot be renewed
+                    self._abort_app(app, verdict)
+                    raise Halted
+
+    def _abort_app(self, app: App, verdict: Verdict) -> None:
+        """Stop sending for this app at once, and say why in one sentence."""
+        if app.fatal:
+            return
+        app.fatal = verdict
+        app.halt.set()
+        self._log.error(
+            "app_aborted",
+            sdkappid=app.sdkappid,
+            code=verdict.code,
+            info=verdict.info,
+            message=app_stopped_sentence(app.sdkappid, verdict.code),
+        )
+
+    def _write(self, app: App, result: Result) -> None:
+        app.stats.done += 1
+        app.stats.statuses[result.status] += 1
+        if result.status is not Status.OK:
+            app.stats.codes[str(result.error_code)] += 1
+        self._writer.write(result)
+
+    def _result(
+        self,
+        sdkappid: int | None,
+        room_id: str,
+        status: Status,
+        info: str,
+        *,
+        code: int = 0,
+        request_id: str = "",
+        attempts: int = 0,
+        elapsed_ms: int = 0,
+    ) -> Result:
+        return Result(
+            ts=utc_timestamp(self._wallclock()),
+            sdkappid=sdkappid,
+            room_id=room_id,
+            status=status,
+            error_code=code,
+            error_info=info,
+            request_id=request_id,
+            attempts=attempts,
+            elapsed_ms=elapsed_ms,
+        )
+
+
+def app_stopped_sentence(sdkappid: int, code: int) -> str:
+    """The one sentence that tells the operator why an app was stopped and what to do."""
+    return f"app {sdkappid} stopped after error {code}: {fatal_cause(code)}"

@@ -1,0 +1,94 @@
+"""The pacer on virtual time: never over the budget in any 1 s window, close to it, adaptive."""
+
+import asyncio
+from bisect import bisect_left
+from itertools import pairwise
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from resumer.pacer import Pacer
+from tests.vtime import run_virtual
+
+
+def max_in_window(times: list[float], width: float = 1.0) -> int:
+    """The most sends in any half-open window [t, t + width)."""
+    times = sorted(times)
+    return max((bisect_left(times, t + width) - i for i, t in enumerate(times)), default=0)
+
+
+async def grants(pacer: Pacer, count: int, workers: int = 8) -> list[float]:
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+    remaining = [count]
+
+    async def worker() -> None:
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            await pacer.acquire()
+            times.append(loop.time())
+
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return times
+
+
+def test_no_start_up_burst_and_never_more_than_the_budget_in_a_second() -> None:
+    async def scenario() -> list[float]:
+        return await grants(Pacer(budget=20), 200)
+
+    times = run_virtual(scenario())
+    assert max_in_window(times) <= 20
+    assert max_in_window(times[:25]) <= 20  # the first second too
+    assert min(b - a for a, b in pairwise(times)) >= 1 / 20
+
+
+def test_it_runs_at_98_percent_of_the_budget_over_a_long_run() -> None:
+    async def scenario() -> list[float]:
+        return await grants(Pacer(budget=20), 20 * 600)  # ten minutes of virtual time
+
+    times = run_virtual(scenario())
+    achieved = (len(times) - 1) / (times[-1] - times[0])
+    assert 19.5 <= achieved <= 19.65
+
+
+def test_a_throttle_cuts_once_per_round_and_slows_the_app_down() -> None:
+    async def scenario() -> tuple[bool, bool, bool, float]:
+        pacer = Pacer(budget=20)
+        first = [await pacer.acquire() for _ in range(5)]
+        cut = pacer.throttled(first[0])
+        same_round = pacer.throttled(first[4])  # left before the cut: says nothing new
+        nxt = await pacer.acquire()
+        next_round = pacer.throttled(nxt)
+        return cut, same_round, next_round, pacer.rate
+
+    cut, same_round, next_round, rate = run_virtual(scenario())
+    assert (cut, same_round, next_round) == (True, False, True)
+    assert rate < 19.6 * 0.7 * 0.75
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    budget=st.sampled_from([1.0, 5.0, 13.0, 20.0]),
+    throttle_every=st.integers(min_value=2, max_value=40),
+    workers=st.integers(min_value=1, max_value=50),
+)
+def test_the_budget_holds_whatever_the_throttles_and_the_demand(
+    budget: float, throttle_every: int, workers: int
+) -> None:
+    async def scenario() -> list[float]:
+        pacer = Pacer(budget=budget)
+        loop = asyncio.get_running_loop()
+        times: list[float] = []
+
+        async def worker() -> None:
+            while len(times) < 150:
+                grant = await pacer.acquire()
+                times.append(loop.time())
+                if grant % throttle_every == 0:
+                    pacer.throttled(grant)
+
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        return times
+
+    times = run_virtual(scenario())
+    assert max_in_window(times) <= budget
