@@ -187,16 +187,25 @@ class Run:
 
     async def _dispatch(self, entries: Iterator[Entry]) -> None:
         """Route every entry to its app's queue, or record it at once if it needs no request."""
-        batches: asyncio.Queue[list[Entry] | None] = asyncio.Queue(maxsize=4)
+        batches: asyncio.Queue[list[Entry] | Exception | None] = asyncio.Queue(maxsize=4)
         loop = asyncio.get_running_loop()
 
+        def hand_over(item: list[Entry] | Exception | None) -> None:
+            asyncio.run_coroutine_threadsafe(batches.put(item), loop).result()
+
         def read() -> None:  # in a daemon thread: a blocked stdin read never holds up the exit
-            while batch := list(islice(entries, BATCH)):
-                asyncio.run_coroutine_threadsafe(batches.put(batch), loop).result()
-            asyncio.run_coroutine_threadsafe(batches.put(None), loop).result()
+            try:
+                while batch := list(islice(entries, BATCH)):
+                    hand_over(batch)
+            except Exception as exc:  # an input file that broke mid-run: the loop re-raises it
+                hand_over(exc)
+            else:
+                hand_over(None)
 
         threading.Thread(target=read, name="resumer-input", daemon=True).start()
         while not self._stopping and (batch := await batches.get()) is not None:
+            if isinstance(batch, Exception):
+                raise batch
             for entry in batch:
                 if self._stopping:
                     return

@@ -1,0 +1,234 @@
+"""The run loop on virtual time with a scripted transport: outcomes, retries, throttles, stops."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+
+import pytest
+import structlog
+
+from resumer.client import Request
+from resumer.config import AppConfig, RunConfig
+from resumer.errors import RequestTimeout
+from resumer.records import InvalidRoom, Reply, Room, Status
+from resumer.results import ResultsWriter
+from resumer.run import Entry, Run, Summary
+from tests.vtime import run_virtual
+
+KEY = "test-secret-key"
+
+
+def envelope(code: int, request_id: str = "Id-1") -> Reply:
+    body = {"ActionStatus": "OK" if code == 0 else "FAIL", "ErrorInfo": f"code {code}"}
+    body |= {"ErrorCode": code, "RequestId": request_id}
+    return Reply(http_status=200, body=json.dumps(body).encode())
+
+
+class ScriptedApi:
+    """Answers each room with its script, step by step, then ErrorCode 0; records every call."""
+
+    def __init__(self, scripts: dict[str, list[Reply | Exception]] | None = None) -> None:
+        self.scripts = {room: list(steps) for room, steps in (scripts or {}).items()}
+        self.calls: Counter[str] = Counter()
+        self.by_app: Counter[str] = Counter()
+        self.randoms: list[str] = []
+        self.times: dict[str, list[float]] = defaultdict(list)
+
+    async def __call__(self, request: Request) -> Reply:
+        room = json.loads(request.body)["RoomId"]
+        query = dict(request.query)
+        self.calls[room] += 1
+        self.by_app[query["sdkappid"]] += 1
+        self.randoms.append(query["random"])
+        self.times[query["sdkappid"]].append(asyncio.get_running_loop().time())
+        await asyncio.sleep(0.1)  # the API's latency, in virtual time
+        steps = self.scripts.get(room)
+        step = steps.pop(0) if steps else envelope(0, f"Id-{room}")
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+
+def config(*apps: int, max_attempts: int = 4, concurrency: int = 8) -> RunConfig:
+    return RunConfig(
+        apps=tuple(
+            AppConfig(sdkappid=a, identifier="administrator", secret_key=KEY)
+            for a in apps or (1400000001,)
+        ),
+        endpoint="http://127.0.0.1:1",
+        max_attempts=max_attempts,
+        concurrency=concurrency,
+    )
+
+
+def rooms(*ids: str, sdkappid: int | None = None) -> list[Entry]:
+    return [Room(room_id=i, sdkappid=sdkappid) for i in ids]
+
+
+def execute(
+    cfg: RunConfig,
+    api: ScriptedApi,
+    entries: Iterable[Entry],
+    *,
+    stop_after: float | None = None,
+) -> tuple[Summary, list[dict[str, object]]]:
+    out = io.BytesIO()
+
+    async def scenario() -> Summary:
+        run = Run(
+            cfg,
+            transport=api,
+            writer=ResultsWriter(out, name="test", owned=False),
+            rng=random.Random(7),
+            wallclock=lambda: 1_764_000_000.0,
+        )
+        if stop_after is not None:
+            asyncio.get_running_loop().call_later(stop_after, run.stop)
+        return await run.execute(iter(list(entries)))
+
+    summary = run_virtual(scenario())
+    records = [json.loads(line) for line in out.getvalue().decode().splitlines()]
+    return summary, records
+
+
+def by_room(records: list[dict[str, object]]) -> dict[object, dict[str, object]]:
+    return {r["room_id"]: r for r in records}
+
+
+def test_every_room_ok_once_with_its_request_id() -> None:
+    api = ScriptedApi()
+    summary, records = execute(config(), api, rooms(*(f"r{i}" for i in range(50))))
+    assert len(records) == 50
+    assert all(r["status"] == "ok" and r["attempts"] == 1 for r in records)
+    assert by_room(records)["r7"]["request_id"] == "Id-r7"
+    assert set(api.calls.values()) == {1}
+    assert summary.count(Status.OK) == 50
+
+
+def test_transient_errors_cost_exactly_that_many_extra_attempts() -> None:
+    api = ScriptedApi(
+        {
+            "twice": [envelope(100001), envelope(100001)],
+            "task": [envelope(100424)],
+            "fast": [envelope(100427)],
+            "gateway": [Reply(http_status=502, body=b"Bad Gateway")],
+            "timeout": [RequestTimeout("no reply within 6 s")],
+            "html": [Reply(http_status=200, body=b"<html>oops</html>")],
+        }
+    )
+    _, records = execute(config(), api, rooms(*api.scripts))
+    expected = {"twice": 3, "task": 2, "fast": 2, "gateway": 2, "timeout": 2, "html": 2}
+    assert {r["room_id"]: r["attempts"] for r in records} == expected
+    assert all(r["status"] == "ok" for r in records)
+    assert dict(api.calls) == expected
+    assert len(set(api.randoms)) == len(api.randoms)  # a fresh random on every attempt
+
+
+def test_final_refusals_are_sent_once_and_recorded_rejected() -> None:
+    codes = [100002, 100004, 100006, 100428, 100429, 123456]
+    api = ScriptedApi({f"c{c}": [envelope(c)] for c in codes})
+    summary, records = execute(config(), api, rooms(*api.scripts))
+    assert {r["room_id"]: (r["status"], r["error_code"]) for r in records} == {
+        f"c{c}": ("rejected", c) for c in codes
+    }
+    assert set(api.calls.values()) == {1}
+    assert summary.count(Status.REJECTED) == len(codes)
+
+
+def test_a_room_that_keeps_failing_gives_up_after_max_attempts() -> None:
+    api = ScriptedApi({"sick": [envelope(100001)] * 10})
+    _, records = execute(config(max_attempts=3), api, rooms("sick", "fine"))
+    sick = by_room(records)["sick"]
+    assert (sick["status"], sick["attempts"], sick["error_code"]) == ("gave_up", 3, 100001)
+    assert by_room(records)["fine"]["status"] == "ok"
+
+
+def test_throttles_do_not_use_up_attempts_and_slow_the_app_down() -> None:
+    api = ScriptedApi({"busy": [envelope(100422)] * 5})
+    summary, records = execute(config(max_attempts=2), api, rooms("busy"))
+    busy = by_room(records)["busy"]
+    assert (busy["status"], busy["attempts"]) == ("ok", 6)
+    assert summary.apps[1400000001].throttles == 5
+
+
+def test_a_fatal_reply_stops_the_app_at_once_and_aborts_its_rooms() -> None:
+    api = ScriptedApi({f"r{i}": [envelope(70009)] for i in range(200)})
+    summary, records = execute(config(), api, rooms(*(f"r{i}" for i in range(200))))
+    assert len(records) == 200
+    assert {r["status"] for r in records} == {"aborted"}
+    assert all(r["error_code"] == 70009 for r in records)
+    assert sum(api.calls.values()) <= 8  # at most the requests already in flight
+    assert list(summary.fatal) == [1400000001]
+    assert "wrong secret key" in str(by_room(records)["r150"]["error_info"])
+
+
+def test_an_expired_usersig_is_renewed_and_retried_once_then_fatal() -> None:
+    api = ScriptedApi({"once": [envelope(70001)], "again": [envelope(70001), envelope(70001)]})
+    summary, records = execute(config(concurrency=1), api, rooms("once", "again"))
+    assert by_room(records)["once"]["status"] == "ok"
+    assert by_room(records)["again"]["status"] == "aborted"
+    assert list(summary.fatal) == [1400000001]
+
+
+def test_invalid_and_duplicate_entries_are_recorded_or_dropped_without_sending() -> None:
+    entries: list[Entry] = [
+        *rooms("a", "b", "a"),
+        InvalidRoom(room_id="x" * 60, reason="room ID is 60 bytes"),
+        Room(room_id="c", sdkappid=1400000009),
+    ]
+    summary, records = execute(config(), ScriptedApi(), entries)
+    statuses = {r["room_id"]: r["status"] for r in records}
+    assert statuses == {"a": "ok", "b": "ok", "x" * 60: "invalid", "c": "invalid"}
+    assert "not one of the configured apps" in str(by_room(records)["c"]["error_info"])
+    assert summary.count(Status.INVALID) == 2
+
+
+def test_two_apps_each_get_their_own_budget() -> None:
+    api = ScriptedApi()
+    entries = rooms(*(f"a{i}" for i in range(300)), sdkappid=1) + rooms(
+        *(f"b{i}" for i in range(300)), sdkappid=2
+    )
+    summary, records = execute(config(1, 2, concurrency=16), api, entries)
+    assert len(records) == 600
+    assert api.by_app == Counter({"1": 300, "2": 300})
+    for times in api.times.values():
+        rate = (len(times) - 1) / (times[-1] - times[0])
+        assert 19.4 < rate <= 19.61
+    assert summary.duration < 16  # 300 rooms at 19.6/s each, side by side
+
+
+def test_several_apps_and_a_plain_line_is_invalid_with_a_reason() -> None:
+    _, records = execute(config(1, 2), ScriptedApi(), rooms("orphan"))
+    assert records[0]["status"] == "invalid"
+    assert "several apps" in str(records[0]["error_info"])
+
+
+def test_a_stop_lets_requests_in_flight_finish_and_leaves_the_rest_unwritten() -> None:
+    api = ScriptedApi()
+    summary, records = execute(config(), api, rooms(*(f"r{i}" for i in range(100))), stop_after=1.0)
+    assert summary.interrupted
+    assert 15 <= len(records) <= 25  # about one second's worth
+    assert {r["status"] for r in records} == {"ok"}
+    assert sum(api.calls.values()) == len(records)  # nothing sent without a record
+
+
+def test_retry_events_name_the_room_and_code() -> None:
+    api = ScriptedApi({"r": [envelope(100001)]})
+    with structlog.testing.capture_logs() as events:
+        execute(config(), api, rooms("r"))
+    retrying = [e for e in events if e["event"] == "retrying"]
+    assert retrying[0]["room_id"] == "r"
+    assert retrying[0]["code"] == 100001
+    assert KEY not in repr(events)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs() -> Iterator[None]:
+    structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
+    yield
+    structlog.reset_defaults()
