@@ -30,7 +30,7 @@ from resumer.config import (
 from resumer.errors import UsageError, UserSigError
 from resumer.records import Room, Status
 from resumer.results import ResultsWriter, has_records, read_final
-from resumer.run import Run, Summary, app_stopped_sentence
+from resumer.run import Run, Summary
 from resumer.sim import cli as sim_cli
 from resumer.usersig import decode_usersig, make_usersig
 
@@ -253,9 +253,9 @@ def _install_signal_handlers(run: Run, received: list[signal.Signals]) -> None:
 
 
 def _finish(summary: Summary, stopped_by: signal.Signals | None) -> int:
-    for sdkappid, verdict in summary.fatal.items():
-        print(f"resumer: {app_stopped_sentence(sdkappid, verdict.code)}", file=sys.stderr)
-    if summary.fatal:
+    for sentence in summary.stopped.values():
+        print(f"resumer: {sentence}", file=sys.stderr)
+    if summary.stopped:
         return EXIT_FATAL
     if stopped_by is not None:
         return EXIT_SIGNAL[stopped_by]

@@ -29,6 +29,7 @@ from resumer.classify import Action, Verdict, classify, fatal_cause
 from resumer.client import MAX_RANDOM, Transport, build_request
 from resumer.config import AppConfig, RunConfig
 from resumer.errors import TransportError
+from resumer.outage import OutageGate
 from resumer.pacer import Pacer
 from resumer.records import InvalidRoom, Result, Room, Status
 from resumer.results import ResultsWriter, utc_timestamp
@@ -38,6 +39,8 @@ from resumer.usersig import UserSigSource
 Entry = Room | InvalidRoom
 BATCH = 512  # input lines handed from the reader thread to the loop at a time
 GRACE = 5.0  # seconds that requests in flight get to finish after a stop
+OUTAGE_LIMIT = 300.0  # seconds of nothing but transient errors before an app is stopped
+FIRST_CONTACT_LIMIT = 30.0  # the same, for an app the API has never answered (a wrong endpoint?)
 
 
 class Halted(Exception):
@@ -51,6 +54,7 @@ class AppStats:
     routed: int = 0  # rooms handed to the app's workers
     done: int = 0  # rooms with a record written
     sent: int = 0  # requests sent, retries included
+    answered: int = 0  # replies that were not transient
     retries: int = 0
     throttles: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
@@ -74,6 +78,8 @@ class App:
         self.queue: asyncio.Queue[Room | None] = asyncio.Queue(maxsize=BATCH)
         self.halt = asyncio.Event()
         self.fatal: Verdict | None = None
+        self.stopped_because = ""  # the one sentence for the operator, once `fatal` is set
+        self.outage = OutageGate(clock=asyncio.get_running_loop().time, nap=self.nap)
         self.seen: set[str] = set()
         self.stats = AppStats()
 
@@ -93,7 +99,7 @@ class Summary:
     """What the run did, for the closing table, the `run_finished` event and the exit code."""
 
     apps: dict[int, AppStats]
-    fatal: dict[int, Verdict]
+    stopped: dict[int, str]  # apps stopped by a fatal error, with the sentence that says why
     duration: float
     interrupted: bool
     invalid_unrouted: int  # invalid lines that named no configured app
@@ -117,7 +123,7 @@ class Summary:
             "retries": sum(a.retries for a in self.apps.values()),
             "duration_s": round(self.duration, 3),
             "rate": round(sent / self.duration, 2) if self.duration > 0 else 0.0,
-            "apps_stopped": sorted(self.fatal),
+            "apps_stopped": sorted(self.stopped),
             "interrupted": self.interrupted,
         }
 
@@ -179,7 +185,7 @@ class Run:
             task.result()  # a bug in a worker must not pass silently
         return Summary(
             apps={sdkappid: app.stats for sdkappid, app in self.apps.items()},
-            fatal={sdkappid: app.fatal for sdkappid, app in self.apps.items() if app.fatal},
+            stopped={a.sdkappid: a.stopped_because for a in self.apps.values() if a.fatal},
             duration=self._clock() - started,
             interrupted=self._stopping,
             invalid_unrouted=self._invalid_unrouted,
@@ -315,37 +321,35 @@ class Run:
 
     def _aborted(self, app: App, record: Callable[..., Result]) -> Result:
         if app.fatal:
-            cause = fatal_cause(app.fatal.code)
-            info = f"not resumed: app stopped after error {app.fatal.code} ({cause})"
-            return record(Status.ABORTED, app.fatal, info)
+            return record(Status.ABORTED, app.fatal, f"not resumed: {app.stopped_because}")
         return record(Status.ABORTED, None, "run interrupted before this room got a reply")
 
     async def _attempt(self, app: App, room: Room, sent: list[int]) -> Verdict:
-        """Send until the reply is final or retryable; throttles and renewals cost no attempt."""
+        """Send until the reply is final or retryable.
+
+        Throttles, UserSig renewals and failures during an outage cost the room no attempt.
+        """
         renewed = False
         while True:
-            grant = await app.pacer.acquire()
-            if app.halt.is_set():
-                raise Halted
-            request = build_request(
-                base_url=self.config.endpoint,
-                sdkappid=app.sdkappid,
-                identifier=app.config.identifier,
-                usersig=app.usersigs.current(),
-                random=self._rng.randint(0, MAX_RANDOM),
-                room_id=room.room_id,
-            )
-            sent[0] += 1
-            app.stats.sent += 1
-            try:
-                verdict = classify(await self._transport(request))
-            except TransportError as exc:
-                verdict = Verdict(action=Action.RETRY, code=0, info=str(exc))
+            async with app.outage.admission():
+                grant = await app.pacer.acquire()
+                if app.halt.is_set():
+                    raise Halted
+                verdict = await self._send(app, room)
+                sent[0] += 1
+            if verdict.action is Action.RETRY:
+                self._transient(app, verdict)
+                if app.outage.state.active:
+                    continue  # the API is down, not this room: wait for the probe's news
+                raise Transient(verdict)
+            app.stats.answered += 1
+            if (outage := app.outage.answered()) is not None:
+                self._log.warning(
+                    "outage_ended", sdkappid=app.sdkappid, duration_s=round(outage, 1)
+                )
             match verdict.action:
                 case Action.OK | Action.REJECT:
                     return verdict
-                case Action.RETRY:
-                    raise Transient(verdict)
                 case Action.THROTTLE:
                     app.stats.throttles += 1
                     if app.pacer.throttled(grant):
@@ -360,21 +364,60 @@ class Run:
                     renewed = True
                     app.usersigs.renew()
                 case _:  # FATAL, or a UserSig that expired again or cannot be renewed
-                    self._abort_app(app, verdict)
+                    self._abort_app(app, verdict, fatal_cause(verdict.code))
                     raise Halted
 
-    def _abort_app(self, app: App, verdict: Verdict) -> None:
+    async def _send(self, app: App, room: Room) -> Verdict:
+        """One request, with this attempt's own `random` and current UserSig, classified."""
+        request = build_request(
+            base_url=self.config.endpoint,
+            sdkappid=app.sdkappid,
+            identifier=app.config.identifier,
+            usersig=app.usersigs.current(),
+            random=self._rng.randint(0, MAX_RANDOM),
+            room_id=room.room_id,
+        )
+        app.stats.sent += 1
+        try:
+            return classify(await self._transport(request))
+        except TransportError as exc:
+            return Verdict(action=Action.RETRY, code=0, info=str(exc))
+
+    def _transient(self, app: App, verdict: Verdict) -> None:
+        """Count a transient failure toward an outage; stop the app if one lasts too long."""
+        if app.outage.failed():
+            self._log.warning(
+                "outage_started",
+                sdkappid=app.sdkappid,
+                code=verdict.code,
+                info=verdict.info,
+                hint="every reply is transient: probing with single requests until it answers",
+            )
+        state = app.outage.state
+        limit = OUTAGE_LIMIT if app.stats.answered else FIRST_CONTACT_LIMIT
+        if state.active and self._clock() - state.started > limit:
+            self._abort_app(
+                app,
+                verdict,
+                f"the API gave nothing but transient errors for {limit:g} s (last: "
+                f"{verdict.info}): check --endpoint / --region and the API's status, then "
+                "run again with --resume",
+            )
+            raise Halted
+
+    def _abort_app(self, app: App, verdict: Verdict, cause: str) -> None:
         """Stop sending for this app at once, and say why in one sentence."""
         if app.fatal:
             return
         app.fatal = verdict
+        app.stopped_because = f"app {app.sdkappid} stopped after error {verdict.code}: {cause}"
         app.halt.set()
         self._log.error(
             "app_aborted",
             sdkappid=app.sdkappid,
             code=verdict.code,
             info=verdict.info,
-            message=app_stopped_sentence(app.sdkappid, verdict.code),
+            message=app.stopped_because,
         )
 
     def _write(self, app: App, result: Result) -> None:
@@ -407,8 +450,3 @@ class Run:
             attempts=attempts,
             elapsed_ms=elapsed_ms,
         )
-
-
-def app_stopped_sentence(sdkappid: int, code: int) -> str:
-    """The one sentence that tells the operator why an app was stopped and what to do."""
-    return f"app {sdkappid} stopped after error {code}: {fatal_cause(code)}"

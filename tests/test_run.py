@@ -24,7 +24,7 @@ KEY = "test-secret-key"
 
 
 def envelope(code: int, request_id: str = "Id-1") -> Reply:
-    body = {"ActionStatus": "OK" if code == 0 else "FAIL", "ErrorInfo": f"code {code}"}
+    body: dict[str, object] = {"ActionStatus": "OK" if code == 0 else "FAIL", "ErrorInfo": ""}
     body |= {"ErrorCode": code, "RequestId": request_id}
     return Reply(http_status=200, body=json.dumps(body).encode())
 
@@ -163,7 +163,7 @@ def test_a_fatal_reply_stops_the_app_at_once_and_aborts_its_rooms() -> None:
     assert {r["status"] for r in records} == {"aborted"}
     assert all(r["error_code"] == 70009 for r in records)
     assert sum(api.calls.values()) <= 8  # at most the requests already in flight
-    assert list(summary.fatal) == [1400000001]
+    assert list(summary.stopped) == [1400000001]
     assert "wrong secret key" in str(by_room(records)["r150"]["error_info"])
 
 
@@ -172,7 +172,7 @@ def test_an_expired_usersig_is_renewed_and_retried_once_then_fatal() -> None:
     summary, records = execute(config(concurrency=1), api, rooms("once", "again"))
     assert by_room(records)["once"]["status"] == "ok"
     assert by_room(records)["again"]["status"] == "aborted"
-    assert list(summary.fatal) == [1400000001]
+    assert list(summary.stopped) == [1400000001]
 
 
 def test_invalid_and_duplicate_entries_are_recorded_or_dropped_without_sending() -> None:

@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+TICK = 1e-6  # seconds the clock moves on an idle turn of the loop
 
 
 class _Selector(selectors.DefaultSelector):
@@ -23,8 +24,10 @@ class _Selector(selectors.DefaultSelector):
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = super().select(0)
-        if not ready and timeout:
-            self._loop.advance(timeout)
+        if not ready:
+            # Creep at least a microsecond per idle turn, as a real clock would: a timer that
+            # reschedules itself "now" (float rounding in aiolimiter's leak) must still come due.
+            self._loop.advance(max(timeout or 0.0, TICK))
         return ready
 
 

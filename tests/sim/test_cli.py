@@ -112,3 +112,8 @@ def test_it_serves_until_a_signal_then_exits_0(sig: signal.Signals) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_the_listening_line_cuts_a_long_list_of_apps() -> None:
+    assert cli._list_apps([1, 2]) == "1, 2"
+    assert cli._list_apps(list(range(1, 11))) == "1, 2, 3, 4 and 6 more"

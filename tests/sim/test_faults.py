@@ -11,6 +11,7 @@ from resumer.classify import MAX_BODY_BYTES
 from resumer.sim.config import BODY_KINDS, Latency
 from resumer.sim.model import SimModel
 from resumer.sim.profiles import DEMO_SDKAPPID_2, DEMO_SECRET_KEY_2
+from resumer.sim.replies import broken
 from tests.sim.helpers import code_of, config, send, signed_query
 
 
@@ -189,3 +190,8 @@ def test_an_ok_envelope_is_the_api_shape() -> None:
     assert set(data) == {"ActionStatus", "ErrorInfo", "ErrorCode", "RequestId"}
     assert (data["ActionStatus"], data["ErrorCode"], data["ErrorInfo"]) == ("OK", 0, "")
     assert answer.content_type == "application/json"
+
+
+def test_only_known_kinds_make_broken_replies() -> None:
+    with pytest.raises(ValueError, match="not a broken reply"):
+        broken("ok", "Id-1")

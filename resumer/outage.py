@@ -1,0 +1,88 @@
+"""Outage detection for one app: when every reply is transient, stop the flood and probe instead.
+
+A blind client keeps sending at full rate into a dead API and burns each room's attempts. Here,
+after `threshold` transient failures in a row (no reply of any other kind between them), the
+app enters an outage: one probe request at a time, each after a growing pause (1, 2, 4, 8 s,
+then every 8 s), while every other room waits without spending attempts. The first reply that is
+not transient ends the outage and the app goes back to its paced rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+THRESHOLD = 10  # transient failures in a row that make an outage (½ s of them at 20/s)
+FIRST_PAUSE = 1.0  # seconds before the first probe
+MAX_PAUSE = 8.0  # seconds between probes at most: a recovered API is noticed within this
+
+
+@dataclass(slots=True)
+class OutageState:
+    """The pure bookkeeping: failures in a row, and when the next probe may leave."""
+
+    failures: int = 0  # transient failures in a row
+    pause: float | None = None  # None: no outage; else the pause before the next probe
+    next_probe: float = 0.0
+    started: float = 0.0  # when the current outage began
+
+    @property
+    def active(self) -> bool:
+        """True while the app is in an outage."""
+        return self.pause is not None
+
+    def failed(self, now: float) -> bool:
+        """A transient failure; True if it started an outage."""
+        self.failures += 1
+        if self.pause is None:
+            if self.failures < THRESHOLD:
+                return False
+            self.pause, self.started = FIRST_PAUSE, now
+        else:
+            self.pause = min(self.pause * 2, MAX_PAUSE)
+        self.next_probe = now + self.pause
+        return self.failures == THRESHOLD
+
+    def answered(self) -> bool:
+        """A reply that is not transient; True if it ended an outage."""
+        ended = self.pause is not None
+        self.failures, self.pause = 0, None
+        return ended
+
+
+class OutageGate:
+    """Lets requests through freely, or during an outage one probe at a time."""
+
+    def __init__(
+        self, *, clock: Callable[[], float], nap: Callable[[float], Awaitable[None]]
+    ) -> None:
+        self.state = OutageState()
+        self._clock = clock
+        self._nap = nap
+        self._probe = asyncio.Lock()  # held by the one request probing the API
+        self.outages = 0
+
+    @asynccontextmanager
+    async def admission(self) -> AsyncIterator[None]:
+        """Wrap one request: free outside an outage, else wait to be the next probe."""
+        if not self.state.active:
+            yield
+            return
+        async with self._probe:
+            wait = self.state.next_probe - self._clock()
+            if self.state.active and wait > 0:
+                await self._nap(wait)
+            yield
+
+    def failed(self) -> bool:
+        """Record a transient failure; True if it started an outage."""
+        started = self.state.failed(self._clock())
+        self.outages += started
+        return started
+
+    def answered(self) -> float | None:
+        """Record any other reply; the outage's length if this ended one."""
+        started = self.state.started
+        return self._clock() - started if self.state.answered() else None
