@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -155,7 +156,8 @@ def _load_config(args: argparse.Namespace) -> RunConfig:
         file = {k: v for k, v in file.items() if k != "endpoint"}  # a flag beats the file
     if args.endpoint is not None:
         file = {k: v for k, v in file.items() if k != "region"}
-    return build_config(file, flags, environ())
+    base = Path(args.config).parent if args.config else Path()
+    return build_config(file, flags, environ(), base=base)
 
 
 def _check_ready_usersigs(config: RunConfig) -> None:

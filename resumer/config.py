@@ -67,9 +67,16 @@ def read_toml(path: str) -> dict[str, Any]:
 
 
 def build_config(
-    file: Mapping[str, Any], flags: Mapping[str, Any], env: Mapping[str, str]
+    file: Mapping[str, Any],
+    flags: Mapping[str, Any],
+    env: Mapping[str, str],
+    *,
+    base: Path = Path(),
 ) -> RunConfig:
-    """Merge the config file's table with the flags given (None = not given) and check it all."""
+    """Merge the config file's table with the flags given (None = not given) and check it all.
+
+    A relative `secret_key_file` is read from `base`, the config file's folder.
+    """
     unknown = set(file) - _RUN_KEYS
     if unknown:
         raise UsageError(f"unknown config key {_names(unknown)}: allowed are {_names(_RUN_KEYS)}")
@@ -86,7 +93,7 @@ def build_config(
             )
         if not isinstance(raw_apps, list):
             raise UsageError("'apps' must be an array of tables: write [[apps]] sections")
-        apps = tuple(_file_app(raw, env) for raw in raw_apps)
+        apps = tuple(_file_app(raw, env, base) for raw in raw_apps)
     ids = [a.sdkappid for a in apps]
     if len(set(ids)) != len(ids):
         raise UsageError("the same sdkappid is listed twice in [[apps]]: list each app once")
@@ -139,7 +146,7 @@ def _flag_app(flags: Mapping[str, Any], env: Mapping[str, str]) -> AppConfig:
     return _app(sdkappid, identifier, secret or None, None if secret else usersig)
 
 
-def _file_app(raw: Any, env: Mapping[str, str]) -> AppConfig:
+def _file_app(raw: Any, env: Mapping[str, str], base: Path) -> AppConfig:
     if not isinstance(raw, dict):
         raise UsageError("each [[apps]] entry must be a table")
     secrets = set(raw) & _SECRET_KEYS
@@ -162,7 +169,7 @@ def _file_app(raw: Any, env: Mapping[str, str]) -> AppConfig:
         )
     source, name = sources[0], raw[sources[0]]
     if source == "secret_key_file":
-        return _app(sdkappid, identifier, _read_secret_file(str(name), where), None)
+        return _app(sdkappid, identifier, _read_secret_file(base / str(name), where), None)
     value = env.get(str(name))
     if not value:
         raise UsageError(f"{where}: environment variable {name} is not set: export it first")
@@ -181,9 +188,9 @@ def _app(sdkappid: Any, identifier: Any, secret: str | None, usersig: str | None
     return AppConfig(sdkappid=sdkappid, identifier=identifier, secret_key=secret, usersig=usersig)
 
 
-def _read_secret_file(path: str, where: str) -> str:
+def _read_secret_file(path: Path, where: str) -> str:
     try:
-        secret = Path(path).read_text(encoding="utf-8").strip()
+        secret = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise UsageError(f"{where}: cannot read secret_key_file '{path}': {exc.strerror}") from None
     if not secret:

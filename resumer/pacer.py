@@ -16,6 +16,7 @@ on the schedule's arithmetic, and the 1 % between the two absorbs loop jitter.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from aiolimiter import AsyncLimiter
@@ -50,6 +51,8 @@ class Pacer:
         self._schedule = Schedule()
         self._hard_line = AsyncLimiter(1, 1 / (budget * (1 - HARD_LINE_MARGIN)))
         self._turn = asyncio.Lock()  # one grant at a time, in arrival order
+        self._accepted: deque[float] = deque()  # times of the last second's accepted replies
+        self._started: float | None = None  # time of the first grant
         self._granted = 0  # number of slots handed out so far
         self._round_end = 0  # grants up to this one were in flight at the last cut
         self.throttles = 0  # throttle signals received
@@ -73,6 +76,8 @@ class Pacer:
                 await self._sleep(slot - now)
             await self._hard_line.acquire()
             self._schedule.take(self._clock(), interval)
+            if self._started is None:
+                self._started = self._clock()
             self._granted += 1
             return self._granted
 
@@ -85,7 +90,24 @@ class Pacer:
         self.throttles += 1
         if grant <= self._round_end:
             return False
-        self._rate.cut(self._clock())
+        self._rate.cut(self._clock(), self._measured())
         self._round_end = self._granted
         self.cuts += 1
         return True
+
+    def accepted(self) -> None:
+        """A reply that was not a throttle: the API took the request within the budget."""
+        now = self._clock()
+        self._accepted.append(now)
+        while self._accepted[0] <= now - 1.0:
+            self._accepted.popleft()
+
+    def _measured(self) -> float | None:
+        """Requests/s the API accepted over the last second (scaled in the run's first second)."""
+        if self._started is None:
+            return None
+        now = self._clock()
+        while self._accepted and self._accepted[0] <= now - 1.0:
+            self._accepted.popleft()
+        span = min(1.0, now - self._started)
+        return len(self._accepted) / span if span > 0.1 else None

@@ -10,7 +10,8 @@ import math
 from dataclasses import dataclass
 
 BETA = 0.7  # multiplicative cut on a throttle, as CUBIC and the AWS SDKs' adaptive mode use
-SCALE = 0.4  # CUBIC's C, in (requests/s) per s³: how fast the rate climbs back
+SCALE = 0.2  # CUBIC's C, in (requests/s) per s³: how fast the rate climbs back (AWS: 0.4;
+# half of that makes each probe above a shared budget's share come half as often)
 MIN_RATE = 0.5  # never pace slower than one request every 2 s; throttles then stop cutting
 
 
@@ -64,7 +65,12 @@ class CubicRate:
             return self.ceiling
         return max(climbed, MIN_RATE)
 
-    def cut(self, now: float) -> None:
-        """A throttle signal: remember the rate it happened at and drop below it at once."""
-        self.rate_max = self.rate(now)
+    def cut(self, now: float, measured: float | None = None) -> None:
+        """A throttle signal: remember the rate it happened at and drop below it at once.
+
+        `measured` is the rate the API really accepted lately; when the budget is shared, that
+        is what is left of it, and a better r_max than the rate that overshot it.
+        """
+        current = self.rate(now)
+        self.rate_max = max(min(current, measured or current), MIN_RATE)
         self.cut_at = now

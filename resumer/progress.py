@@ -15,14 +15,15 @@ from collections.abc import Callable, Mapping
 from typing import TextIO, cast
 
 import structlog
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
 from resumer.records import Status
-from resumer.run import App, Summary, app_stopped_sentence
+from resumer.run import App, AppStats, Summary
 
 WINDOW = 10.0  # seconds of samples the achieved rate is measured over
 
@@ -41,7 +42,7 @@ class _Progress:
         apps: Mapping[int, App],
         *,
         input_done: Callable[[], bool],
-        clock: Callable[[], float],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.apps = apps
         self.input_done = input_done
@@ -66,12 +67,13 @@ class _Progress:
         (first, sent_first), (last, sent_last) = samples[0], samples[-1]
         return (sent_last - sent_first) / (last - first) if last > first else 0.0
 
-    def eta(self, app: App) -> float | None:
+    def eta(self, sdkappid: int) -> float | None:
         """Seconds until the rooms routed so far are done; None while the rate is unknown."""
-        left = app.stats.routed - app.stats.done
+        stats = self.apps[sdkappid].stats
+        left = stats.routed - stats.done
         if left <= 0:
             return 0.0
-        rate = self.rate(app.sdkappid)
+        rate = self.rate(sdkappid)
         return left / rate if rate > 0 else None
 
 
@@ -127,15 +129,18 @@ class ProgressDisplay(_Progress):
         """Sample the counters and build the table."""
         self.sample()
         more = "" if self.input_done() else "+"
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        for name in ("app", "done", "", "req/s", "pace", "ETA", "retries", "throttles", ""):
-            table.add_column(name, justify="left" if name in ("app", "") else "right")
+        table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
+        for name in ("app", "done", "", "rate", "pace", "ETA", "retries", "throttles", ""):
+            # Numbers never wrap; on a narrow terminal the bar and the status word give way.
+            left = name in ("app", "")
+            table.add_column(name, justify="left" if left else "right", no_wrap=bool(name))
+        table.columns[2].max_width = 32  # the bar
         for sdkappid, app in self.apps.items():
-            stats, eta = app.stats, self.eta(app)
+            stats, eta = app.stats, self.eta(sdkappid)
             table.add_row(
                 str(sdkappid),
                 f"{stats.done:,}/{stats.routed:,}{more}",
-                ProgressBar(total=max(stats.routed, 1), completed=stats.done, width=24),
+                ProgressBar(total=max(stats.routed, 1), completed=stats.done),
                 f"{self.rate(sdkappid):.1f}",
                 f"{app.pacer.rate:.1f}",
                 "–" if eta is None else _hms(eta),
@@ -147,29 +152,22 @@ class ProgressDisplay(_Progress):
 
     @staticmethod
     def _status(app: App, *, finished: bool) -> Text:
-        if app.fatal:
-            return Text(f"stopped: error {app.fatal.code}", style="bold red")
+        if app.fatal:  # code 0: no reply at all (connection errors, timeouts)
+            why = f"error {app.fatal.code}" if app.fatal.code else "no reply"
+            return Text(f"stopped: {why}", style="bold red")
         if app.halt.is_set():
             return Text("stopping", style="yellow")
+        if app.outage.state.active:
+            return Text("outage: probing", style="yellow")
         return Text("done", style="green") if finished else Text("")
 
 
 class ProgressEvents(_Progress):
     """Periodic `progress` events, one per app, for the JSON log in CI or a pipe."""
 
-    def __init__(
-        self,
-        apps: Mapping[int, App],
-        *,
-        input_done: Callable[[], bool],
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(apps, input_done=input_done, clock=clock)
-        self._log = structlog.get_logger("resumer")
-        self.sample()  # the baseline the first event's rate is measured from
-
     async def run(self, interval: float = 10.0) -> None:
         """Emit every `interval` seconds until cancelled."""
+        self.sample()  # the baseline the first event's rate is measured from
         while True:
             await asyncio.sleep(interval)
             self.emit()
@@ -177,9 +175,10 @@ class ProgressEvents(_Progress):
     def emit(self) -> None:
         """Sample the counters and log one `progress` event per app."""
         self.sample()
+        log = structlog.get_logger("resumer")
         for sdkappid, app in self.apps.items():
-            stats, eta = app.stats, self.eta(app)
-            self._log.info(
+            stats, eta = app.stats, self.eta(sdkappid)
+            log.info(
                 "progress",
                 sdkappid=sdkappid,
                 done=stats.done,
@@ -199,46 +198,38 @@ def _codes(codes: Counter[str]) -> str:
     return ", ".join(shown + (["…"] if len(codes) > 4 else []))
 
 
-def summary_table(summary: Summary) -> Table:
-    """The closing table: rooms by status and error code per app, then the run's totals."""
-    duration = summary.duration
+def summary_tables(summary: Summary) -> Group:
+    """The closing tables: rooms by status and error code, then requests, per app and in total."""
+    rooms = Table(title="rooms", box=box.SIMPLE_HEAD, header_style="bold")
+    requests = Table(title="requests", box=box.SIMPLE_HEAD, header_style="bold")
+    for table, names in ((rooms, [*Status]), (requests, ["sent", "retries", "throttles", "rate"])):
+        table.add_column("app", no_wrap=True)
+        for name in names:
+            table.add_column(name, justify="right", no_wrap=True)
+    rooms.add_column("error codes")
 
-    def per_s(sent: int) -> str:
-        return f"{sent / duration:.1f}" if duration > 0 else "–"
+    def row(name: str, stats: AppStats, style: str = "") -> None:
+        counts = (f"{stats.statuses[s]:,}" for s in Status)
+        rooms.add_row(name, *counts, _codes(stats.codes), style=style)
+        if name != "no app":
+            rate = f"{stats.sent / summary.duration:.1f}/s" if summary.duration > 0 else "–"
+            sent = (f"{n:,}" for n in (stats.sent, stats.retries, stats.throttles))
+            requests.add_row(name, *sent, rate, style=style)
 
-    table = Table(title="resumer: summary", caption_justify="left", header_style="bold")
-    table.add_column("app")
-    for status in Status:
-        table.add_column(status.value, justify="right")
-    for name in ("requests", "retries", "throttles", "req/s"):
-        table.add_column(name, justify="right")
-    table.add_column("error codes (rooms not ok)")
-    codes: Counter[str] = Counter()
+    total = AppStats()
     for sdkappid, stats in summary.apps.items():
-        codes.update(stats.codes)
-        table.add_row(
-            str(sdkappid),
-            *(f"{stats.statuses[s]:,}" for s in Status),
-            *(f"{n:,}" for n in (stats.sent, stats.retries, stats.throttles)),
-            per_s(stats.sent),
-            _codes(stats.codes),
-        )
+        row(str(sdkappid), stats)
+        total.sent, total.retries = total.sent + stats.sent, total.retries + stats.retries
+        total.throttles += stats.throttles
+        total.statuses.update(stats.statuses)
+        total.codes.update(stats.codes)
     if summary.invalid_unrouted:  # lines that named no configured app
-        unrouted = (f"{summary.invalid_unrouted:,}" if s is Status.INVALID else "" for s in Status)
-        table.add_row("no app", *unrouted)
-    sent = sum(a.sent for a in summary.apps.values())
-    table.add_section()
-    table.add_row(
-        "total",
-        *(f"{summary.count(s):,}" for s in Status),
-        f"{sent:,}",
-        f"{sum(a.retries for a in summary.apps.values()):,}",
-        f"{sum(a.throttles for a in summary.apps.values()):,}",
-        per_s(sent),
-        _codes(codes),
-        style="bold",
-    )
-    lines = [f"took {_hms(duration)}" + (", interrupted" if summary.interrupted else "")]
-    lines += [app_stopped_sentence(s, v.code) for s, v in summary.fatal.items()]
-    table.caption = Text("\n".join(lines))
-    return table
+        row("no app", AppStats(statuses=Counter({Status.INVALID: summary.invalid_unrouted})))
+        total.statuses[Status.INVALID] += summary.invalid_unrouted
+    if rooms.row_count > 1:
+        rooms.add_section()
+        requests.add_section()
+        row("total", total, style="bold")
+    took = f"took {_hms(summary.duration)}" + (", interrupted" if summary.interrupted else "")
+    stopped = (Text(line, style="bold red") for line in summary.stopped.values())
+    return Group(rooms, requests, Text(took), *stopped)
