@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 import time
@@ -16,10 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import structlog
-
-from resumer import __version__, inputs, logs
-from resumer.client import REGIONS, AiohttpTransport
+from resumer import __version__, demo, inputs, launch, logs
+from resumer.client import REGIONS
 from resumer.config import (
     SECRET_KEY_ENV,
     USERSIG_ENV,
@@ -31,12 +28,12 @@ from resumer.config import (
 from resumer.errors import UsageError, UserSigError
 from resumer.records import Room, Status
 from resumer.results import ResultsWriter, has_records, read_final
-from resumer.run import Run, Summary
+from resumer.run import Summary
 from resumer.sim import cli as sim_cli
 from resumer.usersig import decode_usersig, make_usersig
 
 EXIT_OK, EXIT_FAILED_ROOMS, EXIT_USAGE, EXIT_FATAL = 0, 1, 2, 3
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_SIGNAL = launch.EXIT_SIGNAL
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,6 +96,17 @@ def _add_optional_commands(commands: Any) -> None:
     sim_cli.add_arguments(sim)
     sim.set_defaults(handler=sim_cli.run)
 
+    demo_parser = commands.add_parser(
+        "demo", help="start the simulator in-process and resume a few hundred sample rooms"
+    )
+    demo.add_arguments(demo_parser)
+    demo_parser.set_defaults(handler=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    logs.configure(args.log_format)
+    return demo.run(args)
+
 
 def _usersig(args: argparse.Namespace) -> int:
     secret = environ().get(SECRET_KEY_ENV)
@@ -136,8 +144,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(config, entries, skip)
     with ResultsWriter.open(args.output) as writer:
-        summary, stopped_by = asyncio.run(_execute(config, entries, writer, skip))
-    return _finish(summary, stopped_by)
+        summary, stopped_by = asyncio.run(
+            launch.execute(
+                config,
+                entries,
+                writer,
+                skip=skip,
+                log_format=args.log_format,
+                progress=not args.no_progress,
+            )
+        )
+    return finish(summary, stopped_by)
 
 
 def _load_config(args: argparse.Namespace) -> RunConfig:
@@ -213,48 +230,8 @@ def _dry_run(config: RunConfig, entries: Any, skip: Any) -> int:
     return EXIT_OK
 
 
-async def _execute(
-    config: RunConfig, entries: Any, writer: ResultsWriter, skip: Any
-) -> tuple[Summary, signal.Signals | None]:
-    """Run against the real API; the summary and the signal that stopped the run, if any."""
-    log = structlog.get_logger("resumer")
-    connections = config.concurrency * len(config.apps)
-    async with AiohttpTransport.new_session(connections=connections) as session:
-        transport = AiohttpTransport(session, timeout=config.timeout)
-        run = Run(config, transport=transport, writer=writer, skip=skip)
-        received: list[signal.Signals] = []
-        _install_signal_handlers(run, received)
-        log.info(
-            "run_started",
-            apps=[a.sdkappid for a in config.apps],
-            endpoint=config.endpoint,
-            rate=config.rate,
-            concurrency=config.concurrency,
-        )
-        summary = await run.execute(entries)
-    stopped_by = received[0] if received else None
-    log.info("run_finished", **summary.as_dict(), signal=stopped_by.name if stopped_by else None)
-    return summary, stopped_by
-
-
-def _install_signal_handlers(run: Run, received: list[signal.Signals]) -> None:
-    """First SIGINT/SIGTERM: stop cleanly. Second: exit at once (the log is flushed per line)."""
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: signal.Signals) -> None:
-        if received:
-            os._exit(EXIT_SIGNAL[signum])
-        received.append(signum)
-        structlog.get_logger("resumer").warning(
-            "stopping", signal=signum.name, hint="requests in flight may finish; again to quit now"
-        )
-        run.stop()
-
-    for signum in EXIT_SIGNAL:
-        loop.add_signal_handler(signum, on_signal, signum)
-
-
-def _finish(summary: Summary, stopped_by: signal.Signals | None) -> int:
+def finish(summary: Summary, stopped_by: signal.Signals | None) -> int:
+    """Say why any app stopped; the exit code of a finished run."""
     for sentence in summary.stopped.values():
         print(f"resumer: {sentence}", file=sys.stderr)
     if summary.stopped:

@@ -81,30 +81,41 @@ def build_config(
     if unknown:
         raise UsageError(f"unknown config key {_names(unknown)}: allowed are {_names(_RUN_KEYS)}")
     merged = {**file, **{k: v for k, v in flags.items() if v is not None}}
-    apps: tuple[AppConfig, ...]
+    # The run's own settings first: a typo there is worth hearing before any missing secret.
+    endpoint = _endpoint(merged)
+    rate = _number(merged, "rate", MAX_RATE, low=0.1, high=MAX_RATE)
+    concurrency = int(_number(merged, "concurrency", DEFAULT_CONCURRENCY, low=1, high=10_000))
+    max_attempts = int(_number(merged, "max_attempts", DEFAULT_MAX_ATTEMPTS, low=1, high=100))
+    timeout = _number(merged, "timeout", DEFAULT_TIMEOUT, low=0.1, high=600)
+    return RunConfig(
+        apps=_apps(file, flags, env, base),
+        endpoint=endpoint,
+        rate=rate,
+        concurrency=concurrency,
+        max_attempts=max_attempts,
+        timeout=timeout,
+    )
+
+
+def _apps(
+    file: Mapping[str, Any], flags: Mapping[str, Any], env: Mapping[str, str], base: Path
+) -> tuple[AppConfig, ...]:
+    """The flags' one app, or the config file's [[apps]]."""
     if flags.get("sdkappid") is not None or flags.get("identifier") is not None:
-        apps = (_flag_app(flags, env),)
-    else:
-        raw_apps = file.get("apps")
-        if not raw_apps:
-            raise UsageError(
-                "no app to resume rooms of: give --sdkappid and --identifier, "
-                "or a config file with [[apps]] (see config.example.toml)"
-            )
-        if not isinstance(raw_apps, list):
-            raise UsageError("'apps' must be an array of tables: write [[apps]] sections")
-        apps = tuple(_file_app(raw, env, base) for raw in raw_apps)
+        return (_flag_app(flags, env),)
+    raw_apps = file.get("apps")
+    if not raw_apps:
+        raise UsageError(
+            "no app to resume rooms of: give --sdkappid and --identifier, "
+            "or a config file with [[apps]] (see config.example.toml)"
+        )
+    if not isinstance(raw_apps, list):
+        raise UsageError("'apps' must be an array of tables: write [[apps]] sections")
+    apps = tuple(_file_app(raw, env, base) for raw in raw_apps)
     ids = [a.sdkappid for a in apps]
     if len(set(ids)) != len(ids):
         raise UsageError("the same sdkappid is listed twice in [[apps]]: list each app once")
-    return RunConfig(
-        apps=apps,
-        endpoint=_endpoint(merged),
-        rate=_number(merged, "rate", MAX_RATE, low=0.1, high=MAX_RATE),
-        concurrency=int(_number(merged, "concurrency", DEFAULT_CONCURRENCY, low=1, high=10_000)),
-        max_attempts=int(_number(merged, "max_attempts", DEFAULT_MAX_ATTEMPTS, low=1, high=100)),
-        timeout=_number(merged, "timeout", DEFAULT_TIMEOUT, low=0.1, high=600),
-    )
+    return apps
 
 
 def _endpoint(merged: Mapping[str, Any]) -> str:

@@ -45,8 +45,14 @@ class OutageState:
         self.next_probe = now + self.pause
         return self.failures == THRESHOLD
 
-    def answered(self) -> bool:
-        """A reply that is not transient; True if it ended an outage."""
+    def answered(self, sent_at: float) -> bool:
+        """A reply that is not transient to a request sent at `sent_at`; True if it ended an outage.
+
+        A request sent before the outage began says nothing about the API now (a slow reply
+        from before the fall), so it does not end it.
+        """
+        if self.pause is not None and sent_at < self.started:
+            return False
         ended = self.pause is not None
         self.failures, self.pause = 0, None
         return ended
@@ -82,7 +88,7 @@ class OutageGate:
         self.outages += started
         return started
 
-    def answered(self) -> float | None:
+    def answered(self, sent_at: float) -> float | None:
         """Record any other reply; the outage's length if this ended one."""
         started = self.state.started
-        return self._clock() - started if self.state.answered() else None
+        return self._clock() - started if self.state.answered(sent_at) else None

@@ -55,7 +55,7 @@ class _Progress:
         for sdkappid, app in self.apps.items():
             samples = self._samples[sdkappid]
             samples.append((now, app.stats.sent))
-            # Keep the newest sample at least WINDOW old: the span then covers the whole window.
+            # Drop the oldest while the next one is WINDOW old too: the span stays >= WINDOW.
             while len(samples) > 1 and now - samples[1][0] >= WINDOW:
                 samples.popleft()
 
@@ -95,6 +95,15 @@ class _ConsoleLines(io.TextIOBase):
         return self._console.is_terminal
 
 
+def log_stream(console: Console) -> TextIO:
+    """The stream for `logs.configure` that prints each log line through `console`.
+
+    While a display runs on that console, the lines go above it instead of through it.
+    """
+    # cast: structlog only writes and flushes it, and `logs.configure` reads isatty
+    return cast(TextIO, _ConsoleLines(console))
+
+
 class ProgressDisplay(_Progress):
     """The live display at a terminal: one row per app, redrawn until cancelled."""
 
@@ -108,8 +117,6 @@ class ProgressDisplay(_Progress):
     ) -> None:
         super().__init__(apps, input_done=input_done, clock=clock)
         self._console = console
-        # For `logs.configure`: structlog only writes and flushes it, and reads isatty.
-        self.stream = cast(TextIO, _ConsoleLines(console))
 
     async def run(self, interval: float = 0.5) -> None:
         """Redraw every `interval` seconds until cancelled; the last frame stays on screen."""
@@ -208,10 +215,10 @@ def summary_tables(summary: Summary) -> Group:
             table.add_column(name, justify="right", no_wrap=True)
     rooms.add_column("error codes")
 
-    def row(name: str, stats: AppStats, style: str = "") -> None:
+    def row(name: str, stats: AppStats, style: str = "", *, sent_any: bool = True) -> None:
         counts = (f"{stats.statuses[s]:,}" for s in Status)
         rooms.add_row(name, *counts, _codes(stats.codes), style=style)
-        if name != "no app":
+        if sent_any:
             rate = f"{stats.sent / summary.duration:.1f}/s" if summary.duration > 0 else "–"
             sent = (f"{n:,}" for n in (stats.sent, stats.retries, stats.throttles))
             requests.add_row(name, *sent, rate, style=style)
@@ -219,12 +226,14 @@ def summary_tables(summary: Summary) -> Group:
     total = AppStats()
     for sdkappid, stats in summary.apps.items():
         row(str(sdkappid), stats)
-        total.sent, total.retries = total.sent + stats.sent, total.retries + stats.retries
+        total.sent += stats.sent
+        total.retries += stats.retries
         total.throttles += stats.throttles
         total.statuses.update(stats.statuses)
         total.codes.update(stats.codes)
     if summary.invalid_unrouted:  # lines that named no configured app
-        row("no app", AppStats(statuses=Counter({Status.INVALID: summary.invalid_unrouted})))
+        unrouted = AppStats(statuses=Counter({Status.INVALID: summary.invalid_unrouted}))
+        row("no app", unrouted, sent_any=False)
         total.statuses[Status.INVALID] += summary.invalid_unrouted
     if rooms.row_count > 1:
         rooms.add_section()

@@ -53,6 +53,11 @@ class ResultsWriter:
         self._torn = torn  # the file's last line has no "\n": end it before our first line
         self._broken = False
 
+    @property
+    def to_stdout(self) -> bool:
+        """True if the results go to standard output."""
+        return self._name == "stdout"
+
     @classmethod
     def open(cls, path: str | None) -> ResultsWriter:
         """Open `path` for appending (created if missing, never truncated); None means stdout."""

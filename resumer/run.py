@@ -153,6 +153,7 @@ class Run:
         self.duplicates = 0
         self._invalid_unrouted = 0
         self._stopping = False
+        self.input_done = False  # every input line has been read
         self._clock = asyncio.get_running_loop().time
 
     def stop(self) -> None:
@@ -216,6 +217,7 @@ class Run:
                 if self._stopping:
                     return
                 await self._route(entry)
+        self.input_done = not self._stopping
 
     async def _route(self, entry: Entry) -> None:
         app = self._app_of(entry)
@@ -335,6 +337,7 @@ class Run:
                 grant = await app.pacer.acquire()
                 if app.halt.is_set():
                     raise Halted
+                sent_at = self._clock()
                 verdict = await self._send(app, room)
                 sent[0] += 1
             if verdict.action is Action.RETRY:
@@ -343,7 +346,7 @@ class Run:
                     continue  # the API is down, not this room: wait for the probe's news
                 raise Transient(verdict)
             app.stats.answered += 1
-            if (outage := app.outage.answered()) is not None:
+            if (outage := app.outage.answered(sent_at)) is not None:
                 self._log.warning(
                     "outage_ended", sdkappid=app.sdkappid, duration_s=round(outage, 1)
                 )

@@ -178,7 +178,8 @@ def test_config_errors_exit_2_with_one_sentence_and_send_nothing(
         flags = ["--sdkappid", str(DEMO_SDKAPPID), "--identifier", "administrator"]
         if config_text:
             config = tmp_path / "bad.toml"
-            config.write_text(config_text)
+            app = '[[apps]]\nsdkappid = 1400000001\nidentifier = "a"\nsecret_key_env = "K"\n'
+            config.write_text(f"{config_text}\n{app}")
             flags = ["-c", str(config)]
         elif "--region" not in args:
             flags += ["--endpoint", sim.url]
