@@ -1,24 +1,31 @@
-# One command for every check: `make check` (what .ci/run calls).
-PY ?= .venv/bin/python
+# `make demo` and `make check` are the README's two commands; .ci/run runs `make check`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
 
-.PHONY: install check lint typecheck test demo bench-smoke
+.PHONY: demo check install install-test lint typecheck test
 
-install:
-	test -x $(PY) || python3 -m venv .venv
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+
+install: $(PY)
+	$(PY) -m pip install -q -e .
+
+install-test: $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 
+demo: install
+	$(VENV)/bin/resumer demo
+
+check: install-test lint typecheck test
+
 lint:
-	$(PY) -m ruff check resumer tests bench
-	$(PY) -m ruff format --check resumer tests bench
+	$(PY) -m ruff check resumer tests
+	$(PY) -m ruff format --check resumer tests
 
 typecheck:
 	$(PY) -m mypy
 
 test:
 	$(PY) -m pytest -q
-
-check: lint typecheck test
-
-demo:
-	.venv/bin/resumer demo
