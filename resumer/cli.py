@@ -26,6 +26,7 @@ from resumer.config import (
     read_toml,
 )
 from resumer.errors import UsageError, UserSigError
+from resumer.pacer import MARGIN
 from resumer.records import Room, Status
 from resumer.results import ResultsWriter, has_records, read_final
 from resumer.run import Summary
@@ -34,6 +35,7 @@ from resumer.usersig import decode_usersig, make_usersig
 
 EXIT_OK, EXIT_FAILED_ROOMS, EXIT_USAGE, EXIT_FATAL = 0, 1, 2, 3
 EXIT_SIGNAL = launch.EXIT_SIGNAL
+PACE = 1 - MARGIN  # the share of the budget the pacer runs at
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
             f"results log '{args.output}' already holds records: add --resume to finish that "
             "run, or give another -o"
         )
-    _check_ready_usersigs(config)
+    _check_ready_usersigs(config, _estimate_seconds(config, args.inputs))
     final = read_final(args.output) if args.resume and args.output else None
     if args.resume and not args.output:
         raise UsageError("--resume needs -o FILE: the results log of the run to finish")
@@ -177,8 +179,23 @@ def _load_config(args: argparse.Namespace) -> RunConfig:
     return build_config(file, flags, environ(), base=base)
 
 
-def _check_ready_usersigs(config: RunConfig) -> None:
-    """A ready UserSig must be one, for this app, and not expired."""
+def _estimate_seconds(config: RunConfig, sources: Sequence[str]) -> float:
+    """How long the run may take, for a ready UserSig's check: input lines at the paced rate.
+
+    Counted only when a ready UserSig is used and the input is files (stdin cannot be read
+    twice); every line counts for every app, so the estimate errs long, on the safe side.
+    """
+    if not any(a.usersig for a in config.apps) or not sources or inputs.STDIN in sources:
+        return 0.0
+    lines = 0
+    for source in sources:
+        with open(source, "rb") as file:
+            lines += sum(1 for line in file if line.strip() and not line.startswith(b"#"))
+    return lines / (config.rate * PACE)
+
+
+def _check_ready_usersigs(config: RunConfig, run_seconds: float) -> None:
+    """A ready UserSig must be one, for this app, and valid until the run's estimated end."""
     now = time.time()
     for app in config.apps:
         if app.usersig is None:
@@ -193,6 +210,13 @@ def _check_ready_usersigs(config: RunConfig) -> None:
             raise UserSigError(
                 f"the UserSig for app {app.sdkappid} expired {_duration(now - info.expires_at)} "
                 f"ago: make a new one, or set the secret key instead of {USERSIG_ENV}"
+            )
+        if info.expires_at < now + run_seconds:
+            short = now + run_seconds - info.expires_at
+            raise UserSigError(
+                f"the UserSig for app {app.sdkappid} expires in {_duration(info.expires_at - now)}"
+                f" but the run needs about {_duration(run_seconds)}: make one valid for "
+                f"{_duration(short)} longer, or set the secret key so resumer renews it"
             )
 
 
@@ -217,7 +241,7 @@ def _dry_run(config: RunConfig, entries: Any, skip: Any) -> int:
         else:
             seen[sdkappid].add(entry.room_id)
             count["skipped" if skip(sdkappid, entry.room_id) else "rooms"] += 1
-    pace = config.rate * 0.98
+    pace = config.rate * PACE
     for sdkappid, count in counts.items():
         print(
             f"app {sdkappid}: {count['rooms']} rooms to resume, {count['skipped']} already final, "
