@@ -33,15 +33,21 @@ class OutageState:
         """True while the app is in an outage."""
         return self.pause is not None
 
-    def failed(self, now: float) -> bool:
-        """A transient failure; True if it started an outage."""
+    def failed(self, now: float, *, probe: bool = False) -> bool:
+        """A transient failure; True if it started an outage.
+
+        During an outage only a failed probe lengthens the pause: the replies to requests that
+        left before the outage began say nothing about how long it lasts.
+        """
         self.failures += 1
         if self.pause is None:
             if self.failures < THRESHOLD:
                 return False
             self.pause, self.started = FIRST_PAUSE, now
-        else:
+        elif probe:
             self.pause = min(self.pause * 2, MAX_PAUSE)
+        else:
+            return False
         self.next_probe = now + self.pause
         return self.failures == THRESHOLD
 
@@ -71,20 +77,28 @@ class OutageGate:
         self.outages = 0
 
     @asynccontextmanager
-    async def admission(self) -> AsyncIterator[None]:
-        """Wrap one request: free outside an outage, else wait to be the next probe."""
+    async def admission(self) -> AsyncIterator[bool]:
+        """Wrap one request: free outside an outage, else wait to be the next probe.
+
+        Yields True for the probe. A request admitted freely must look again once it has its
+        send slot (`may_send`): an outage may have begun while it waited for the pacer.
+        """
         if not self.state.active:
-            yield
+            yield False
             return
         async with self._probe:
             wait = self.state.next_probe - self._clock()
             if self.state.active and wait > 0:
                 await self._nap(wait)
-            yield
+            yield True
 
-    def failed(self) -> bool:
+    def may_send(self, probing: bool) -> bool:
+        """True unless an outage began since this request was admitted as a free one."""
+        return probing or not self.state.active
+
+    def failed(self, *, probe: bool = False) -> bool:
         """Record a transient failure; True if it started an outage."""
-        started = self.state.failed(self._clock())
+        started = self.state.failed(self._clock(), probe=probe)
         self.outages += started
         return started
 

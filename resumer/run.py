@@ -333,15 +333,17 @@ class Run:
         """
         renewed = False
         while True:
-            async with app.outage.admission():
+            async with app.outage.admission() as probing:
                 grant = await app.pacer.acquire()
                 if app.halt.is_set():
                     raise Halted
+                if not app.outage.may_send(probing):
+                    continue  # an outage began while this one waited for its slot
                 sent_at = self._clock()
                 verdict = await self._send(app, room)
                 sent[0] += 1
             if verdict.action is Action.RETRY:
-                self._transient(app, verdict)
+                self._transient(app, verdict, probing)
                 if app.outage.state.active:
                     continue  # the API is down, not this room: wait for the probe's news
                 raise Transient(verdict)
@@ -388,9 +390,9 @@ class Run:
         except TransportError as exc:
             return Verdict(action=Action.RETRY, code=0, info=str(exc))
 
-    def _transient(self, app: App, verdict: Verdict) -> None:
+    def _transient(self, app: App, verdict: Verdict, probing: bool) -> None:
         """Count a transient failure toward an outage; stop the app if one lasts too long."""
-        if app.outage.failed():
+        if app.outage.failed(probe=probing):
             self._log.warning(
                 "outage_started",
                 sdkappid=app.sdkappid,

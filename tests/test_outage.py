@@ -30,7 +30,8 @@ def test_probe_pauses_double_up_to_a_cap() -> None:
         state.failed(now=0.0)
     pauses = []
     for _ in range(6):
-        state.failed(now=0.0)
+        state.failed(now=0.0)  # a reply to a request from before the outage: no news
+        state.failed(now=0.0, probe=True)
         pauses.append(state.pause)
     assert pauses == [2.0, 4.0, 8.0, MAX_PAUSE, MAX_PAUSE, MAX_PAUSE]
 
@@ -54,10 +55,11 @@ def test_during_an_outage_requests_go_one_at_a_time_after_the_pause() -> None:
         sent: list[float] = []
 
         async def request() -> None:
-            async with gate.admission():
+            async with gate.admission() as probing:
+                assert probing
                 sent.append(loop.time())
                 await asyncio.sleep(0.1)
-                gate.failed()  # still down
+                gate.failed(probe=True)  # still down
 
         await asyncio.gather(*(request() for _ in range(4)))
         return sent
