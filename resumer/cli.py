@@ -29,8 +29,8 @@ from resumer.errors import UsageError, UserSigError
 from resumer.pacer import MARGIN
 from resumer.records import Room, Status
 from resumer.results import ResultsWriter, has_records, read_final
-from resumer.run import Summary
 from resumer.sim import cli as sim_cli
+from resumer.summary import Summary
 from resumer.usersig import decode_usersig, make_usersig
 
 EXIT_OK, EXIT_FAILED_ROOMS, EXIT_USAGE, EXIT_FATAL = 0, 1, 2, 3

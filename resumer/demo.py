@@ -13,7 +13,6 @@ from resumer.config import AppConfig, RunConfig
 from resumer.errors import UsageError
 from resumer.records import Room
 from resumer.results import ResultsWriter
-from resumer.run import Summary
 from resumer.sim.config import SimConfig
 from resumer.sim.profiles import (
     DEMO_IDENTIFIER,
@@ -23,6 +22,7 @@ from resumer.sim.profiles import (
     load_profile,
 )
 from resumer.sim.server import start_sim
+from resumer.summary import Summary
 
 GONE_EVERY = 41  # one room in 41 was dissolved meanwhile (the incident profile answers 100004)
 VOD_EVERY = 67  # one in 67 is not a Live room (100006)

@@ -20,7 +20,8 @@ from resumer.client import AiohttpTransport
 from resumer.config import RunConfig
 from resumer.progress import ProgressDisplay, ProgressEvents, log_stream, summary_tables
 from resumer.results import ResultsWriter
-from resumer.run import Entry, Run, Summary
+from resumer.run import Entry, Run
+from resumer.summary import Summary
 
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 EVENTS_EVERY = 10.0  # seconds between `progress` events in the JSON log

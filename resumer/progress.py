@@ -22,8 +22,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from resumer.app import App, AppStats
 from resumer.records import Status
-from resumer.run import App, AppStats, Summary
+from resumer.summary import Summary
 
 WINDOW = 10.0  # seconds of samples the achieved rate is measured over
 

@@ -16,116 +16,27 @@ import asyncio
 import random
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
 
 import structlog
 from tenacity import RetryCallState
 
+from resumer.app import App, Halted
 from resumer.classify import Action, Verdict, classify, fatal_cause
 from resumer.client import MAX_RANDOM, Transport, build_request
-from resumer.config import AppConfig, RunConfig
+from resumer.config import RunConfig
 from resumer.errors import TransportError
-from resumer.outage import OutageGate
-from resumer.pacer import Pacer
 from resumer.records import InvalidRoom, Result, Room, Status
 from resumer.results import ResultsWriter, utc_timestamp
 from resumer.retrying import Transient, room_retrying
-from resumer.usersig import UserSigSource
+from resumer.summary import Summary
 
 Entry = Room | InvalidRoom
 BATCH = 512  # input lines handed from the reader thread to the loop at a time
 GRACE = 5.0  # seconds that requests in flight get to finish after a stop
 OUTAGE_LIMIT = 300.0  # seconds of nothing but transient errors before an app is stopped
 FIRST_CONTACT_LIMIT = 30.0  # the same, for an app the API has never answered (a wrong endpoint?)
-
-
-class Halted(Exception):
-    """The app was stopped (fatal reply or interrupted) while this room waited."""
-
-
-@dataclass(slots=True)
-class AppStats:
-    """Counters of one app, read by the progress display and the summary."""
-
-    routed: int = 0  # rooms handed to the app's workers
-    done: int = 0  # rooms with a record written
-    sent: int = 0  # requests sent, retries included
-    answered: int = 0  # replies that were not transient
-    retries: int = 0
-    throttles: int = 0
-    statuses: Counter[str] = field(default_factory=Counter)
-    codes: Counter[str] = field(default_factory=Counter)  # error codes of the rooms not ok
-
-
-class App:
-    """One app during the run: its pacer, UserSig, queue, workers' stop signal and counters."""
-
-    def __init__(self, config: AppConfig, *, rate: float, wallclock: Callable[[], float]) -> None:
-        self.config = config
-        self.sdkappid = config.sdkappid
-        self.pacer = Pacer(budget=rate, sleep=self.nap)
-        self.usersigs = UserSigSource(
-            sdkappid=config.sdkappid,
-            identifier=config.identifier,
-            clock=wallclock,
-            secret_key=config.secret_key,
-            usersig=config.usersig,
-        )
-        self.queue: asyncio.Queue[Room | None] = asyncio.Queue(maxsize=BATCH)
-        self.halt = asyncio.Event()
-        self.fatal: Verdict | None = None
-        self.stopped_because = ""  # the one sentence for the operator, once `fatal` is set
-        self.outage = OutageGate(clock=asyncio.get_running_loop().time, nap=self.nap)
-        self.seen: set[str] = set()
-        self.stats = AppStats()
-
-    async def nap(self, seconds: float) -> None:
-        """Sleep, unless and until the app is stopped: then raise Halted."""
-        if not self.halt.is_set():
-            try:
-                async with asyncio.timeout(seconds):
-                    await self.halt.wait()
-            except TimeoutError:
-                return
-        raise Halted
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Summary:
-    """What the run did, for the closing table, the `run_finished` event and the exit code."""
-
-    apps: dict[int, AppStats]
-    stopped: dict[int, str]  # apps stopped by a fatal error, with the sentence that says why
-    duration: float
-    interrupted: bool
-    invalid_unrouted: int  # invalid lines that named no configured app
-
-    def count(self, status: Status) -> int:
-        """Rooms with this status, over every app."""
-        total = sum(a.statuses[status] for a in self.apps.values())
-        return total + (self.invalid_unrouted if status is Status.INVALID else 0)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The summary as plain data, for the JSON log."""
-        sent = sum(a.sent for a in self.apps.values())
-        codes: Counter[str] = Counter()
-        for a in self.apps.values():
-            codes.update(a.codes)
-        return {
-            "statuses": {s.value: self.count(s) for s in Status if self.count(s)},
-            "error_codes": dict(codes.most_common()),
-            "requests": sent,
-            "throttled": sum(a.throttles for a in self.apps.values()),
-            "retries": sum(a.retries for a in self.apps.values()),
-            "duration_s": round(self.duration, 3),
-            "rate": round(sent / self.duration, 2) if self.duration > 0 else 0.0,
-            "apps_stopped": sorted(self.stopped),
-            "interrupted": self.interrupted,
-        }
 
 
 class Run:

@@ -11,11 +11,12 @@ from rich.console import Console
 from structlog.testing import capture_logs
 
 from resumer import logs
+from resumer.app import App, AppStats
 from resumer.classify import Action, Verdict
 from resumer.config import AppConfig
 from resumer.progress import ProgressDisplay, ProgressEvents, log_stream, summary_tables
 from resumer.records import Status
-from resumer.run import App, AppStats, Summary
+from resumer.summary import Summary
 from tests.vtime import run_virtual
 
 KEY = "test-secret-key"

@@ -1,0 +1,68 @@
+"""One app during a run: its pacer, UserSig, outage gate, queue, stop signal and counters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from resumer.classify import Verdict
+from resumer.config import AppConfig
+from resumer.outage import OutageGate
+from resumer.pacer import Pacer
+from resumer.records import Room
+from resumer.usersig import UserSigSource
+
+QUEUE = 512  # rooms waiting for an app's workers; the input is read no further ahead
+
+
+class Halted(Exception):
+    """The app was stopped (fatal reply or interrupted) while this room waited."""
+
+
+@dataclass(slots=True)
+class AppStats:
+    """Counters of one app, read by the progress display and the summary."""
+
+    routed: int = 0  # rooms handed to the app's workers
+    done: int = 0  # rooms with a record written
+    sent: int = 0  # requests sent, retries included
+    answered: int = 0  # replies that were not transient
+    retries: int = 0
+    throttles: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    codes: Counter[str] = field(default_factory=Counter)  # error codes of the rooms not ok
+
+
+class App:
+    """One app during the run: its pacer, UserSig, queue, workers' stop signal and counters."""
+
+    def __init__(self, config: AppConfig, *, rate: float, wallclock: Callable[[], float]) -> None:
+        self.config = config
+        self.sdkappid = config.sdkappid
+        self.pacer = Pacer(budget=rate, sleep=self.nap)
+        self.usersigs = UserSigSource(
+            sdkappid=config.sdkappid,
+            identifier=config.identifier,
+            clock=wallclock,
+            secret_key=config.secret_key,
+            usersig=config.usersig,
+        )
+        self.queue: asyncio.Queue[Room | None] = asyncio.Queue(maxsize=QUEUE)
+        self.halt = asyncio.Event()
+        self.fatal: Verdict | None = None
+        self.stopped_because = ""  # the one sentence for the operator, once `fatal` is set
+        self.outage = OutageGate(clock=asyncio.get_running_loop().time, nap=self.nap)
+        self.seen: set[str] = set()
+        self.stats = AppStats()
+
+    async def nap(self, seconds: float) -> None:
+        """Sleep, unless and until the app is stopped: then raise Halted."""
+        if not self.halt.is_set():
+            try:
+                async with asyncio.timeout(seconds):
+                    await self.halt.wait()
+            except TimeoutError:
+                return
+        raise Halted

@@ -1,0 +1,44 @@
+"""The summary of a run: counts by app, status and error code, for the table, log and exit code."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from resumer.app import AppStats
+from resumer.records import Status
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary:
+    """What the run did, for the closing table, the `run_finished` event and the exit code."""
+
+    apps: dict[int, AppStats]
+    stopped: dict[int, str]  # apps stopped by a fatal error, with the sentence that says why
+    duration: float
+    interrupted: bool
+    invalid_unrouted: int  # invalid lines that named no configured app
+
+    def count(self, status: Status) -> int:
+        """Rooms with this status, over every app."""
+        total = sum(a.statuses[status] for a in self.apps.values())
+        return total + (self.invalid_unrouted if status is Status.INVALID else 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain data, for the JSON log."""
+        sent = sum(a.sent for a in self.apps.values())
+        codes: Counter[str] = Counter()
+        for a in self.apps.values():
+            codes.update(a.codes)
+        return {
+            "statuses": {s.value: self.count(s) for s in Status if self.count(s)},
+            "error_codes": dict(codes.most_common()),
+            "requests": sent,
+            "throttled": sum(a.throttles for a in self.apps.values()),
+            "retries": sum(a.retries for a in self.apps.values()),
+            "duration_s": round(self.duration, 3),
+            "rate": round(sent / self.duration, 2) if self.duration > 0 else 0.0,
+            "apps_stopped": sorted(self.stopped),
+            "interrupted": self.interrupted,
+        }
