@@ -54,7 +54,6 @@ class App:
         self.fatal: Verdict | None = None
         self.stopped_because = ""  # the one sentence for the operator, once `fatal` is set
         self.outage = OutageGate(clock=asyncio.get_running_loop().time, nap=self.nap)
-        self.seen: set[str] = set()
         self.stats = AppStats()
 
     async def nap(self, seconds: float) -> None:

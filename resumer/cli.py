@@ -11,7 +11,8 @@ import asyncio
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +28,16 @@ from resumer.config import (
 )
 from resumer.errors import UsageError, UserSigError
 from resumer.pacer import MARGIN
-from resumer.records import Room, Status
+from resumer.records import Status
 from resumer.results import ResultsWriter, has_records, read_final
+from resumer.routing import Entry, Route, Router
 from resumer.sim import cli as sim_cli
 from resumer.summary import Summary
 from resumer.usersig import decode_usersig, make_usersig
 
 EXIT_OK, EXIT_FAILED_ROOMS, EXIT_USAGE, EXIT_FATAL = 0, 1, 2, 3
 EXIT_SIGNAL = launch.EXIT_SIGNAL
+Skip = Callable[[int, str], bool]
 PACE = 1 - MARGIN  # the share of the budget the pacer runs at
 
 
@@ -220,33 +223,24 @@ def _check_ready_usersigs(config: RunConfig, run_seconds: float) -> None:
             )
 
 
-def _dry_run(config: RunConfig, entries: Any, skip: Any) -> int:
-    """Count the rooms per app as the run would, send nothing, print the plan."""
-    seen: dict[int | None, set[str]] = {a.sdkappid: set() for a in config.apps}
-    counts = {
-        a.sdkappid: {"rooms": 0, "skipped": 0, "duplicates": 0, "invalid": 0} for a in config.apps
-    }
-    default = config.apps[0].sdkappid if len(config.apps) == 1 else None
+def _dry_run(config: RunConfig, entries: Iterator[Entry], skip: Skip) -> int:
+    """Route the rooms as the run would, send nothing, print the plan per app."""
+    router = Router((a.sdkappid for a in config.apps), skip=skip)
+    counts: dict[int | None, Counter[Route]] = {a.sdkappid: Counter() for a in config.apps}
     unrouted = 0
     for entry in entries:
-        sdkappid = entry.sdkappid if entry.sdkappid is not None else default
-        if sdkappid not in counts:
-            unrouted += 1
-            continue
-        count = counts[sdkappid]
-        if not isinstance(entry, Room):
-            count["invalid"] += 1
-        elif entry.room_id in seen[sdkappid]:
-            count["duplicates"] += 1
+        decision = router.route(entry)
+        if decision.sdkappid in counts:
+            counts[decision.sdkappid][decision.route] += 1
         else:
-            seen[sdkappid].add(entry.room_id)
-            count["skipped" if skip(sdkappid, entry.room_id) else "rooms"] += 1
+            unrouted += 1
     pace = config.rate * PACE
     for sdkappid, count in counts.items():
         print(
-            f"app {sdkappid}: {count['rooms']} rooms to resume, {count['skipped']} already final, "
-            f"{count['duplicates']} duplicates, {count['invalid']} invalid; "
-            f"about {_duration(count['rooms'] / pace)} at {pace:g}/s"
+            f"app {sdkappid}: {count[Route.SEND]} rooms to resume, "
+            f"{count[Route.SKIPPED]} already final, {count[Route.DUPLICATE]} duplicates, "
+            f"{count[Route.INVALID]} invalid; about {_duration(count[Route.SEND] / pace)} "
+            f"at {pace:g}/s"
         )
     if unrouted:
         print(f"{unrouted} lines name no configured app and would be recorded invalid")

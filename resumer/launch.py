@@ -20,7 +20,8 @@ from resumer.client import AiohttpTransport
 from resumer.config import RunConfig
 from resumer.progress import ProgressDisplay, ProgressEvents, log_stream, summary_tables
 from resumer.results import ResultsWriter
-from resumer.run import Entry, Run
+from resumer.routing import Entry
+from resumer.run import Run
 from resumer.summary import Summary
 
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}

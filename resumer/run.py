@@ -27,12 +27,12 @@ from resumer.classify import Action, Verdict, classify, fatal_cause
 from resumer.client import MAX_RANDOM, Transport, build_request
 from resumer.config import RunConfig
 from resumer.errors import TransportError
-from resumer.records import InvalidRoom, Result, Room, Status
+from resumer.records import Result, Room, Status
 from resumer.results import ResultsWriter, utc_timestamp
 from resumer.retrying import Transient, room_retrying
+from resumer.routing import Entry, Route, Router
 from resumer.summary import Summary
 
-Entry = Room | InvalidRoom
 BATCH = 512  # input lines handed from the reader thread to the loop at a time
 GRACE = 5.0  # seconds that requests in flight get to finish after a stop
 OUTAGE_LIMIT = 300.0  # seconds of nothing but transient errors before an app is stopped
@@ -55,11 +55,11 @@ class Run:
         self.config = config
         self._transport = transport
         self._writer = writer
-        self._skip = skip
         self._wallclock = wallclock
         self._rng = rng or random.Random()
         self._log = structlog.get_logger("resumer")
         self.apps = {a.sdkappid: App(a, rate=config.rate, wallclock=wallclock) for a in config.apps}
+        self._router = Router(self.apps, skip=skip)
         self.skipped = 0  # rooms --resume found already final
         self.duplicates = 0
         self._invalid_unrouted = 0
@@ -131,40 +131,25 @@ class Run:
         self.input_done = not self._stopping
 
     async def _route(self, entry: Entry) -> None:
-        app = self._app_of(entry)
-        if app is None:
-            return
-        if isinstance(entry, InvalidRoom):
-            self._write(
-                app, self._result(app.sdkappid, entry.room_id, Status.INVALID, entry.reason)
-            )
-            return
-        if entry.room_id in app.seen:
-            self.duplicates += 1
-            return
-        app.seen.add(entry.room_id)
-        if self._skip(app.sdkappid, entry.room_id):
-            self.skipped += 1
-            return
-        app.stats.routed += 1
-        await app.queue.put(entry)
-
-    def _app_of(self, entry: Entry) -> App | None:
-        """The app an entry belongs to; None (and an `invalid` record) if there is none."""
-        if entry.sdkappid is None and len(self.apps) == 1:
-            return next(iter(self.apps.values()))
-        app = self.apps.get(entry.sdkappid) if entry.sdkappid is not None else None
-        if app is not None:
-            return app
-        if entry.sdkappid is None:
-            reason = "no sdkappid: several apps are configured, so give it as a JSON line"
-        else:
-            reason = f"sdkappid {entry.sdkappid} is not one of the configured apps"
-        if isinstance(entry, InvalidRoom):
-            reason = entry.reason
-        self._invalid_unrouted += 1
-        self._writer.write(self._result(entry.sdkappid, entry.room_id, Status.INVALID, reason))
-        return None
+        decision = self._router.route(entry)
+        app = self.apps.get(decision.sdkappid) if decision.sdkappid is not None else None
+        match decision.route:
+            case Route.SEND if isinstance(entry, Room) and app is not None:
+                app.stats.routed += 1
+                await app.queue.put(entry)
+            case Route.INVALID:
+                record = self._result(
+                    decision.sdkappid, entry.room_id, Status.INVALID, decision.reason
+                )
+                if app is None:
+                    self._invalid_unrouted += 1
+                    self._writer.write(record)
+                else:
+                    self._write(app, record)
+            case Route.DUPLICATE:
+                self.duplicates += 1
+            case Route.SKIPPED:
+                self.skipped += 1
 
     async def _worker(self, app: App) -> None:
         while (room := await app.queue.get()) is not None:

@@ -17,7 +17,8 @@ from resumer.config import AppConfig, RunConfig
 from resumer.errors import RequestTimeout
 from resumer.records import InvalidRoom, Reply, Room, Status
 from resumer.results import ResultsWriter
-from resumer.run import Entry, Run
+from resumer.routing import Entry
+from resumer.run import Run
 from resumer.summary import Summary
 from tests.vtime import run_virtual
 
