@@ -74,9 +74,11 @@ async def execute(
                 await showing
             logs.configure(log_format)
     stopped_by = received[0] if received else None
-    log.info("run_finished", **summary.as_dict(), signal=stopped_by.name if stopped_by else None)
     if interactive:
-        console.print(summary_tables(summary))
+        console.print(summary_tables(summary))  # the table says it all to a person
+    else:
+        signal_name = stopped_by.name if stopped_by else None
+        log.info("run_finished", **summary.as_dict(), signal=signal_name)
     return summary, stopped_by
 
 

@@ -27,7 +27,10 @@ def configure(log_format: str = "auto", stream: TextIO | None = None) -> None:
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # a person reads the local time of day; a machine gets the full UTC instant
+            structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False)
+            if console
+            else structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
         ],
         logger_factory=structlog.PrintLoggerFactory(stream),

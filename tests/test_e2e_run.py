@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,10 @@ def test_transient_failures_cost_exactly_their_retries_and_refusals_are_final(
             1,
         )
     assert run.by_room()["plain"]["status"] == "ok"
+    events = [json.loads(line) for line in run.stderr.splitlines()]
+    finished = [e for e in events if e["event"] == "run_finished"]
+    assert finished[0]["statuses"] == {"ok": 5, "rejected": 5}
+    assert {"run_started", "retrying"} <= {e["event"] for e in events}
 
 
 def test_sharing_the_budget_with_a_neighbour_it_settles_near_what_is_left(
