@@ -34,6 +34,7 @@ from resumer.routing import Entry, Route, Router
 from resumer.summary import Summary
 
 BATCH = 512  # input lines handed from the reader thread to the loop at a time
+AHEAD = 4  # batches the reader may be ahead of the dispatcher
 GRACE = 5.0  # seconds that requests in flight get to finish after a stop
 OUTAGE_LIMIT = 300.0  # seconds of nothing but transient errors before an app is stopped
 FIRST_CONTACT_LIMIT = 30.0  # the same, for an app the API has never answered (a wrong endpoint?)
@@ -105,30 +106,46 @@ class Run:
 
     async def _dispatch(self, entries: Iterator[Entry]) -> None:
         """Route every entry to its app's queue, or record it at once if it needs no request."""
-        batches: asyncio.Queue[list[Entry] | Exception | None] = asyncio.Queue(maxsize=4)
+        # The input is read in a daemon thread, so a blocked stdin read never holds the loop
+        # or the exit. It runs at most AHEAD batches ahead, and quits when `done` is set.
         loop = asyncio.get_running_loop()
+        batches: asyncio.Queue[list[Entry] | Exception | None] = asyncio.Queue()
+        room = threading.Semaphore(AHEAD)
+        done = threading.Event()
 
-        def hand_over(item: list[Entry] | Exception | None) -> None:
-            asyncio.run_coroutine_threadsafe(batches.put(item), loop).result()
-
-        def read() -> None:  # in a daemon thread: a blocked stdin read never holds up the exit
+        def hand_over(item: list[Entry] | Exception | None) -> bool:
+            while not room.acquire(timeout=0.1):
+                if done.is_set():
+                    return False
             try:
-                while batch := list(islice(entries, BATCH)):
-                    hand_over(batch)
+                loop.call_soon_threadsafe(batches.put_nowait, item)
+            except RuntimeError:  # the loop is closed: the run is over
+                return False
+            return True
+
+        def read() -> None:
+            try:
+                while not done.is_set() and (batch := list(islice(entries, BATCH))):
+                    if not hand_over(batch):
+                        return
             except Exception as exc:  # an input file that broke mid-run: the loop re-raises it
                 hand_over(exc)
             else:
                 hand_over(None)
 
         threading.Thread(target=read, name="resumer-input", daemon=True).start()
-        while not self._stopping and (batch := await batches.get()) is not None:
-            if isinstance(batch, Exception):
-                raise batch
-            for entry in batch:
-                if self._stopping:
-                    return
-                await self._route(entry)
-        self.input_done = not self._stopping
+        try:
+            while not self._stopping and (batch := await batches.get()) is not None:
+                room.release()
+                if isinstance(batch, Exception):
+                    raise batch
+                for entry in batch:
+                    if self._stopping:
+                        return
+                    await self._route(entry)
+            self.input_done = not self._stopping
+        finally:
+            done.set()
 
     async def _route(self, entry: Entry) -> None:
         decision = self._router.route(entry)

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import random
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 
@@ -20,7 +21,7 @@ from resumer.results import ResultsWriter
 from resumer.routing import Entry
 from resumer.run import Run
 from resumer.summary import Summary
-from tests.vtime import run_virtual
+from tests.vtime import VirtualTimeLoop, run_virtual
 
 KEY = "test-secret-key"
 
@@ -217,6 +218,29 @@ def test_a_stop_lets_requests_in_flight_finish_and_leaves_the_rest_unwritten() -
     assert 15 <= len(records) <= 25  # about one second's worth
     assert {r["status"] for r in records} == {"ok"}
     assert sum(api.calls.values()) == len(records)  # nothing sent without a record
+
+
+def test_a_stop_while_the_reader_thread_waits_lets_it_end_quietly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    errors: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    endless = (Room(room_id=f"r{i}") for i in range(10**9))  # the reader is always ahead
+
+    async def scenario() -> None:
+        out = ResultsWriter(io.BytesIO(), name="t", owned=False)
+        run = Run(config(), transport=ScriptedApi(), writer=out)
+        asyncio.get_running_loop().call_later(1.0, run.stop)
+        await run.execute(endless)
+
+    # as `resumer run` does: asyncio.run's clean-up, then the loop is gone
+    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
+        runner.run(scenario())
+    readers = [t for t in threading.enumerate() if t.name == "resumer-input"]
+    for reader in readers:
+        reader.join(timeout=5)  # it notices the stop within 0.1 s
+    assert not any(reader.is_alive() for reader in readers)
+    assert errors == []
 
 
 def test_retry_events_name_the_room_and_code() -> None:
