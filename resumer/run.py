@@ -26,7 +26,7 @@ from resumer.app import App, Halted
 from resumer.classify import Action, Verdict, classify, fatal_cause
 from resumer.client import MAX_RANDOM, Transport, build_request
 from resumer.config import RunConfig
-from resumer.errors import TransportError
+from resumer.errors import ResumerError, TransportError
 from resumer.records import Result, Room, Status
 from resumer.results import ResultsWriter, utc_timestamp
 from resumer.retrying import Transient, room_retrying
@@ -83,12 +83,15 @@ class Run:
             for app in self.apps.values()
             for n in range(self.config.concurrency)
         ]
+        failure: ResumerError | None = None
         try:
             await self._dispatch(entries)
-        finally:
-            for app in self.apps.values():
-                for _ in range(self.config.concurrency):
-                    await app.queue.put(None)
+        except ResumerError as exc:  # the input broke mid-run: stop as on a signal, then say so
+            failure = exc
+            self.stop()
+        for app in self.apps.values():
+            for _ in range(self.config.concurrency):
+                await app.queue.put(None)
         done, pending = await asyncio.wait(workers, timeout=None if not self._stopping else GRACE)
         if pending:  # only after a stop: cut off what did not finish within the grace period
             for task in pending:
@@ -96,6 +99,8 @@ class Run:
             await asyncio.wait(pending)
         for task in done:
             task.result()  # a bug in a worker must not pass silently
+        if failure is not None:
+            raise failure
         return Summary(
             apps={sdkappid: app.stats for sdkappid, app in self.apps.items()},
             stopped={a.sdkappid: a.stopped_because for a in self.apps.values() if a.fatal},

@@ -15,7 +15,7 @@ import structlog
 
 from resumer.client import Request
 from resumer.config import AppConfig, RunConfig
-from resumer.errors import RequestTimeout
+from resumer.errors import RequestTimeout, UsageError
 from resumer.records import InvalidRoom, Reply, Room, Status
 from resumer.results import ResultsWriter
 from resumer.routing import Entry
@@ -241,6 +241,25 @@ def test_a_stop_while_the_reader_thread_waits_lets_it_end_quietly(
         reader.join(timeout=5)  # it notices the stop within 0.1 s
     assert not any(reader.is_alive() for reader in readers)
     assert errors == []
+
+
+def test_an_input_that_breaks_mid_run_stops_cleanly_and_says_so() -> None:
+    def broken() -> Iterator[Entry]:
+        yield from rooms(*(f"r{i}" for i in range(10)))
+        raise UsageError("input file 'rooms.txt' cannot be read: I/O error")
+
+    out = io.BytesIO()
+
+    async def scenario() -> None:
+        run = Run(
+            config(), transport=ScriptedApi(), writer=ResultsWriter(out, name="t", owned=False)
+        )
+        await run.execute(broken())
+
+    with pytest.raises(UsageError, match="cannot be read"):
+        run_virtual(scenario())
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert {r["status"] for r in records} <= {"ok", "aborted"}  # in flight: finished or recorded
 
 
 def test_retry_events_name_the_room_and_code() -> None:
