@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -287,6 +288,33 @@ def test_an_expired_ready_usersig_is_refused_before_sending(tmp_path: Path) -> N
     assert "Traceback" not in run.stderr
     assert stats["requests"] == 0
     assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_a_ready_usersig_that_expires_before_the_estimated_end_is_refused(
+    tmp_path: Path,
+) -> None:
+    usersig = make_usersig(
+        sdkappid=DEMO_SDKAPPID,
+        identifier=DEMO_IDENTIFIER,
+        secret_key=DEMO_SECRET_KEY,
+        now=int(time.time()),
+        expire=600,  # 10 minutes, for 24,000 rooms that need about 20 at 19.6/s
+    )
+    rooms = tmp_path / "rooms.txt"
+    rooms.write_text(room_lines(24_000))
+    with SimThread(sim_config()) as sim:
+        run = resumer(
+            *app_flags(sim.url),
+            str(rooms),
+            tmp=tmp_path,
+            env={"RESUMER_SECRET_KEY": "", "RESUMER_USERSIG": usersig},
+        )
+        stats = app_stats(sim.stats(rooms=False))
+    assert run.code == 2
+    assert re.search(
+        r"expires in (9 min 59 s|10 min 0 s) but the run needs about 20 min 24 s", run.stderr
+    )
+    assert stats["requests"] == 0
 
 
 def test_dry_run_sends_nothing_and_counts_the_rooms_and_those_resume_skips(
