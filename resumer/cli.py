@@ -14,11 +14,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from resumer import __version__, demo, inputs, launch, logs
-from resumer.client import REGIONS
+from resumer import __version__, inputs, logs
 from resumer.config import (
+    REGIONS,
     SECRET_KEY_ENV,
     USERSIG_ENV,
     RunConfig,
@@ -31,12 +31,13 @@ from resumer.pacer import MARGIN
 from resumer.records import Status
 from resumer.results import ResultsWriter, has_records, read_final
 from resumer.routing import Entry, Route, Router
-from resumer.sim import cli as sim_cli
-from resumer.summary import Summary
 from resumer.usersig import decode_usersig, make_usersig
 
+if TYPE_CHECKING:
+    from resumer.summary import Summary
+
 EXIT_OK, EXIT_FAILED_ROOMS, EXIT_USAGE, EXIT_FATAL = 0, 1, 2, 3
-EXIT_SIGNAL = launch.EXIT_SIGNAL
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 Skip = Callable[[int, str], bool]
 PACE = 1 - MARGIN  # the share of the budget the pacer runs at
 
@@ -97,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(commands: Any) -> None:
     """`sim` and `demo` live in their own modules; the CLI only wires them in."""
+    from resumer import demo  # noqa: PLC0415  (see _run: heavy modules load when used)
+    from resumer.sim import cli as sim_cli  # noqa: PLC0415
+
     sim = commands.add_parser("sim", help="run the local simulator of the API")
     sim_cli.add_arguments(sim)
     sim.set_defaults(handler=sim_cli.run)
@@ -109,6 +113,8 @@ def _add_optional_commands(commands: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from resumer import demo  # noqa: PLC0415
+
     logs.configure(args.log_format)
     return demo.run(args)
 
@@ -148,6 +154,9 @@ def _run(args: argparse.Namespace) -> int:
     entries = inputs.iter_entries(args.inputs, stdin=sys.stdin.buffer)
     if args.dry_run:
         return _dry_run(config, entries, skip)
+    # aiohttp and rich load only now: a dry run over a million rooms never needs them
+    from resumer import launch  # noqa: PLC0415
+
     with ResultsWriter.open(args.output) as writer:
         summary, stopped_by = asyncio.run(
             launch.execute(

@@ -17,12 +17,6 @@ from resumer.errors import ConnectError, RequestTimeout
 from resumer.records import Reply
 
 API_PATH = "/v4/live_engine_http_srv/resume_mcu_task"
-REGIONS = {
-    "china": "https://console.tim.qq.com",
-    "singapore": "https://adminapisgp.im.qcloud.com",
-    "silicon-valley": "https://adminapiusa.im.qcloud.com",
-    "jakarta": "https://adminapiidn.im.qcloud.com",
-}
 MAX_RANDOM = 4294967295  # the `random` query parameter is a uint32
 
 

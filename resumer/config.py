@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from resumer.client import REGIONS
 from resumer.errors import UsageError
 
 MAX_RATE = 20.0  # the API's documented budget, requests/s per SDKAppID
@@ -18,6 +17,12 @@ DEFAULT_CONCURRENCY = 64  # in flight per app: 20/s holds even when replies take
 DEFAULT_MAX_ATTEMPTS = 6
 SECRET_KEY_ENV = "RESUMER_SECRET_KEY"  # noqa: S105  (the variable's name, not a secret)
 USERSIG_ENV = "RESUMER_USERSIG"
+REGIONS = {  # the API's domain for each data centre of the doc
+    "china": "https://console.tim.qq.com",
+    "singapore": "https://adminapisgp.im.qcloud.com",
+    "silicon-valley": "https://adminapiusa.im.qcloud.com",
+    "jakarta": "https://adminapiidn.im.qcloud.com",
+}
 
 _RUN_KEYS = {"region", "endpoint", "rate", "concurrency", "max_attempts", "timeout", "apps"}
 _APP_KEYS = {"sdkappid", "identifier", "secret_key_env", "secret_key_file", "usersig_env"}

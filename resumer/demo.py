@@ -8,7 +8,6 @@ import signal
 import tempfile
 from pathlib import Path
 
-from resumer import launch
 from resumer.config import AppConfig, RunConfig
 from resumer.errors import UsageError
 from resumer.records import Room
@@ -21,7 +20,6 @@ from resumer.sim.profiles import (
     PROFILE_NAMES,
     load_profile,
 )
-from resumer.sim.server import start_sim
 from resumer.summary import Summary
 
 GONE_EVERY = 41  # one room in 41 was dissolved meanwhile (the incident profile answers 100004)
@@ -57,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         sim_config = load_profile(args.profile)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    from resumer import launch  # noqa: PLC0415  (aiohttp and rich load when used)
+
     results = Path(tempfile.mkdtemp(prefix="resumer-demo-")) / "results.jsonl"
     summary, stopped_by = asyncio.run(_demo(args, sim_config, results))
     print(f"results log: {results}")
@@ -69,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
 async def _demo(
     args: argparse.Namespace, sim_config: SimConfig, results: Path
 ) -> tuple[Summary, signal.Signals | None]:
+    from resumer import launch  # noqa: PLC0415
+    from resumer.sim.server import start_sim  # noqa: PLC0415
+
     async with await start_sim(sim_config) as sim:
         config = RunConfig(
             apps=(

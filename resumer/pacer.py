@@ -3,19 +3,21 @@
 Two gates in a row:
 
 1. the adaptive schedule (`pacing.Schedule` at the `pacing.CubicRate`), capped at the budget
-   less a margin (2 %: 19.6/s for 20/s), decides when the next request *should* leave;
-2. the hard line, an `aiolimiter.AsyncLimiter(1, 1 / (budget × 0.99))`: a bucket that holds a
-   single request, so two requests of the app can never leave closer than 50.5 ms apart and
-   any 1 s window holds at most 20 of them — from the first second on, with no start-up burst
+   less a margin (1.5 %: 19.7/s for 20/s), decides when the next request *should* leave;
+2. the hard line, an `aiolimiter.AsyncLimiter(1, 1 / (budget × 0.9925))`: a bucket that holds
+   a single request, so two requests of the app never leave closer than 50.4 ms apart and any
+   1 s window holds at most 20 of them — from the first second on, with no start-up burst
    (`AsyncLimiter(20, 1)` would admit 39 in the first second: a full bucket, then the leak).
 
 The schedule alone would already keep to the line; the limiter makes the guarantee not depend
-on the schedule's arithmetic, and the 1 % between the two absorbs loop jitter.
+on the schedule's arithmetic (its catching up after a busy spell, above all), and the gap
+between the two is the speed at which the schedule may catch up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -23,8 +25,9 @@ from aiolimiter import AsyncLimiter
 
 from resumer.pacing import CubicRate, Schedule
 
-MARGIN = 0.02  # pace at 98 % of the budget: arrivals jitter on the way to the server
-HARD_LINE_MARGIN = 0.01  # the hard line sits halfway between the pace and the budget
+MARGIN = 0.015  # pace at 98.5 % of the budget: arrivals jitter on the way to the server
+HARD_LINE_MARGIN = 0.0075  # the hard line sits halfway between the pace and the budget
+WINDOW = 1.0  # seconds: the API counts the budget over a sliding window this long
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -55,6 +58,7 @@ class Pacer:
         self._started: float | None = None  # time of the first grant
         self._granted = 0  # number of slots handed out so far
         self._round_end = 0  # grants up to this one were in flight at the last cut
+        self._cut_at = -math.inf  # when the rate was last cut
         self.throttles = 0  # throttle signals received
         self.cuts = 0  # how many of them slowed the app down
 
@@ -85,13 +89,16 @@ class Pacer:
         """A request answered with a throttle signal; True if this one slowed the app down.
 
         Only one cut per round: requests that left before the last cut were sent at the old
-        rate, so their throttles say nothing new about the current one.
+        rate, so their throttles say nothing new about the current one; nor does any throttle
+        within a window of the cut, while the API still counts the requests sent before it.
         """
         self.throttles += 1
-        if grant <= self._round_end:
+        now = self._clock()
+        if grant <= self._round_end or now - self._cut_at < WINDOW:
             return False
-        self._rate.cut(self._clock(), self._measured())
+        self._rate.cut(now, self._measured())
         self._round_end = self._granted
+        self._cut_at = now
         self.cuts += 1
         return True
 
@@ -99,7 +106,7 @@ class Pacer:
         """A reply that was not a throttle: the API took the request within the budget."""
         now = self._clock()
         self._accepted.append(now)
-        while self._accepted[0] <= now - 1.0:
+        while self._accepted[0] <= now - WINDOW:
             self._accepted.popleft()
 
     def _measured(self) -> float | None:
@@ -107,7 +114,7 @@ class Pacer:
         if self._started is None:
             return None
         now = self._clock()
-        while self._accepted and self._accepted[0] <= now - 1.0:
+        while self._accepted and self._accepted[0] <= now - WINDOW:
             self._accepted.popleft()
-        span = min(1.0, now - self._started)
+        span = min(WINDOW, now - self._started)
         return len(self._accepted) / span if span > 0.1 else None

@@ -13,6 +13,7 @@ BETA = 0.7  # multiplicative cut on a throttle, as CUBIC and the AWS SDKs' adapt
 SCALE = 0.2  # CUBIC's C, in (requests/s) per s³: how fast the rate climbs back (AWS: 0.4;
 # half of that makes each probe above a shared budget's share come half as often)
 MIN_RATE = 0.5  # never pace slower than one request every 2 s; throttles then stop cutting
+CATCH_UP = 1.0  # seconds of lateness the schedule makes up for; longer gaps are idleness
 
 
 class Schedule:
@@ -20,8 +21,9 @@ class Schedule:
 
     Measuring from the planned slot instead of from the moment a send really happened keeps
     the schedule from drifting: a send woken 1 ms late does not push every later one back.
-    A send that comes less than one interval late still claims its planned slot; after a longer
-    idle spell the grid restarts at `now`, so there is no burst of catch-up sends.
+    A send that comes late (the loop was busy) still claims its planned slot, so the sends after
+    it catch up; how fast is bounded by the pacer's hard line, never a burst. Only after an idle
+    spell longer than CATCH_UP (no demand, not lateness) does the grid restart at `now`.
     """
 
     def __init__(self) -> None:
@@ -29,8 +31,8 @@ class Schedule:
 
     def slot(self, now: float, interval: float) -> float:
         """When the next send may leave, given the current interval."""
-        if now - self._next < interval:
-            return self._next  # on time, early (wait for it), or a little late (catch up)
+        if now - self._next < max(interval, CATCH_UP):
+            return self._next  # on time, early (wait for it), or late (catch up)
         return now  # idle for a while: restart the grid here
 
     def take(self, now: float, interval: float) -> float:

@@ -5,8 +5,7 @@ from typing import Any
 
 import pytest
 
-from resumer.client import REGIONS
-from resumer.config import build_config
+from resumer.config import REGIONS, build_config
 from resumer.errors import UsageError
 
 APP = {"sdkappid": 1400000001, "identifier": "administrator", "secret_key_env": "KEY_1"}

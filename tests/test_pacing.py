@@ -14,6 +14,14 @@ def test_a_late_send_does_not_push_the_next_slot_back() -> None:
     assert schedule.slot(10.054, 0.05) == pytest.approx(10.10)
 
 
+def test_after_a_busy_half_second_the_schedule_still_claims_its_planned_slots() -> None:
+    schedule = Schedule()
+    schedule.take(0.0, 0.05)
+    # the loop was busy for half a second: the sends catch up (the pacer's hard line spaces them)
+    assert schedule.take(0.55, 0.05) == pytest.approx(0.05)
+    assert schedule.slot(0.55, 0.05) == pytest.approx(0.10)
+
+
 def test_after_an_idle_spell_there_is_no_catch_up_burst() -> None:
     schedule = Schedule()
     schedule.take(0.0, 0.05)

@@ -12,7 +12,6 @@ from typing import Any
 
 from resumer.sim.config import SimConfig
 from resumer.sim.profiles import PROFILE_NAMES, load_profile
-from resumer.sim.server import start_sim
 
 USAGE_ERROR = 2
 
@@ -98,6 +97,8 @@ def _pair(text: str, flag: str) -> tuple[float, float]:
 
 
 async def _serve(config: SimConfig, args: argparse.Namespace) -> None:
+    from resumer.sim.server import start_sim  # noqa: PLC0415  (aiohttp.web loads when served)
+
     sim = await start_sim(config, host=args.host, port=args.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
