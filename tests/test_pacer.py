@@ -39,7 +39,7 @@ def test_no_start_up_burst_and_never_more_than_the_budget_in_a_second() -> None:
     times = run_virtual(scenario())
     assert max_in_window(times) <= 20
     assert max_in_window(times[:25]) <= 20  # the first second too
-    assert min(b - a for a, b in pairwise(times)) >= 1 / 20
+    assert min(b - a for a, b in pairwise(times)) >= 1 / 20  # the hard line: 50.05 ms
 
 
 def test_it_runs_at_98_percent_of_the_budget_over_a_long_run() -> None:
