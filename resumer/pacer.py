@@ -19,7 +19,6 @@ would bind on every late wake-up and pass that lateness on, costing 0.5 % of the
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -60,7 +59,6 @@ class Pacer:
         self._started: float | None = None  # time of the first grant
         self._granted = 0  # number of slots handed out so far
         self._round_end = 0  # grants up to this one were in flight at the last cut
-        self._cut_at = -math.inf  # when the rate was last cut
         self.throttles = 0  # throttle signals received
         self.cuts = 0  # how many of them slowed the app down
 
@@ -91,16 +89,13 @@ class Pacer:
         """A request answered with a throttle signal; True if this one slowed the app down.
 
         Only one cut per round: requests that left before the last cut were sent at the old
-        rate, so their throttles say nothing new about the current one; nor does any throttle
-        within a window of the cut, while the API still counts the requests sent before it.
+        rate, so their throttles say nothing new about the current one.
         """
         self.throttles += 1
-        now = self._clock()
-        if grant <= self._round_end or now - self._cut_at < WINDOW:
+        if grant <= self._round_end:
             return False
-        self._rate.cut(now, self._measured())
+        self._rate.cut(self._clock(), self._measured())
         self._round_end = self._granted
-        self._cut_at = now
         self.cuts += 1
         return True
 
