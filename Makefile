@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo check install install-test lint typecheck test
+.PHONY: demo check bench install install-test lint typecheck test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,12 @@ demo: install
 
 check: install-test lint typecheck test
 
+bench: install-test  # about 5½ minutes; needs curl for the xargs baseline; writes bench/RESULTS.md
+	$(PY) -m bench.run
+
 lint:
-	$(PY) -m ruff check resumer tests
-	$(PY) -m ruff format --check resumer tests
+	$(PY) -m ruff check resumer tests bench
+	$(PY) -m ruff format --check resumer tests bench
 
 typecheck:
 	$(PY) -m mypy

@@ -86,11 +86,18 @@ class OutageGate:
         if not self.state.active:
             yield False
             return
-        async with self._probe:
+        await self._probe.acquire()
+        if not self.state.active:  # it ended while this one queued: go at the paced rate
+            self._probe.release()
+            yield False
+            return
+        try:
             wait = self.state.next_probe - self._clock()
-            if self.state.active and wait > 0:
+            if wait > 0:
                 await self._nap(wait)
             yield True
+        finally:
+            self._probe.release()
 
     def may_send(self, probing: bool) -> bool:
         """True unless an outage began since this request was admitted as a free one."""

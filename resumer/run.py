@@ -220,11 +220,20 @@ class Run:
         try:
             if app.fatal:
                 raise Halted
-            retrying = room_retrying(max_attempts=self.config.max_attempts, sleep=app.nap)
-            retrying.before_sleep = before_sleep
-            async for attempt in retrying:
-                with attempt:
-                    last = await self._attempt(app, room, sent)
+            try:
+                last = await self._attempt(app, room, sent)
+            except Transient as first:
+                # Most rooms succeed at once; only the others get a tenacity controller (its
+                # per-call objects sit in reference cycles that cost the GC dearly at scale).
+                # Its first attempt replays the failure, so attempt numbers and waits stay true.
+                replay = [first]
+                retrying = room_retrying(max_attempts=self.config.max_attempts, sleep=app.nap)
+                retrying.before_sleep = before_sleep
+                async for attempt in retrying:
+                    with attempt:
+                        if replay:
+                            raise replay.pop() from None
+                        last = await self._attempt(app, room, sent)
             assert last is not None  # noqa: S101  (the loop ran at least once and did not raise)
             status = Status.OK if last.action is Action.OK else Status.REJECTED
             return record(status, last)

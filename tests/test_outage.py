@@ -68,3 +68,27 @@ def test_during_an_outage_requests_go_one_at_a_time_after_the_pause() -> None:
     gaps = [round(b - a, 1) for a, b in pairwise(sent)]
     assert round(sent[0], 1) == FIRST_PAUSE
     assert gaps == [2.1, 4.1, 8.1]  # each probe waits for the last one's reply, then its pause
+
+
+def test_when_a_probe_ends_the_outage_the_queued_requests_go_at_once_and_free() -> None:
+    async def scenario() -> list[tuple[float, bool]]:
+        loop = asyncio.get_running_loop()
+        gate = OutageGate(clock=loop.time, nap=asyncio.sleep)
+        for _ in range(THRESHOLD):
+            gate.failed()
+        admitted: list[tuple[float, bool]] = []
+
+        async def request() -> None:
+            async with gate.admission() as probing:
+                admitted.append((loop.time(), probing))
+                sent_at = loop.time()
+                await asyncio.sleep(0.1)
+                gate.answered(sent_at)  # the API is back
+
+        await asyncio.gather(*(request() for _ in range(4)))
+        return admitted
+
+    admitted = [(round(t, 3), probing) for t, probing in run_virtual(scenario())]
+    assert admitted[0] == (FIRST_PAUSE, True)  # the probe
+    # the rest were queued behind it: admitted as soon as its reply came, not as probes
+    assert admitted[1:] == [(FIRST_PAUSE + 0.1, False)] * 3

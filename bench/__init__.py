@@ -1,0 +1,1 @@
+"""Benchmarks of resumer: the real CLI against the simulator on loopback (`python -m bench.run`)."""

@@ -1,0 +1,1 @@
+"""What an operator would reach for instead of resumer: run as scripts, never imported."""

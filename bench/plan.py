@@ -1,0 +1,76 @@
+"""How big each scenario is: the full run, and the smoke run CI uses so the bench never rots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from resumer.pacer import MARGIN
+from resumer.sim.profiles import DEMO_IDENTIFIER, DEMO_SDKAPPID, DEMO_SECRET_KEY
+
+BUDGET = 20  # the API's requests/s per SDKAppID
+PACE = round(BUDGET * (1 - MARGIN), 6)  # resumer's planned pace (README, "Pacing")
+SDKAPPID = DEMO_SDKAPPID
+IDENTIFIER = DEMO_IDENTIFIER
+SECRET_KEY = DEMO_SECRET_KEY
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """Sizes and timings of every scenario."""
+
+    smoke: bool
+    pacing_rooms: int
+    side_rooms: int
+    side_outage: tuple[float, float] | None  # seconds after the simulator started
+    contention_rooms: int
+    outage_rooms: int
+    outage: tuple[float, float]
+    scale_apps: tuple[int, ...]
+    scale_rooms_per_app: int
+    dry_run_sizes: tuple[int, ...]
+
+
+FULL = Plan(
+    smoke=False,
+    pacing_rooms=1200,  # 61 s at about 19.6/s
+    side_rooms=600,
+    side_outage=(10.0, 13.0),
+    contention_rooms=360,  # about 45 s at the 8/s a neighbour leaves
+    outage_rooms=880,  # 45 s of sending plus a 15 s outage: a 60 s run
+    outage=(20.0, 35.0),
+    scale_apps=(10, 50, 100),
+    scale_rooms_per_app=300,  # 15 s per step
+    dry_run_sizes=(10_000, 100_000, 1_000_000),
+)
+
+SMOKE = Plan(
+    smoke=True,
+    pacing_rooms=40,  # over 20 requests, so the 1 s peak means something
+    side_rooms=20,
+    side_outage=None,
+    contention_rooms=16,
+    outage_rooms=30,
+    outage=(1.0, 2.0),
+    scale_apps=(3,),
+    scale_rooms_per_app=10,
+    dry_run_sizes=(1_000, 10_000),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """Where a scenario writes its inputs, profiles and logs: `out/<scenario>/`."""
+
+    root: Path
+
+    def dir(self, name: str) -> Path:
+        """The folder of one scenario (or tool run), created."""
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def room_ids(count: int, prefix: str = "live") -> list[str]:
+    """Room IDs as an operator's list would have them: live_00000001, ..."""
+    return [f"{prefix}_{n:08d}" for n in range(1, count + 1)]

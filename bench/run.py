@@ -1,0 +1,75 @@
+"""Run the benchmarks: `python -m bench.run [--smoke] [--out DIR] [--only NAME ...]`.
+
+The full run (about 5½ minutes on two cores) writes `report.json` to `--out` (default
+`bench/out/`) and `bench/RESULTS.md`. `--smoke` runs every scenario at tiny sizes in seconds,
+with no thresholds, so CI keeps the suite working; its RESULTS.md goes to `--out`, as does a
+run limited with `--only`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import machine, markdown, scale, scenarios, sidebyside
+from bench.plan import FULL, SMOKE, Plan, Workspace
+
+HERE = Path(__file__).resolve().parent
+Scenario = Callable[[Workspace, Plan], dict[str, Any]]
+SCENARIOS: dict[str, Scenario] = {
+    "pacing": scenarios.pacing,
+    "side_by_side": sidebyside.side_by_side,
+    "contention": scenarios.contention,
+    "outage": scenarios.outage,
+    "scale": scale.scale,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the scenarios asked for; 0 when every one produced its figures."""
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds; for CI")
+    parser.add_argument("--out", type=Path, default=HERE / "out", help="folder of the outputs")
+    parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), help="just these")
+    args = parser.parse_args(argv)
+    plan = SMOKE if args.smoke else FULL
+    if not plan.smoke and shutil.which("curl") is None:
+        print("bench: the full run needs curl for the xargs baseline: apt-get install curl")
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    # SIGTERM unwinds like Ctrl-C, so the simulator and the tool under test are stopped too
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    started = time.monotonic()
+    results: dict[str, Any] = {}
+    for name in args.only or SCENARIOS:
+        began = time.monotonic()
+        print(f"bench: {name} ...", flush=True)
+        results[name] = SCENARIOS[name](Workspace(args.out), plan)
+        print(f"bench: {name} done in {time.monotonic() - began:.1f} s", flush=True)
+    command = "python -m bench.run" + (" --smoke" if plan.smoke else "")
+    report = {
+        "command": command + (f" --only {' '.join(args.only)}" if args.only else ""),
+        "smoke": plan.smoke,
+        "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "duration_s": round(time.monotonic() - started, 1),
+        "machine": machine.describe(),
+        "scenarios": results,
+    }
+    (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    official = not plan.smoke and not args.only
+    target = HERE / "RESULTS.md" if official else args.out / "RESULTS.md"
+    target.write_text(markdown.render(report), encoding="utf-8")
+    print(f"bench: {report['duration_s']} s; wrote {args.out / 'report.json'} and {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Scenario 5: many apps at once, and memory over a million room IDs.
+
+Step by step (10, 50, 100 apps of 20/s each in the full run), one resumer process drives every
+app against one simulator process; each step reports the aggregate rate against the ideal
+(apps × the planned rate), the client's CPU time per request and peak RSS, and the simulator's
+own CPU use, which says whether the two-core machine, or resumer, sets the limit. Then `--dry-run`
+over 10k to 1M room IDs: peak RSS, and the bytes each further room costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bench.harness import Sim
+from bench.plan import BUDGET, PACE, Plan, Workspace, room_ids
+from bench.single import write_profile
+from bench.tools import BenchApp, dry_run, run_resumer
+
+FIRST_SDKAPPID = 1500000001
+SATURATED = 0.95  # below this share of the ideal aggregate rate, a step is saturated
+DRY_RUN_TARGET_MB = 150
+
+
+def bench_apps(count: int) -> list[BenchApp]:
+    """`count` apps, each with its own secret key."""
+    return [
+        BenchApp(sdkappid=FIRST_SDKAPPID + n, secret_key=f"bench-secret-key-{n}")
+        for n in range(count)
+    ]
+
+
+def step(
+    ws: Workspace,
+    apps_count: int,
+    rooms_per_app: int,
+    *,
+    launcher: Sequence[str] = ("-m", "resumer"),
+    name: str = "scale",
+) -> dict[str, Any]:
+    """One step: `apps_count` apps with `rooms_per_app` rooms each, all at once."""
+    folder = ws.dir(f"{name}-{apps_count}-apps")
+    apps = bench_apps(apps_count)
+    profile = {
+        "seed": 5,
+        "latency": {"min_ms": 20, "max_ms": 100},
+        "apps": [
+            {"sdkappid": a.sdkappid, "secret_key": a.secret_key, "admins": ["administrator"]}
+            for a in apps
+        ],
+    }
+    rooms = [(a.sdkappid, r) for r in room_ids(rooms_per_app) for a in apps]
+    with Sim(write_profile(folder, profile), log=folder / "sim.log") as sim:
+        run = run_resumer(
+            folder, url=sim.url, rooms=rooms, apps=apps, deadline=600, launcher=launcher
+        )
+        stats = sim.stats()["apps"]
+        loop_lag = sim.get("/bench/loop_lag")
+        arrivals = [sim.arrivals(a.sdkappid) for a in apps]
+    per_app = [stats[str(a.sdkappid)] for a in apps]
+    requests = sum(int(s["requests"]) for s in per_app)
+    gaps = sum(max(int(s["requests"]) - 1, 0) for s in per_app)  # intervals between requests
+    firsts = [s["first_arrival_s"] for s in per_app if s["first_arrival_s"] is not None]
+    lasts = [s["last_arrival_s"] for s in per_app if s["last_arrival_s"] is not None]
+    span = max(lasts, default=0.0) - min(firsts, default=0.0)
+    aggregate = gaps / span if span > 0 else 0.0
+    ideal = apps_count * PACE
+    child = run.child
+    return {
+        "apps": apps_count,
+        "rooms": len(rooms),
+        "wall_s": round(child.wall_s, 2),
+        "exit_code": child.exit_code,
+        "requests": requests,
+        "rooms_not_ok": run.rooms_not_ok,
+        "code_100422": sum(int(s["by_code"].get("100422", 0)) for s in per_app),
+        "max_arrivals_1s": max((int(s["max_arrivals_1s"]) for s in per_app), default=0),
+        "aggregate_rate": round(aggregate, 1),
+        "ideal_rate": round(ideal, 1),
+        "planned_rate_per_app": PACE,
+        "share_of_ideal": round(aggregate / ideal, 4),
+        "saturated": aggregate < SATURATED * ideal,
+        "client_cpu_s": round(child.cpu_s, 2),
+        "client_cpu_ms_per_request": round(1000 * child.cpu_s / max(requests, 1), 3),
+        "client_cpu_share_of_one_core": round(child.cpu_s / child.wall_s, 3),
+        "client_max_rss_mb": round(child.max_rss_mb, 1),
+        "sim_cpu_share_of_one_core": round(sim.cpu_s / child.wall_s, 3),
+        "sim_max_loop_lag_ms": loop_lag["max_ms"],
+        "code_100422_first_2s": sum(
+            k == "100422" and t < min(firsts, default=0.0) + 2
+            for times, kinds in arrivals
+            for t, k in zip(times, kinds, strict=True)
+        ),
+    }
+
+
+def dry_runs(ws: Workspace, sizes: tuple[int, ...]) -> dict[str, Any]:
+    """`--dry-run` over files of `sizes` room IDs: peak RSS of each, and growth per room."""
+    folder = ws.dir("dry-run")
+    runs = []
+    for size in sizes:
+        path = folder / f"rooms-{size}.txt"
+        if not path.exists():
+            path.write_text("".join(f"{r}\n" for r in room_ids(size)))
+        child = dry_run(folder, rooms_file=path)
+        runs.append(
+            {
+                "rooms": size,
+                "exit_code": child.exit_code,
+                "wall_s": round(child.wall_s, 2),
+                "cpu_s": round(child.cpu_s, 2),
+                "max_rss_mb": round(child.max_rss_mb, 1),
+            }
+        )
+    low, high = runs[0], runs[-1]
+    growth = (high["max_rss_mb"] - low["max_rss_mb"]) * 2**20 / (high["rooms"] - low["rooms"])
+    return {
+        "room_id_format": "live_00000001 (13 bytes)",
+        "runs": runs,
+        "bytes_per_room": round(growth, 1),
+        "meets": {f"max_rss_mb<={DRY_RUN_TARGET_MB}": high["max_rss_mb"] <= DRY_RUN_TARGET_MB},
+    }
+
+
+def scale(ws: Workspace, plan: Plan) -> dict[str, Any]:
+    """Scenario 5: the steps, where the machine saturates, and the dry runs."""
+    steps = [step(ws, n, plan.scale_rooms_per_app) for n in plan.scale_apps]
+    saturated = next((s["apps"] for s in steps if s["saturated"]), None)
+    top = steps[-1]
+    return {
+        "budget_per_app": BUDGET,
+        "steps": steps,
+        "saturates_at_apps": saturated,
+        "dry_run": dry_runs(ws, plan.dry_run_sizes),
+        "meets": {
+            "client_cpu_ms_per_request<=0.2": top["client_cpu_ms_per_request"] <= 0.2,
+            "max_arrivals_1s<=20": all(s["max_arrivals_1s"] <= BUDGET for s in steps),
+        },
+    }

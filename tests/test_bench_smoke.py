@@ -1,0 +1,93 @@
+"""The benchmark suite's smoke run: every scenario at tiny sizes, so `bench/` never rots.
+
+No thresholds on times or rates (a shared CI machine drifts); only that every scenario reports
+its figures and that resumer never had more than 20 requests arrive in any 1 s window.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET = 20
+
+TOOL_FIELDS = {
+    "wall_s",
+    "exit_code",
+    "requests",
+    "code_100422",
+    "max_arrivals_1s",
+    "during_outage",
+    "rooms_ok",
+    "rooms_not_ok",
+    "client_cpu_s",
+    "client_cpu_ms_per_request",
+    "client_max_rss_mb",
+}
+SCENARIO_FIELDS = {
+    "pacing": TOOL_FIELDS
+    | {"achieved_rate", "share_of_cap", "lag_vs_plan_ms", "jitter_vs_achieved_ms", "meets"},
+    "side_by_side": {"rooms", "profile", "budget_floor_s", "deadline_s", "tools", "meets"},
+    "contention": TOOL_FIELDS
+    | {"settled_rate", "settled_share_of_left", "throttled_fraction", "max_accepted_1s", "meets"},
+    "outage": TOOL_FIELDS
+    | {"first_ok_after_outage_s", "full_rate_after_outage_s", "tail_after_outage_s", "meets"},
+    "scale": {"steps", "saturates_at_apps", "dry_run", "meets"},
+}
+STEP_FIELDS = {
+    "apps",
+    "aggregate_rate",
+    "ideal_rate",
+    "client_cpu_ms_per_request",
+    "client_max_rss_mb",
+    "sim_cpu_share_of_one_core",
+    "code_100422",
+    "max_arrivals_1s",
+    "rooms_not_ok",
+}
+
+
+def test_the_smoke_run_reports_every_scenario_and_resumer_keeps_to_the_budget(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report: dict[str, Any] = json.loads((tmp_path / "report.json").read_text())
+    assert report["smoke"] is True
+    assert (tmp_path / "RESULTS.md").read_text(encoding="utf-8").startswith("# resumer bench")
+    scenarios = report["scenarios"]
+    for name, fields in SCENARIO_FIELDS.items():
+        missing = fields - set(scenarios[name])
+        assert not missing, f"{name} lacks {missing}"
+
+    tools = scenarios["side_by_side"]["tools"]
+    assert set(tools["resumer"]) >= TOOL_FIELDS
+    assert set(tools["aiohttp_limiter"]) >= TOOL_FIELDS
+    assert "skipped" in tools["xargs_curl"] or set(tools["xargs_curl"]) >= TOOL_FIELDS
+    steps = scenarios["scale"]["steps"]
+    assert steps
+    assert all(set(step) >= STEP_FIELDS for step in steps)
+    assert set(scenarios["scale"]["dry_run"]) >= {"runs", "bytes_per_room"}
+
+    resumer_runs = {
+        "pacing": scenarios["pacing"],
+        "side_by_side": tools["resumer"],
+        "contention": scenarios["contention"],
+        "outage": scenarios["outage"],
+        **{f"scale {step['apps']} apps": step for step in steps},
+    }
+    peaks = {name: run["max_arrivals_1s"] for name, run in resumer_runs.items()}
+    assert max(peaks.values()) <= BUDGET, peaks
+    not_ok = {name: run["rooms_not_ok"] for name, run in resumer_runs.items()}
+    assert not any(not_ok.values()), not_ok
