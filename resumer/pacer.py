@@ -60,7 +60,6 @@ class Pacer:
         self._granted = 0  # number of slots handed out so far
         self._round_end = 0  # grants up to this one were in flight at the last cut
         self.throttles = 0  # throttle signals received
-        self.cuts = 0  # how many of them slowed the app down
 
     @property
     def rate(self) -> float:
@@ -96,7 +95,6 @@ class Pacer:
             return False
         self._rate.cut(self._clock(), self._measured())
         self._round_end = self._granted
-        self.cuts += 1
         return True
 
     def accepted(self) -> None:

@@ -241,5 +241,9 @@ def summary_tables(summary: Summary) -> Group:
         requests.add_section()
         row("total", total, style="bold")
     took = f"took {_hms(summary.duration)}" + (", interrupted" if summary.interrupted else "")
+    if summary.skipped:
+        took += f"; {summary.skipped:,} rooms already final in the log were skipped"
+    if summary.duplicates:
+        took += f"; {summary.duplicates:,} duplicate lines were sent once"
     stopped = (Text(line, style="bold red") for line in summary.stopped.values())
     return Group(rooms, requests, Text(took), *stopped)

@@ -107,6 +107,8 @@ class Run:
             duration=self._clock() - started,
             interrupted=self._stopping,
             invalid_unrouted=self._invalid_unrouted,
+            skipped=self.skipped,
+            duplicates=self.duplicates,
         )
 
     async def _dispatch(self, entries: Iterator[Entry]) -> None:

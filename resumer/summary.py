@@ -19,6 +19,8 @@ class Summary:
     duration: float
     interrupted: bool
     invalid_unrouted: int  # invalid lines that named no configured app
+    skipped: int = 0  # rooms --resume found already final: not sent, not written again
+    duplicates: int = 0  # input lines naming a room already seen: sent once
 
     def count(self, status: Status) -> int:
         """Rooms with this status, over every app."""
@@ -39,6 +41,8 @@ class Summary:
             "retries": sum(a.retries for a in self.apps.values()),
             "duration_s": round(self.duration, 3),
             "rate": round(sent / self.duration, 2) if self.duration > 0 else 0.0,
+            "skipped": self.skipped,
+            "duplicates": self.duplicates,
             "apps_stopped": sorted(self.stopped),
             "interrupted": self.interrupted,
         }

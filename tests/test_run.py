@@ -189,6 +189,7 @@ def test_invalid_and_duplicate_entries_are_recorded_or_dropped_without_sending()
     assert statuses == {"a": "ok", "b": "ok", "x" * 60: "invalid", "c": "invalid"}
     assert "not one of the configured apps" in str(by_room(records)["c"]["error_info"])
     assert summary.count(Status.INVALID) == 2
+    assert (summary.duplicates, summary.as_dict()["duplicates"]) == (1, 1)
 
 
 def test_two_apps_each_get_their_own_budget() -> None:
