@@ -14,12 +14,17 @@ The schedule alone would already keep to the line; the limiter makes the guarant
 on the schedule's arithmetic (its catching up after a busy spell, above all). The line sits
 close to the budget on purpose: asyncio's timers wake up to 1 ms late, and a line near the pace
 would bind on every late wake-up and pass that lateness on, costing 0.5 % of the rate (measured).
+
+A throttle (100422) means the API's window was full when the request arrived. The pacer counts
+the app's own requests that left in the second before the refused one: that is the part of the
+budget the app had, and whoever shares the budget had the rest. The CUBIC rate is cut below it
+and climbs back to just under it (at most once per round of requests in flight).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+import math
 from collections.abc import Awaitable, Callable
 
 from aiolimiter import AsyncLimiter
@@ -29,6 +34,8 @@ from resumer.pacing import CubicRate, Schedule
 MARGIN = 0.015  # pace at 98.5 % of the budget: arrivals jitter on the way to the server
 HARD_LINE_MARGIN = 0.001  # the hard line: 50.05 ms at 20/s, so 21 sends span over 1 s
 WINDOW = 1.0  # seconds: the API counts the budget over a sliding window this long
+SKEW = 0.01  # seconds a request may take to reach the API, so its window reaches that far back
+RING = 64  # grants whose send times are kept: more than fit in a window at any budget (≤ 20/s)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -55,8 +62,8 @@ class Pacer:
         self._schedule = Schedule()
         self._hard_line = AsyncLimiter(1, 1 / (budget * (1 - HARD_LINE_MARGIN)))
         self._turn = asyncio.Lock()  # one grant at a time, in arrival order
-        self._accepted: deque[float] = deque()  # times of the last second's accepted replies
-        self._started: float | None = None  # time of the first grant
+        self._sent_at = [-math.inf] * RING  # send time of grant g, at g % RING
+        self._refused = [False] * RING  # grant g was throttled, at g % RING
         self._granted = 0  # number of slots handed out so far
         self._round_end = 0  # grants up to this one were in flight at the last cut
         self.throttles = 0  # throttle signals received
@@ -78,10 +85,11 @@ class Pacer:
                 # Re-check after waking: a throttle may have slowed the rate meanwhile.
                 await self._sleep(slot - now)
             await self._hard_line.acquire()
-            self._schedule.take(self._clock(), interval)
-            if self._started is None:
-                self._started = self._clock()
+            now = self._clock()
+            self._schedule.take(now, interval)
             self._granted += 1
+            self._sent_at[self._granted % RING] = now
+            self._refused[self._granted % RING] = False
             return self._granted
 
     def throttled(self, grant: int) -> bool:
@@ -91,25 +99,31 @@ class Pacer:
         rate, so their throttles say nothing new about the current one.
         """
         self.throttles += 1
+        share = self._share(grant)
+        if grant > self._granted - RING:
+            self._refused[grant % RING] = True
         if grant <= self._round_end:
             return False
-        self._rate.cut(self._clock(), self._measured())
+        # Aim just under the share, as the pace aims just under the budget: a climb that levels
+        # off exactly at it would be throttled by every jitter of the arrivals.
+        self._rate.cut(self._clock(), None if share is None else share * (1 - MARGIN))
         self._round_end = self._granted
         return True
 
-    def accepted(self) -> None:
-        """A reply that was not a throttle: the API took the request within the budget."""
-        now = self._clock()
-        self._accepted.append(now)
-        while self._accepted[0] <= now - WINDOW:
-            self._accepted.popleft()
+    def _share(self, grant: int) -> float | None:
+        """This app's requests the API counted in the second before `grant` left; None: unknown.
 
-    def _measured(self) -> float | None:
-        """Requests/s the API accepted over the last second (scaled in the run's first second)."""
-        if self._started is None:
+        The API refused `grant` because its window was full, so this is the part of the budget
+        the app had; whoever shares the budget had the rest. Counted by send time, not by reply
+        time: replies come back out of order and late, which made the count read low.
+        """
+        oldest = max(1, self._granted - RING + 1)
+        if grant < oldest:
             return None
-        now = self._clock()
-        while self._accepted and self._accepted[0] <= now - WINDOW:
-            self._accepted.popleft()
-        span = min(WINDOW, now - self._started)
-        return len(self._accepted) / span if span > 0.1 else None
+        since = self._sent_at[grant % RING] - WINDOW - SKEW
+        count = 0
+        for earlier in range(grant - 1, oldest - 1, -1):
+            if self._sent_at[earlier % RING] <= since:
+                break
+            count += not self._refused[earlier % RING]
+        return count / WINDOW

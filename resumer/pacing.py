@@ -9,9 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-BETA = 0.7  # multiplicative cut on a throttle, as CUBIC and the AWS SDKs' adaptive mode use
-SCALE = 0.2  # CUBIC's C, in (requests/s) per s³: how fast the rate climbs back (AWS: 0.4;
-# half of that makes each probe above a shared budget's share come half as often)
+# Both tuned on a budget shared with a steady neighbour (bench scenario 3, swept on virtual
+# time): CUBIC and the AWS SDKs' adaptive mode use 0.7 and 0.4, but they must guess the rate
+# that overshot; here the pacer measures the app's share of the API's window, so a shallower
+# cut and a slower climb (fewer probes above the share) keep more of it with fewer throttles.
+BETA = 0.8  # multiplicative cut on a throttle
+SCALE = 0.05  # CUBIC's C, in (requests/s) per s³: how fast the rate climbs back
 MIN_RATE = 0.5  # never pace slower than one request every 2 s; throttles then stop cutting
 CATCH_UP = 1.0  # seconds of lateness the schedule makes up for; longer gaps are idleness
 
@@ -70,9 +73,10 @@ class CubicRate:
     def cut(self, now: float, measured: float | None = None) -> None:
         """A throttle signal: remember the rate it happened at and drop below it at once.
 
-        `measured` is the rate the API really accepted lately; when the budget is shared, that
-        is what is left of it, and a better r_max than the rate that overshot it.
+        `measured` is the app's share of the API's window when it refused (see `Pacer`); when
+        the budget is shared, that is what is left of it, a better r_max than the rate that
+        overshot it.
         """
         current = self.rate(now)
-        self.rate_max = max(min(current, measured or current), MIN_RATE)
+        self.rate_max = max(current if measured is None else min(current, measured), MIN_RATE)
         self.cut_at = now

@@ -281,8 +281,6 @@ class Run:
                 self._log.warning(
                     "outage_ended", sdkappid=app.sdkappid, duration_s=round(outage, 1)
                 )
-            if verdict.action is not Action.THROTTLE:
-                app.pacer.accepted()
             match verdict.action:
                 case Action.OK | Action.REJECT:
                     return verdict

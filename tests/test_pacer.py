@@ -4,10 +4,12 @@ import asyncio
 from bisect import bisect_left
 from itertools import pairwise
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resumer.pacer import Pacer
+from resumer.pacer import MARGIN, Pacer
+from resumer.pacing import BETA
 from tests.vtime import run_virtual
 
 
@@ -91,3 +93,34 @@ def test_the_budget_holds_whatever_the_throttles_and_the_demand(
 
     times = run_virtual(scenario())
     assert max_in_window(times) <= budget
+
+
+def test_a_throttle_cuts_to_the_apps_share_of_the_window_counted_by_send_time() -> None:
+    async def scenario() -> tuple[dict[int, float], list[float]]:
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(budget=20)
+        sent: dict[int, float] = {}
+        rates: list[float] = []
+
+        async def send(count: int) -> None:
+            for _ in range(count):  # 8/s: a neighbour spends the rest of the budget
+                sent[await pacer.acquire()] = loop.time()
+                await asyncio.sleep(0.125)
+
+        await send(16)
+        assert pacer.throttled(16)
+        rates.append(pacer.rate)
+        await send(4)
+        rates.append(pacer.rate)
+        assert pacer.throttled(20)  # a new round: grant 20 left after the first cut
+        rates.append(pacer.rate)
+        return sent, rates
+
+    sent, (first_cut, before, second_cut) = run_virtual(scenario())
+    # grants 8 to 15 left in the second before grant 16: the app's share of the window was 8
+    assert first_cut == pytest.approx(BETA * 8 * (1 - MARGIN))
+    # the share before grant 20 leaves out grant 16, which the API refused
+    share = sum(1 for g, t in sent.items() if sent[20] - 1.01 < t < sent[20] and g != 16)
+    assert sent[20] - sent[16] < 1  # so counting it would change the cut
+    assert second_cut == pytest.approx(BETA * min(before, share * (1 - MARGIN)))
+    assert share * (1 - MARGIN) < before

@@ -1,8 +1,10 @@
 """Pacing arithmetic with hand-picked times: the schedule does not drift, CUBIC cuts and climbs."""
 
+import math
+
 import pytest
 
-from resumer.pacing import BETA, MIN_RATE, CubicRate, Schedule
+from resumer.pacing import BETA, MIN_RATE, SCALE, CubicRate, Schedule
 
 
 def test_a_late_send_does_not_push_the_next_slot_back() -> None:
@@ -45,14 +47,20 @@ def test_cubic_runs_at_the_ceiling_until_throttled() -> None:
     assert rate.rate(1e6) == 19.6
 
 
+def climb_time(rate_max: float) -> float:
+    """CUBIC's K: seconds from a cut back up to the rate it was cut from."""
+    return math.cbrt(rate_max * (1 - BETA) / SCALE)
+
+
 def test_a_throttle_cuts_by_beta_then_climbs_back_to_where_it_was() -> None:
     rate = CubicRate(ceiling=19.6)
     rate.cut(100.0)
+    k = climb_time(19.6)
     assert rate.rate(100.0) == pytest.approx(19.6 * BETA)
     # concave climb: most of the way back within half of K, then flat near r_max
-    assert rate.rate(101.0) > 19.6 * 0.85
-    assert rate.rate(102.0) == pytest.approx(19.6, abs=0.3)
-    assert rate.rate(110.0) == 19.6  # back at the ceiling, the cut is forgotten
+    assert rate.rate(100.0 + k / 2) > 19.6 * (1 - (1 - BETA) / 8) - 1e-9
+    assert rate.rate(100.0 + k * 0.9) == pytest.approx(19.6, abs=0.01)
+    assert rate.rate(100.0 + k * 3) == 19.6  # back at the ceiling, the cut is forgotten
     assert rate.cut_at is None
 
 
@@ -66,6 +74,8 @@ def test_repeated_throttles_go_down_geometrically_but_never_below_the_floor() ->
 def test_sharing_with_a_neighbour_it_lingers_just_below_where_it_was_throttled() -> None:
     rate = CubicRate(ceiling=19.6)
     rate.rate_max, rate.cut_at = 8.0, 0.0
-    samples = [rate.rate(t / 10) for t in range(25)]  # 2.5 s, about K for r_max = 8
+    k = climb_time(8.0)
+    samples = [rate.rate(k * i / 100) for i in range(100)]  # from the cut up to r_max
     average = sum(samples) / len(samples)
-    assert 0.85 * 8 < average < 8.0
+    assert average == pytest.approx(8.0 * (1 - (1 - BETA) / 4), rel=0.01)  # ∫ of the cubic
+    assert max(samples) < 8.0
