@@ -15,6 +15,12 @@ on the schedule's arithmetic (its catching up after a busy spell, above all). Th
 close to the budget on purpose: asyncio's timers wake up to 1 ms late, and a line near the pace
 would bind on every late wake-up and pass that lateness on, costing 0.5 % of the rate (measured).
 
+The app's first request goes alone, and the schedule starts over when it is done. That costs
+one round trip per run and buys two things: a fatal reply (a wrong key, an expired plan) costs
+one request, not the dozen a full pace puts in flight before the first reply (the API locks an
+app out for a minute after repeated signature failures: 70050); and the first request, often
+late because it opens a connection on a busy loop, cannot share a window with the 21st.
+
 A throttle (100422) means the API's window was full when the request arrived. The pacer counts
 the app's own requests that left in the second before the refused one: that is the part of the
 budget the app had, and whoever shares the budget had the rest. The CUBIC rate is cut below it
@@ -67,6 +73,7 @@ class Pacer:
         self._granted = 0  # number of slots handed out so far
         self._round_end = 0  # grants up to this one were in flight at the last cut
         self.throttles = 0  # throttle signals received
+        self._contact = asyncio.Event()  # the app's first request is over: the rest may go
 
     @property
     def rate(self) -> float:
@@ -74,8 +81,10 @@ class Pacer:
         return self._rate.rate(self._clock())
 
     async def acquire(self) -> int:
-        """Wait for the next slot; return its sequence number (for `throttled`)."""
+        """Wait for the next slot; return its sequence number (for `throttled` and `done`)."""
         async with self._turn:
+            if self._granted and not self._contact.is_set():
+                await self._contact.wait()  # the first request goes alone
             while True:
                 now = self._clock()
                 interval = 1 / self._rate.rate(now)
@@ -91,6 +100,16 @@ class Pacer:
             self._sent_at[self._granted % RING] = now
             self._refused[self._granted % RING] = False
             return self._granted
+
+    def done(self, grant: int) -> None:
+        """The request of `grant` is over: answered, failed, or never sent after all."""
+        if grant == 1 and not self._contact.is_set():
+            # It left by now, if late (a new connection on a busy loop): the grid restarts as if
+            # it took this very slot, so the 21st request cannot reach the API in its second.
+            now = self._clock()
+            self._sent_at[1] = now
+            self._schedule.restart(now + 1 / self._rate.rate(now))
+            self._contact.set()
 
     def throttled(self, grant: int) -> bool:
         """A request answered with a throttle signal; True if this one slowed the app down.
@@ -126,4 +145,6 @@ class Pacer:
             if self._sent_at[earlier % RING] <= since:
                 break
             count += not self._refused[earlier % RING]
-        return count / WINDOW
+        # None of its own: someone else filled the window, which says nothing of how much is
+        # left (an earlier run of this very app, stopped a moment ago, would read as zero).
+        return count / WINDOW if count else None

@@ -38,6 +38,10 @@ class Schedule:
             return self._next  # on time, early (wait for it), or late (catch up)
         return now  # idle for a while: restart the grid here
 
+    def restart(self, at: float) -> None:
+        """Start the grid afresh: the next slot is at `at`."""
+        self._next = at
+
     def take(self, now: float, interval: float) -> float:
         """Claim the next slot (which must have come: slot <= now) and return it."""
         claimed = self.slot(now, interval)

@@ -264,13 +264,16 @@ class Run:
         while True:
             async with app.outage.admission() as probing:
                 grant = await app.pacer.acquire()
-                if app.halt.is_set():
-                    raise Halted
-                if not app.outage.may_send(probing):
-                    continue  # an outage began while this one waited for its slot
-                sent_at = self._clock()
-                verdict = await self._send(app, room)
-                sent[0] += 1
+                try:
+                    if app.halt.is_set():
+                        raise Halted
+                    if not app.outage.may_send(probing):
+                        continue  # an outage began while this one waited for its slot
+                    sent_at = self._clock()
+                    verdict = await self._send(app, room)
+                    sent[0] += 1
+                finally:
+                    app.pacer.done(grant)
             if verdict.action is Action.RETRY:
                 self._transient(app, verdict, probing)
                 if app.outage.state.active:

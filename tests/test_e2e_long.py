@@ -171,9 +171,13 @@ def test_a_signal_stops_cleanly_and_resume_sends_no_room_twice(
     records, _ = _read_log(log)
     assert len(records) == len(stopped) + STOPPED_ROOMS - len(_ok_rooms(stopped))
     assert sorted(_ok_rooms(records)) == sorted(_all_rooms(STOPPED_ROOMS))  # one ok each
-    # No fault, and every request in flight finished within the grace period: one request each.
-    assert stats["rooms"] == dict.fromkeys(_all_rooms(STOPPED_ROOMS), 1)
-    assert stats["by_code"] == {"0": STOPPED_ROOMS}
+    # No fault, and every request in flight finished within the grace period: one request each,
+    # but for a 100422 from arrivals the loaded simulator bunched (see assert_within_budget).
+    throttled = stats["by_code"].get("100422", 0)
+    assert throttled <= 1, stats["by_code"]
+    assert set(stats["rooms"]) == _all_rooms(STOPPED_ROOMS)
+    assert sum(stats["rooms"].values()) == STOPPED_ROOMS + throttled
+    assert stats["by_code"].get("0") == STOPPED_ROOMS
 
 
 def test_after_kill_9_resume_resends_only_the_requests_that_were_in_flight(

@@ -19,6 +19,13 @@ def max_in_window(times: list[float], width: float = 1.0) -> int:
     return max((bisect_left(times, t + width) - i for i, t in enumerate(times)), default=0)
 
 
+async def take(pacer: Pacer) -> int:
+    """A slot for a request that is over at once."""
+    grant = await pacer.acquire()
+    pacer.done(grant)
+    return grant
+
+
 async def grants(pacer: Pacer, count: int, workers: int = 8) -> list[float]:
     loop = asyncio.get_running_loop()
     times: list[float] = []
@@ -27,7 +34,7 @@ async def grants(pacer: Pacer, count: int, workers: int = 8) -> list[float]:
     async def worker() -> None:
         while remaining[0] > 0:
             remaining[0] -= 1
-            await pacer.acquire()
+            await take(pacer)
             times.append(loop.time())
 
     await asyncio.gather(*(worker() for _ in range(workers)))
@@ -56,15 +63,15 @@ def test_it_runs_at_98_percent_of_the_budget_over_a_long_run() -> None:
 def test_a_throttle_cuts_once_per_round_and_slows_the_app_down() -> None:
     async def scenario() -> tuple[bool, bool, bool, float]:
         pacer = Pacer(budget=20)
-        first = [await pacer.acquire() for _ in range(5)]
+        first = [await take(pacer) for _ in range(5)]
         cut = pacer.throttled(first[0])
         same_round = pacer.throttled(first[4])  # left before the cut: says nothing new
-        next_round = pacer.throttled(await pacer.acquire())
+        next_round = pacer.throttled(await take(pacer))
         return cut, same_round, next_round, pacer.rate
 
     cut, same_round, next_round, rate = run_virtual(scenario())
     assert (cut, same_round, next_round) == (True, False, True)
-    assert rate < 19.7 * 0.7 * 0.8  # cut twice
+    assert rate < 19.7 * BETA * BETA  # cut twice
 
 
 @settings(max_examples=40, deadline=None)
@@ -83,7 +90,7 @@ def test_the_budget_holds_whatever_the_throttles_and_the_demand(
 
         async def worker() -> None:
             while len(times) < 150:
-                grant = await pacer.acquire()
+                grant = await take(pacer)
                 times.append(loop.time())
                 if grant % throttle_every == 0:
                     pacer.throttled(grant)
@@ -104,7 +111,7 @@ def test_a_throttle_cuts_to_the_apps_share_of_the_window_counted_by_send_time() 
 
         async def send(count: int) -> None:
             for _ in range(count):  # 8/s: a neighbour spends the rest of the budget
-                sent[await pacer.acquire()] = loop.time()
+                sent[await take(pacer)] = loop.time()
                 await asyncio.sleep(0.125)
 
         await send(16)
@@ -124,3 +131,33 @@ def test_a_throttle_cuts_to_the_apps_share_of_the_window_counted_by_send_time() 
     assert sent[20] - sent[16] < 1  # so counting it would change the cut
     assert second_cut == pytest.approx(BETA * min(before, share * (1 - MARGIN)))
     assert share * (1 - MARGIN) < before
+
+
+def test_the_first_request_goes_alone_and_the_grid_starts_when_it_is_over() -> None:
+    async def scenario() -> list[float]:
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(budget=20)
+        times: list[float] = []
+
+        async def request() -> None:
+            grant = await pacer.acquire()
+            times.append(loop.time())
+            await asyncio.sleep(0.3 if grant == 1 else 0.01)  # the first reply takes 300 ms
+            pacer.done(grant)
+
+        await asyncio.gather(*(request() for _ in range(25)))
+        return times
+
+    times = run_virtual(scenario())
+    assert times[1] - times[0] == pytest.approx(0.3 + 1 / 19.7, abs=1e-3)
+    # The first request counts as if it left when it was over: 20 slots on, the 21st
+    assert times[20] - (times[0] + 0.3) == pytest.approx(20 / 19.7, abs=1e-3)
+
+
+def test_a_throttle_with_none_of_the_apps_requests_in_the_window_cuts_from_its_own_rate() -> None:
+    async def scenario() -> float:
+        pacer = Pacer(budget=20)
+        pacer.throttled(await take(pacer))  # someone else filled the window: how much is left?
+        return pacer.rate
+
+    assert run_virtual(scenario()) == pytest.approx(19.7 * BETA)
