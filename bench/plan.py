@@ -29,6 +29,7 @@ class Plan:
     scale_apps: tuple[int, ...]
     scale_rooms_per_app: int
     dry_run_sizes: tuple[int, ...]
+    floor_requests: int  # requests of the bare aiohttp client (scenario 5's CPU floor)
 
 
 FULL = Plan(
@@ -42,6 +43,7 @@ FULL = Plan(
     scale_apps=(10, 50, 100),
     scale_rooms_per_app=300,  # 15 s per step
     dry_run_sizes=(10_000, 100_000, 1_000_000),
+    floor_requests=20_000,
 )
 
 SMOKE = Plan(
@@ -55,6 +57,7 @@ SMOKE = Plan(
     scale_apps=(3,),
     scale_rooms_per_app=10,
     dry_run_sizes=(1_000, 10_000),
+    floor_requests=200,
 )
 
 

@@ -9,13 +9,19 @@ over 10k to 1M room IDs: peak RSS, and the bytes each further room costs.
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from bench.harness import Sim
+from bench.harness import Sim, run_child
 from bench.plan import BUDGET, PACE, Plan, Workspace, room_ids
 from bench.single import write_profile
 from bench.tools import BenchApp, dry_run, run_resumer
+from resumer.usersig import make_usersig
+
+FLOOR = Path(__file__).with_name("floor.py")
 
 FIRST_SDKAPPID = 1500000001
 SATURATED = 0.95  # below this share of the ideal aggregate rate, a step is saturated
@@ -94,6 +100,41 @@ def step(
     }
 
 
+def floor(ws: Workspace, requests: int) -> dict[str, Any]:
+    """A bare aiohttp client's CPU per request against the same simulator (`bench/floor.py`)."""
+    folder = ws.dir("floor")
+    app = bench_apps(1)[0]
+    profile = {
+        "seed": 5,
+        "rate": 10**9,  # out of the way: the floor client does not pace
+        "latency": {"min_ms": 20, "max_ms": 100},
+        "apps": [{"sdkappid": app.sdkappid, "secret_key": app.secret_key}],
+    }
+    usersig = make_usersig(
+        sdkappid=app.sdkappid,
+        identifier="administrator",
+        secret_key=app.secret_key,
+        now=int(time.time()),
+    )
+    with Sim(write_profile(folder, profile), log=folder / "sim.log") as sim:
+        child = run_child(
+            [sys.executable, str(FLOOR), str(requests)],
+            stdout=folder / "stdout.txt",
+            stderr=folder / "stderr.txt",
+            env={"ENDPOINT": sim.url, "SDKAPPID": str(app.sdkappid)}
+            | {"IDENTIFIER": "administrator", "USERSIG": usersig},
+        )
+    ok = (folder / "stdout.txt").read_text().strip()
+    return {
+        "requests": requests,
+        "ok": int(ok) if ok.isdigit() else 0,
+        "exit_code": child.exit_code,
+        "wall_s": round(child.wall_s, 2),
+        "client_cpu_s": round(child.cpu_s, 2),
+        "client_cpu_ms_per_request": round(1000 * child.cpu_s / requests, 3),
+    }
+
+
 def dry_runs(ws: Workspace, sizes: tuple[int, ...]) -> dict[str, Any]:
     """`--dry-run` over files of `sizes` room IDs: peak RSS of each, and growth per room."""
     folder = ws.dir("dry-run")
@@ -127,9 +168,14 @@ def scale(ws: Workspace, plan: Plan) -> dict[str, Any]:
     steps = [step(ws, n, plan.scale_rooms_per_app) for n in plan.scale_apps]
     saturated = next((s["apps"] for s in steps if s["saturated"]), None)
     top = steps[-1]
+    bare = floor(ws, plan.floor_requests)
     return {
         "budget_per_app": BUDGET,
         "steps": steps,
+        "aiohttp_floor": bare,
+        "cpu_over_floor": round(
+            top["client_cpu_ms_per_request"] / max(bare["client_cpu_ms_per_request"], 1e-9), 2
+        ),
         "saturates_at_apps": saturated,
         "dry_run": dry_runs(ws, plan.dry_run_sizes),
         "meets": {

@@ -29,7 +29,10 @@ def pacing(ws: Workspace, plan: Plan) -> dict[str, Any]:
     """Scenario 1: many rooms, replies up to 400 ms: how close to the budget, and how steady."""
     profile = {"seed": 1, "latency": {"min_ms": 0, "max_ms": 400}}
     seen = observe(ws.dir("pacing"), profile, room_ids(plan.pacing_rooms))
-    achieved = metrics.rate(seen.times)
+    # The first request goes alone (resumer.pacer): the pace is measured from the second one,
+    # and what the first one's round trip cost is a figure of its own.
+    paced = seen.times[1:]
+    achieved = metrics.rate(paced)
     figures = {
         "rooms": plan.pacing_rooms,
         "latency_ms": [0, 400],
@@ -37,8 +40,10 @@ def pacing(ws: Workspace, plan: Plan) -> dict[str, Any]:
         **seen.common(),
         "achieved_rate": round(achieved, 3),
         "share_of_cap": round(achieved / BUDGET, 4),
-        "lag_vs_plan_ms": _lag(metrics.grid_lag_ms(seen.times, PACE)),
-        "jitter_vs_achieved_ms": _lag(metrics.grid_lag_ms(seen.times, achieved or PACE)),
+        "first_contact_s": round(paced[0] - seen.times[0], 3) if paced else None,
+        "share_of_cap_whole_run": round(metrics.rate(seen.times) / BUDGET, 4),
+        "lag_vs_plan_ms": _lag(metrics.grid_lag_ms(paced, PACE)),
+        "jitter_vs_achieved_ms": _lag(metrics.grid_lag_ms(paced, achieved or PACE)),
     }
     figures["meets"] = {
         "share_of_cap>=0.98": figures["share_of_cap"] >= 0.98,

@@ -30,13 +30,14 @@ TOOL_FIELDS = {
 }
 SCENARIO_FIELDS = {
     "pacing": TOOL_FIELDS
-    | {"achieved_rate", "share_of_cap", "lag_vs_plan_ms", "jitter_vs_achieved_ms", "meets"},
+    | {"achieved_rate", "share_of_cap", "lag_vs_plan_ms", "jitter_vs_achieved_ms", "meets"}
+    | {"first_contact_s", "share_of_cap_whole_run"},
     "side_by_side": {"rooms", "profile", "budget_floor_s", "deadline_s", "tools", "meets"},
     "contention": TOOL_FIELDS
     | {"settled_rate", "settled_share_of_left", "throttled_fraction", "max_accepted_1s", "meets"},
     "outage": TOOL_FIELDS
     | {"first_ok_after_outage_s", "full_rate_after_outage_s", "tail_after_outage_s", "meets"},
-    "scale": {"steps", "saturates_at_apps", "dry_run", "meets"},
+    "scale": {"steps", "saturates_at_apps", "dry_run", "aiohttp_floor", "cpu_over_floor", "meets"},
 }
 STEP_FIELDS = {
     "apps",
@@ -91,3 +92,5 @@ def test_the_smoke_run_reports_every_scenario_and_resumer_keeps_to_the_budget(
     assert max(peaks.values()) <= BUDGET, peaks
     not_ok = {name: run["rooms_not_ok"] for name, run in resumer_runs.items()}
     assert not any(not_ok.values()), not_ok
+    floor = scenarios["scale"]["aiohttp_floor"]
+    assert floor["ok"] == floor["requests"], floor  # the floor client really got its replies
