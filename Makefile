@@ -20,7 +20,7 @@ demo: install
 
 check: install-test lint typecheck test
 
-bench: install-test  # about 5½ minutes; needs curl for the xargs baseline; writes bench/RESULTS.md
+bench: install-test  # about 7 minutes; needs curl for the xargs baseline; writes bench/RESULTS.md
 	$(PY) -m bench.run
 
 lint:
