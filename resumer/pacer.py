@@ -17,7 +17,7 @@ would bind on every late wake-up and pass that lateness on, costing 0.5 % of the
 
 The app's first request goes alone, and the schedule starts over when it is done. That costs
 one round trip per run and buys two things: a fatal reply (a wrong key, an expired plan) costs
-one request, not the dozen a full pace puts in flight before the first reply (the API locks an
+one request, not the handful a full pace puts in flight before the first reply (the API locks an
 app out for a minute after repeated signature failures: 70050); and the first request, often
 late because it opens a connection on a busy loop, cannot share a window with the 21st.
 
@@ -49,6 +49,9 @@ Sleep = Callable[[float], Awaitable[None]]
 
 class Pacer:
     """Grants send slots for one SDKAppID, FIFO, at the adaptive rate and never over the budget.
+
+    Each grant must be followed by `done(grant)` once its request is over, whatever became of it:
+    until the first one is, no other grant is handed out.
 
     `clock` and `sleep` are injected (the loop's clock and `asyncio.sleep` by default); the hard
     line reads the event loop's clock, so tests run the pacer on a loop with virtual time.
