@@ -220,8 +220,9 @@ def _scale(s: dict[str, Any]) -> str:
             "",
             f"The floor, measured in the same run: a bare aiohttp client (`bench/floor.py`: "
             f"resumer's session and request, nothing else, {floor['requests']} requests as fast "
-            f"as the simulator answers) spends {floor['client_cpu_ms_per_request']} ms of CPU per "
-            f"request; resumer at the largest step spends {s['cpu_over_floor']} × that.",
+            f"as the simulator answers; {floor['ok']} answered ok) spends "
+            f"{floor['client_cpu_ms_per_request']} ms of CPU per request; resumer at the "
+            f"largest step spends {s['cpu_over_floor']} × that.",
             "",
             f"`--dry-run` over room IDs like {dry['room_id_format']}:",
             "",
