@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from resumer.records import Room
 from resumer.usersig import UserSigSource
 
 QUEUE = 512  # rooms waiting for an app's workers; the input is read no further ahead
+# Upper bounds (s) of the request-duration histogram's buckets: the API's own timeout is 3 s.
+DURATION_BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 6.0, 10.0)
 
 
 class Halted(Exception):
@@ -31,8 +34,20 @@ class AppStats:
     answered: int = 0  # replies that were not transient
     retries: int = 0
     throttles: int = 0
+    skipped: int = 0  # rooms already final (--resume): neither sent nor written
     statuses: Counter[str] = field(default_factory=Counter)
     codes: Counter[str] = field(default_factory=Counter)  # error codes of the rooms not ok
+    retry_codes: Counter[int] = field(default_factory=Counter)  # what the retries were for
+    requests: Counter[tuple[str, int]] = field(default_factory=Counter)  # (action, code)
+    # send-to-reply times: counts per DURATION_BUCKETS bucket (+ one over the last), and the sum
+    duration_counts: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
+    duration_sum: float = 0.0
+
+    def answered_request(self, action: str, code: int, seconds: float) -> None:
+        """Count one request's answer (or failure) and how long it took."""
+        self.requests[action, code] += 1
+        self.duration_counts[bisect_left(DURATION_BUCKETS, seconds)] += 1
+        self.duration_sum += seconds
 
 
 class App:

@@ -2,7 +2,8 @@
 
     ResumerError                 anything resumer raises on purpose
     ├── UsageError               bad flags, config, input file or credentials: exit 2, nothing sent
-    │   └── UserSigError         a UserSig that cannot be decoded, or expires too soon
+    │   ├── UserSigError         a UserSig that cannot be decoded, or expires too soon
+    │   └── MetricsError         --metrics cannot listen, or its value is malformed
     └── TransportError           one request got no reply envelope (library errors translated here)
         ├── ConnectError         could not connect, or the connection broke mid-request
         └── RequestTimeout       no reply within --timeout
@@ -39,3 +40,7 @@ class ConnectError(TransportError):
 
 class RequestTimeout(TransportError):
     """No reply within the configured timeout."""
+
+
+class MetricsError(UsageError):
+    """The metrics endpoint cannot be served (a malformed HOST:PORT, a port in use)."""
