@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from resumer import __version__, inputs, logs
 from resumer.config import (
@@ -57,8 +57,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is two lines (what is wrong, where to read more), not a page."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}\nsee '{self.prog} --help' for the rest\n")
+
+
+def add_verbosity(parser: argparse.ArgumentParser) -> None:
+    """-v / -q: every event in the log, or only warnings and errors."""
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-v",
+        "--verbose",
+        action="store_const",
+        dest="verbosity",
+        const=logs.VERBOSE,
+        default=logs.NORMAL,
+        help="log every event, every retry included",
+    )
+    loudness.add_argument(
+        "-q",
+        "--quiet",
+        action="store_const",
+        dest="verbosity",
+        const=logs.QUIET,
+        help="log only warnings and errors",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="resumer",
         description="Resume the mixed-stream (MCU) task of every listed TUILiveKit room, "
         "at the API's budget of 20 requests/s per SDKAppID.",
@@ -86,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="check everything, send nothing")
     run.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
     run.add_argument("--no-progress", action="store_true", help="no progress display")
+    add_verbosity(run)
 
     sig = commands.add_parser("usersig", help="print a UserSig made from RESUMER_SECRET_KEY")
     sig.set_defaults(handler=_usersig)
@@ -110,13 +140,14 @@ def _add_optional_commands(commands: Any) -> None:
         "demo", help="start the simulator in-process and resume a few hundred sample rooms"
     )
     demo.add_arguments(demo_parser)
+    add_verbosity(demo_parser)
     demo_parser.set_defaults(handler=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from resumer import demo  # noqa: PLC0415
 
-    logs.configure(args.log_format)
+    logs.configure(args.log_format, verbosity=args.verbosity)
     return demo.run(args)
 
 
@@ -139,7 +170,7 @@ def _usersig(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    logs.configure(args.log_format)
+    logs.configure(args.log_format, verbosity=args.verbosity)
     config = _load_config(args)
     inputs.check_sources(args.inputs)
     if args.output and has_records(args.output) and not args.resume and not args.dry_run:

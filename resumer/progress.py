@@ -88,8 +88,9 @@ class _ConsoleLines(io.TextIOBase):
     def write(self, s: str, /) -> int:
         *lines, self._partial = (self._partial + s).split("\n")
         for line in lines:
-            # soft_wrap: the terminal folds a long line, so a JSON event stays one line
-            self._console.print(Text.from_ansi(line), soft_wrap=True)
+            # A line longer than the terminal is cut with an ellipsis, never folded into the
+            # next line's columns (a JSON event on a terminal, a long ErrorInfo).
+            self._console.print(Text.from_ansi(line), no_wrap=True, overflow="ellipsis", crop=True)
         return len(s)
 
     def isatty(self) -> bool:
