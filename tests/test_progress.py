@@ -229,3 +229,15 @@ def test_summary_of_one_app_has_no_total_row() -> None:
     out = text(console(), summary_tables(summary))
     assert "total" not in out
     assert table_rows(out)["1"][-1] == "–"  # no rate over no time
+
+
+def test_a_log_line_longer_than_the_terminal_is_cut_not_folded() -> None:
+    screen = Console(file=io.StringIO(), width=40, force_terminal=True, color_system=None)
+    stream = log_stream(screen)
+    stream.write("12:00:00 [warning] outage_started " + "x" * 80 + "\nshort line\n")
+    assert isinstance(screen.file, io.StringIO)
+    lines = screen.file.getvalue().splitlines()
+    assert len(lines) == 2
+    assert len(lines[0]) == 40
+    assert lines[0].endswith("…")
+    assert lines[1].rstrip() == "short line"
