@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo check bench install install-test lint typecheck test
+.PHONY: demo check bench install install-test system-deps lint typecheck test
+# Real servers the tests start on loopback for themselves (Debian packages; CI runs as root).
+SYSTEM_PACKAGES := prometheus-pushgateway
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +17,18 @@ install: $(PY)
 install-test: $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing >/dev/null; \
+	fi
+
 demo: install
 	$(VENV)/bin/resumer demo
 
-check: install-test lint typecheck test
+check: system-deps install-test lint typecheck test
 
 bench: install-test  # about 7 minutes; needs curl for the xargs baseline; writes bench/RESULTS.md
 	$(PY) -m bench.run

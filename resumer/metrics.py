@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -200,6 +201,32 @@ class MetricsPusher:
             self.last_error = str(getattr(exc, "reason", None) or exc)
             return False
         return True
+
+
+@asynccontextmanager
+async def exported(
+    apps: Mapping[int, App], *, listen: str | None, push: str | None
+) -> AsyncIterator[MetricsPusher | None]:
+    """Serve and/or push the run's metrics while the block runs; the final state at its end.
+
+    The server lingers after the block until one scrape has read the final state, at most
+    LINGER seconds; the pusher pushes once more. The pusher is returned so the caller can say
+    whether pushes failed (a Pushgateway that is down never stops the run).
+    """
+    registry = registry_of(apps)
+    server = MetricsServer(registry) if listen else None
+    pusher = MetricsPusher(registry, push) if push else None
+    if server is not None and listen is not None:
+        await server.start(*parse_listen(listen))
+    pushing = asyncio.create_task(pusher.run()) if pusher else None
+    try:
+        yield pusher
+    finally:
+        if pushing is not None and pusher is not None:
+            await stop_quietly(pushing)
+            await pusher.push()
+        if server is not None:
+            await server.stop()
 
 
 def parse_listen(value: str) -> tuple[str, int]:
