@@ -29,6 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="seed of the random draws, for repeatable runs")
     parser.add_argument("--latency-ms", metavar="MIN:MAX", help="reply latency range in ms")
     parser.add_argument(
+        "--jitter-ms",
+        metavar="MIN:MAX",
+        help="delay on the way in, before the window counts a request, uniform in ms",
+    )
+    parser.add_argument(
+        "--jitter-tail",
+        type=float,
+        metavar="P",
+        help="share of requests delayed 50-100 ms on the way in instead (heavy tail)",
+    )
+    parser.add_argument(
         "--neighbour-rate",
         type=float,
         metavar="N",
@@ -72,6 +83,13 @@ def _config(args: argparse.Namespace) -> SimConfig:
     if args.latency_ms is not None:
         low, high = _pair(args.latency_ms, "--latency-ms")
         changes["latency"] = dataclasses.replace(config.latency, min_ms=low, max_ms=high)
+    jitter = config.jitter
+    if args.jitter_ms is not None:
+        low, high = _pair(args.jitter_ms, "--jitter-ms")
+        jitter = dataclasses.replace(jitter, min_ms=low, max_ms=high)
+    if args.jitter_tail is not None:
+        jitter = dataclasses.replace(jitter, tail=args.jitter_tail)
+    changes["jitter"] = jitter
     if args.outage:
         changes["outages"] = tuple(_pair(text, "--outage") for text in args.outage)
     # replace() runs SimConfig's checks again, so a bad flag value raises ValueError here

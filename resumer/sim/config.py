@@ -55,6 +55,26 @@ class Latency:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Jitter:
+    """Delay on the way in, before the window counts a request, as on a real network.
+
+    Uniform in [min_ms, max_ms]; and with probability `tail`, a heavy-tailed delay uniform in
+    [tail_min_ms, tail_max_ms] instead (a retransmit, a congested hop: now and then 50-100 ms).
+    """
+
+    min_ms: float = 0.0
+    max_ms: float = 0.0
+    tail: float = 0.0
+    tail_min_ms: float = 50.0
+    tail_max_ms: float = 100.0
+
+    @property
+    def active(self) -> bool:
+        """True if any request can be delayed."""
+        return self.max_ms > 0 or self.tail > 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SimConfig:
     """Everything that decides the simulator's answers. Invalid values raise ValueError.
 
@@ -77,6 +97,7 @@ class SimConfig:
     outage_kind: str = "http503"
     neighbour_rate: float = 0.0
     latency: Latency = Latency()
+    jitter: Jitter = Jitter()
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -104,6 +125,12 @@ def _scalars(c: SimConfig) -> str | None:
         (
             not 0 <= c.latency.min_ms <= c.latency.max_ms or not c.latency.slow_ms >= 0,
             "latency needs 0 <= min_ms <= max_ms and slow_ms >= 0",
+        ),
+        (
+            not 0 <= c.jitter.min_ms <= c.jitter.max_ms
+            or not 0 <= c.jitter.tail <= 1
+            or not 0 <= c.jitter.tail_min_ms <= c.jitter.tail_max_ms,
+            "jitter needs 0 <= min_ms <= max_ms, 0 <= tail <= 1, 0 <= tail_min_ms <= tail_max_ms",
         ),
         (
             any(not math.isfinite(a) or not 0 <= a < b for a, b in c.outages),

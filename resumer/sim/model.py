@@ -43,13 +43,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from resumer.errors import UserSigError
-from resumer.sim.config import AppSecret, Latency, SimConfig
+from resumer.sim.config import AppSecret, Jitter, Latency, SimConfig
 from resumer.sim.replies import Answer, broken, envelope
 from resumer.sim.stats import AppStats
 from resumer.sim.window import SlidingWindow
 from resumer.usersig import UserSigInfo, decode_usersig, signature_matches
 
-__all__ = ["AppSecret", "Latency", "SimConfig", "SimModel"]
+__all__ = ["AppSecret", "Jitter", "Latency", "SimConfig", "SimModel"]
 
 MAX_ROOM_BYTES = 48
 MAX_RANDOM = 0xFFFFFFFF
@@ -79,6 +79,8 @@ class SimModel:
         self.config = config
         self.start = start
         self._rng = random.Random(config.seed)
+        # Its own draws, so adding jitter leaves a seed's faults and latencies as they were.
+        self._jitter_rng = random.Random(None if config.seed is None else config.seed + 1)
         self._seq = 0
         self._apps = {
             sdkappid: _App(secret, window=config.window) for sdkappid, secret in config.apps.items()
@@ -238,6 +240,16 @@ class SimModel:
         if kind.isdigit():
             return envelope(int(kind), request_id, delay=self._latency())
         return broken(kind, request_id, delay=self._latency())
+
+    def arrival_delay(self) -> float:
+        """Seconds this request spends on the way in, before the window counts it."""
+        jitter = self.config.jitter
+        if not jitter.active:
+            return 0.0
+        rng = self._jitter_rng
+        if jitter.tail and rng.random() < jitter.tail:
+            return rng.uniform(jitter.tail_min_ms, jitter.tail_max_ms) / 1000
+        return rng.uniform(jitter.min_ms, jitter.max_ms) / 1000
 
     def _latency(self) -> float:
         lat = self.config.latency

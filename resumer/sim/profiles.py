@@ -14,6 +14,9 @@ optional; unknown keys are refused:
     outages = [[4.0, 7.0]]         (start, end) seconds after the start: every request fails
     outage_kind = "http503"        what an outage answers (a kind; "100001" also makes sense)
     [latency]                      min_ms, max_ms (uniform), slow_ms (a "slow" reply)
+    [jitter]                       delay on the way in, before the window counts a request:
+                                   min_ms, max_ms (uniform); tail (share delayed instead by
+                                   tail_min_ms..tail_max_ms, default 50..100)
     [faults]                       kind = probability, e.g. "100001" = 0.02, http502 = 0.01
     [scripts]                      RoomId = [kinds for its successive requests], e.g.
                                    "room-1" = ["100001", "hang", "ok"]
@@ -30,7 +33,7 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
-from resumer.sim.config import AppSecret, Latency, SimConfig
+from resumer.sim.config import AppSecret, Jitter, Latency, SimConfig
 
 DEMO_SDKAPPID = 1400000001
 DEMO_SDKAPPID_2 = 1400000002
@@ -45,10 +48,11 @@ DEMO_APPS: Mapping[int, AppSecret] = MappingProxyType(
         ),
     }
 )
-PROFILE_NAMES = ("clean", "flaky", "incident", "contended")
+PROFILE_NAMES = ("clean", "flaky", "incident", "contended", "jittery")
 
 _TOP_KEYS = frozenset({f.name for f in fields(SimConfig)} | {"description"})
 _LATENCY_KEYS = frozenset(f.name for f in fields(Latency))
+_JITTER_KEYS = frozenset(f.name for f in fields(Jitter))
 _APP_KEYS = frozenset({"sdkappid", "secret_key", "admins"})
 
 
@@ -87,6 +91,8 @@ def profile_config(data: Mapping[str, object]) -> SimConfig:
     _known(data, _TOP_KEYS, "")
     latency = _table(data.get("latency", {}), "latency")
     _known(latency, _LATENCY_KEYS, "latency.")
+    jitter = _table(data.get("jitter", {}), "jitter")
+    _known(jitter, _JITTER_KEYS, "jitter.")
     apps = data.get("apps")
     missing = data.get("missing_pattern")
     not_live = data.get("not_live_pattern")
@@ -113,6 +119,7 @@ def profile_config(data: Mapping[str, object]) -> SimConfig:
             for room, steps in _table(data.get("scripts", {}), "scripts").items()
         },
         latency=Latency(**{key: _num(value, f"latency.{key}") for key, value in latency.items()}),
+        jitter=Jitter(**{key: _num(value, f"jitter.{key}") for key, value in jitter.items()}),
     )
 
 

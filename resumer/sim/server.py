@@ -26,6 +26,8 @@ def build_app(model: SimModel) -> web.Application:
 
     async def resume(request: web.Request) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
+        if (delay := model.arrival_delay()) > 0:
+            await asyncio.sleep(delay)  # the trip over a jittery network, before it is counted
         now = loop.time()  # the arrival, before the body is read: what the window measures
         body = await request.read()
         answer = model.handle(request.query, body, now=now, now_unix=time.time())

@@ -46,8 +46,13 @@ def test_the_flags_override_the_profile() -> None:
             "1:2",
             "--outage",
             "8:9.5",
+            "--jitter-ms",
+            "0:40",
+            "--jitter-tail",
+            "0.02",
         )
     )
+    assert (config.jitter.min_ms, config.jitter.max_ms, config.jitter.tail) == (0, 40, 0.02)
     assert config.seed == 3
     assert (config.latency.min_ms, config.latency.max_ms) == (5, 10)
     assert config.latency.slow_ms == 2500  # kept from the profile
@@ -67,6 +72,8 @@ def test_the_flags_override_the_profile() -> None:
         (["--outage", "5:1"], "each outage"),
         (["--rate", "0"], "rate must be at least 1"),
         (["--neighbour-rate", "-1"], "neighbour_rate"),
+        (["--jitter-ms", "30:10"], "jitter needs"),
+        (["--jitter-tail", "2"], "jitter needs"),
     ],
 )
 def test_a_bad_flag_is_one_sentence_and_exit_2(

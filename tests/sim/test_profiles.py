@@ -48,6 +48,8 @@ def test_what_the_named_profiles_promise() -> None:
     assert incident.missing_pattern == "-gone$"
     assert incident.not_live_pattern == "-vod$"
     assert contended.neighbour_rate == 12
+    jittery = load_profile("jittery").jitter
+    assert (jittery.min_ms, jittery.max_ms, jittery.tail) == (0, 30, 0.01)
 
 
 def test_a_full_profile_file(tmp_path: Path) -> None:
