@@ -7,6 +7,8 @@ of resumer's own errors. The transport is one small callable, so tests can swap 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -122,10 +124,17 @@ async def _read_body(response: aiohttp.ClientResponse) -> bytes:
     return bytes(body)
 
 
+def _reason(error: OSError) -> str:
+    """"connection refused", not asyncio's "Connect call failed ('127.0.0.1', 1)"."""
+    if isinstance(error, socket.gaierror) or not error.errno or error.errno < 0:
+        return (error.strerror or str(error) or type(error).__name__).lower()
+    return os.strerror(error.errno).lower()
+
+
 def _describe(exc: BaseException) -> str:
     """A short description of a connection error, without the URL (it holds the UserSig)."""
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc})"
+        return f"cannot connect to {exc.host}:{exc.port}: {_reason(exc.os_error)}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server closed the connection before replying"
     if isinstance(exc, aiohttp.ClientPayloadError):
