@@ -103,7 +103,8 @@ class AiohttpTransport:
         except TimeoutError as exc:
             raise RequestTimeout(f"no reply within {self._seconds:g} s") from exc
         except aiohttp.InvalidURL as exc:
-            raise ConnectError(f"invalid endpoint URL {request.url!r}") from exc
+            # not the URL itself: it may hold credentials (http://user:pass@host)
+            raise ConnectError("the endpoint is not a valid URL: check --endpoint") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise ConnectError(_describe(exc)) from exc
 
@@ -125,7 +126,7 @@ async def _read_body(response: aiohttp.ClientResponse) -> bytes:
 
 
 def _reason(error: OSError) -> str:
-    """"connection refused", not asyncio's "Connect call failed ('127.0.0.1', 1)"."""
+    """ "connection refused", not asyncio's "Connect call failed ('127.0.0.1', 1)"."""
     if isinstance(error, socket.gaierror) or not error.errno or error.errno < 0:
         return (error.strerror or str(error) or type(error).__name__).lower()
     return os.strerror(error.errno).lower()

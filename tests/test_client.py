@@ -194,3 +194,13 @@ async def test_retry_after_is_read_as_seconds_or_as_a_date() -> None:
         async with stub(answer) as server:
             reply = await send(server.port)  # the wall clock reads 1,000,000 (13:46:40 on day 12)
         assert (reply.http_status, reply.retry_after) == (429, seconds), header
+
+
+async def test_a_refused_connection_says_so_in_plain_words() -> None:
+    server = await asyncio.start_server(lambda _r, _w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()  # nothing listens there now
+    with pytest.raises(ConnectError) as refused:
+        await send(port)
+    assert str(refused.value) == f"cannot connect to 127.0.0.1:{port}: connection refused"

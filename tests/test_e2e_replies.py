@@ -4,6 +4,9 @@ split across TCP segments, redirects, and ErrorInfo that tries to drive the term
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,7 +14,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from resumer.sim.profiles import DEMO_SDKAPPID
+from resumer.sim.profiles import DEMO_SDKAPPID, DEMO_SECRET_KEY
 from tests.e2e import app_flags, resumer, room_lines
 
 # One reply: (status, headers, body pieces written with a pause between them).
@@ -130,15 +133,28 @@ def test_a_wrong_path_stops_at_once_saying_http_404(tmp_path: Path) -> None:
     assert "error 404" not in run.stderr
 
 
-def test_error_info_that_drives_a_terminal_is_printed_escaped(tmp_path: Path) -> None:
+def test_error_info_that_drives_a_terminal_is_shown_and_recorded_escaped(tmp_path: Path) -> None:
     forged = "\x1b[2J\x1b[H\x1b[32mALL 3 ROOMS OK\x1b[0m\nnothing to see"
+    escaped = "\\x1b[2J\\x1b[H\\x1b[32mALL 3 ROOMS OK\\x1b[0m\\x0anothing to see"
+    replies = iter([100001, 100004])  # a retry (logged with its info), then a final refusal
 
     def hostile(_room: str) -> tuple[int, dict[str, str], list[bytes]]:
-        return 200, {}, [envelope(70009, info=forged)]
+        return 200, {}, [envelope(next(replies), info=forged)]
 
+    log = tmp_path / "out.jsonl"
+    flags = ("-o", str(log), "--log-format", "console", "--no-progress")
     with serving(hostile) as server:
-        run = resumer(*app_flags(server.url), "--log-format", "console", tmp=tmp_path, stdin="r\n")
-    assert run.code == 3, run.stderr
-    assert "\x1b" not in run.stderr
-    assert "\\x1b[2J" in run.stderr
-    assert run.records[0]["error_info"].startswith("not resumed: ")
+        # the console log, as at a terminal (tests.e2e.resumer asks for JSON, which escapes ESC)
+        done = subprocess.run(
+            [sys.executable, "-m", "resumer", "run", *app_flags(server.url), *flags],
+            input=b"r\n",
+            capture_output=True,
+            env={**os.environ, "RESUMER_SECRET_KEY": DEMO_SECRET_KEY},
+            timeout=60,
+            check=False,
+        )
+    stderr = done.stderr.decode()
+    assert done.returncode == 1, stderr  # the room is rejected
+    assert "ALL 3 ROOMS OK" in stderr  # shown...
+    assert "\x1b" not in stderr  # ...but it cannot drive the terminal
+    assert json.loads(log.read_text())["error_info"] == escaped  # the log holds what was shown
