@@ -37,7 +37,7 @@ BATCH = 512  # input lines handed from the reader thread to the loop at a time
 AHEAD = 4  # batches the reader may be ahead of the dispatcher
 GRACE = 5.0  # seconds that requests in flight get to finish after a stop
 OUTAGE_LIMIT = 300.0  # seconds of nothing but transient errors before an app is stopped
-FIRST_CONTACT_LIMIT = 30.0  # the same, for an app the API has never answered (a wrong endpoint?)
+FIRST_CONTACT_LIMIT = 30.0  # the same, for an app with no JSON envelope yet (a wrong endpoint?)
 
 
 class Run:
