@@ -214,6 +214,8 @@ _UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 def printable(text: str, limit: int) -> str:
     """`text` safe for a terminal and a log line: unprintable characters escaped (ESC as \\x1b),
     and at most `limit` characters, an ellipsis marking the cut."""
+    if len(text) <= limit and text.isprintable():  # the usual case: nothing to escape
+        return text  # (isprintable is False for every category escaped here, and for Zs)
     out: list[str] = []
     size = 0
     for char in text:
