@@ -126,7 +126,8 @@ async def _read_body(response: aiohttp.ClientResponse) -> bytes:
 
 
 def _reason(error: OSError) -> str:
-    """ "connection refused", not asyncio's "Connect call failed ('127.0.0.1', 1)"."""
+    """Why a connection failed, in plain words: "connection refused", not asyncio's
+    "Connect call failed ('127.0.0.1', 1)"."""
     if isinstance(error, socket.gaierror) or not error.errno or error.errno < 0:
         return (error.strerror or str(error) or type(error).__name__).lower()
     return os.strerror(error.errno).lower()

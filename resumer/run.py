@@ -330,7 +330,7 @@ class Run:
     def _transient(self, app: App, verdict: Verdict, probing: bool) -> None:
         """Count a transient failure toward an outage; stop the app if one lasts too long."""
         # Any envelope, transient or not, proves the endpoint is the API: from then on the app
-        # gets the long limit. Only an app with none yet (refused, 404, HTML...) gets the short one.
+        # gets the long limit; one with none yet (connection refused, an HTML page) the short one.
         if verdict.envelope:
             self._heard_from.add(app.sdkappid)
         if app.outage.failed(probe=probing):
