@@ -7,12 +7,15 @@ of resumer's own errors. The transport is one small callable, so tests can swap 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
 
-from resumer.classify import MAX_BODY_BYTES
+from resumer.classify import MAX_BODY_BYTES, retry_after_seconds
 from resumer.errors import ConnectError, RequestTimeout
 from resumer.records import Reply
 
@@ -52,10 +55,17 @@ Transport = Callable[[Request], Awaitable[Reply]]
 class AiohttpTransport:
     """Sends requests over one keep-alive aiohttp session shared by every app of the run."""
 
-    def __init__(self, session: aiohttp.ClientSession, *, timeout: float) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        timeout: float,
+        wallclock: Callable[[], float] = time.time,
+    ) -> None:
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._seconds = timeout
+        self._wallclock = wallclock  # to read a Retry-After given as an HTTP date
 
     @classmethod
     def new_session(cls, *, connections: int) -> aiohttp.ClientSession:
@@ -69,24 +79,64 @@ class AiohttpTransport:
 
     async def __call__(self, request: Request) -> Reply:
         try:
+            # Never follow a redirect: it would carry the UserSig to the Location host, as a GET
+            # that resumes nothing. A 3xx is a reply like any other; classify says what it means.
             async with self._session.post(
-                request.url, params=request.query, data=request.body, timeout=self._timeout
+                request.url,
+                params=request.query,
+                data=request.body,
+                timeout=self._timeout,
+                allow_redirects=False,
             ) as response:
-                # Read at most one byte past the limit: a huge body is not an envelope anyway.
-                body = await response.content.read(MAX_BODY_BYTES + 1)
-                return Reply(http_status=response.status, body=body)
+                body = await _read_body(response)
+                retry_after = response.headers.get(aiohttp.hdrs.RETRY_AFTER)
+                return Reply(
+                    http_status=response.status,
+                    body=body,
+                    location=response.headers.get(aiohttp.hdrs.LOCATION, ""),
+                    retry_after=(
+                        None
+                        if retry_after is None
+                        else retry_after_seconds(retry_after, now=self._wallclock())
+                    ),
+                )
         except TimeoutError as exc:
             raise RequestTimeout(f"no reply within {self._seconds:g} s") from exc
         except aiohttp.InvalidURL as exc:
-            raise ConnectError(f"invalid endpoint URL {request.url!r}") from exc
+            # not the URL itself: it may hold credentials (http://user:pass@host)
+            raise ConnectError("the endpoint is not a valid URL: check --endpoint") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise ConnectError(_describe(exc)) from exc
+
+
+async def _read_body(response: aiohttp.ClientResponse) -> bytes:
+    """The whole body (to its Content-Length, its last chunk or the connection's end, however
+    many segments it came in), or its first MAX_BODY_BYTES + 1 bytes if it is longer.
+
+    An over-long body is read no further: aiohttp then closes that connection instead of
+    reusing it, so a huge reply costs one connection and 64 KiB, never the memory it claims.
+    """
+    limit = MAX_BODY_BYTES + 1
+    body = bytearray()
+    async for chunk in response.content.iter_any():  # each piece as it arrives, to the end
+        body += chunk
+        if len(body) >= limit:
+            return bytes(body[:limit])
+    return bytes(body)
+
+
+def _reason(error: OSError) -> str:
+    """Why a connection failed, in plain words: "connection refused", not asyncio's
+    "Connect call failed ('127.0.0.1', 1)"."""
+    if isinstance(error, socket.gaierror) or not error.errno or error.errno < 0:
+        return (error.strerror or str(error) or type(error).__name__).lower()
+    return os.strerror(error.errno).lower()
 
 
 def _describe(exc: BaseException) -> str:
     """A short description of a connection error, without the URL (it holds the UserSig)."""
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc})"
+        return f"cannot connect to {exc.host}:{exc.port}: {_reason(exc.os_error)}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server closed the connection before replying"
     if isinstance(exc, aiohttp.ClientPayloadError):

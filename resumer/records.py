@@ -43,10 +43,18 @@ class InvalidRoom:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reply:
-    """What came back for one request: the HTTP status and the raw body."""
+    """What came back for one request: the HTTP status, the raw body and two headers.
+
+    `body` is whole, or its first MAX_BODY_BYTES + 1 bytes when it is longer (then it is not an
+    envelope). `location` is the raw Location header of a redirect: it may hold a query, so it
+    is never logged as is. `retry_after` is the Retry-After header in seconds from the moment
+    the reply came, None without one (or one that could not be read).
+    """
 
     http_status: int
     body: bytes
+    location: str = ""
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

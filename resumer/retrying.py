@@ -17,8 +17,6 @@ from resumer.classify import Verdict
 
 BACKOFF_BASE = 0.5  # seconds: the first retry waits up to this, the n-th up to base·2ⁿ⁻¹
 BACKOFF_CAP = 20.0  # seconds: no single wait is longer than this
-ROOM_COOLDOWN = 1.0  # seconds at least before retrying a room answered 100427 ("too fast")
-ROOM_TOO_FAST = 100427
 
 
 class Transient(Exception):
@@ -29,31 +27,26 @@ class Transient(Exception):
         self.verdict = verdict
 
 
-class wait_room_cooldown(wait_base):
-    """Wait at least `seconds` after 100427: that room was resumed too recently."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+class wait_verdict(wait_base):
+    """Wait the least the reply asked for (`Verdict.wait`): 100427's cool-down, a Retry-After."""
 
     def __call__(self, retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None else None
-        if isinstance(error, Transient) and error.verdict.code == ROOM_TOO_FAST:
-            return self.seconds
-        return 0.0
+        return error.verdict.wait if isinstance(error, Transient) else 0.0
 
 
 def room_retrying(*, max_attempts: int, sleep: Callable[[float], Awaitable[None]]) -> AsyncRetrying:
     """A fresh controller for one room: tenacity's AsyncRetrying holds per-call state, so one
     shared across coroutines would mix up their attempt counts.
 
-    Full-jitter exponential backoff (a uniform draw in [0, base·2ⁿ⁻¹], capped), plus the 100427
-    cool-down; stops after `max_attempts` counted attempts and re-raises the last Transient.
+    Full-jitter exponential backoff (a uniform draw in [0, base·2ⁿ⁻¹], capped), plus the least
+    wait the reply asked for (100427's cool-down, a Retry-After); stops after `max_attempts`
+    counted attempts and re-raises the last Transient.
     """
     return AsyncRetrying(
         stop=stop_after_attempt(max_attempts),
-        wait=wait_random_exponential(multiplier=BACKOFF_BASE, max=BACKOFF_CAP)
-        + wait_room_cooldown(ROOM_COOLDOWN),
+        wait=wait_random_exponential(multiplier=BACKOFF_BASE, max=BACKOFF_CAP) + wait_verdict(),
         retry=retry_if_exception_type(Transient),
         sleep=sleep,
         reraise=True,

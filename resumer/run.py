@@ -37,7 +37,7 @@ BATCH = 512  # input lines handed from the reader thread to the loop at a time
 AHEAD = 4  # batches the reader may be ahead of the dispatcher
 GRACE = 5.0  # seconds that requests in flight get to finish after a stop
 OUTAGE_LIMIT = 300.0  # seconds of nothing but transient errors before an app is stopped
-FIRST_CONTACT_LIMIT = 30.0  # the same, for an app the API has never answered (a wrong endpoint?)
+FIRST_CONTACT_LIMIT = 30.0  # the same, for an app with no JSON envelope yet (a wrong endpoint?)
 
 
 class Run:
@@ -64,6 +64,7 @@ class Run:
         self.skipped = 0  # rooms --resume found already final
         self.duplicates = 0
         self._invalid_unrouted = 0
+        self._heard_from: set[int] = set()  # apps that got an envelope: the endpoint is the API
         self._stopping = False
         self.input_done = False  # every input line has been read
         self._clock = asyncio.get_running_loop().time
@@ -288,21 +289,27 @@ class Run:
                 case Action.OK | Action.REJECT:
                     return verdict
                 case Action.THROTTLE:
-                    app.stats.throttles += 1
-                    if app.pacer.throttled(grant):
-                        self._log.info(
-                            "throttled",
-                            sdkappid=app.sdkappid,
-                            room_id=room.room_id,
-                            code=verdict.code,
-                            rate=round(app.pacer.rate, 2),
-                        )
+                    await self._throttled(app, room, verdict, grant)
                 case Action.RENEW if app.usersigs.can_renew and not renewed:
                     renewed = True
                     app.usersigs.renew()
                 case _:  # FATAL, or a UserSig that expired again or cannot be renewed
-                    self._abort_app(app, verdict, fatal_cause(verdict.code))
+                    self._abort_app(app, verdict, fatal_cause(verdict))
                     raise Halted
+
+    async def _throttled(self, app: App, room: Room, verdict: Verdict, grant: int) -> None:
+        """Slow the app down; then wait as long as the reply asked (a 429's Retry-After)."""
+        app.stats.throttles += 1
+        if app.pacer.throttled(grant):
+            self._log.info(
+                "throttled",
+                sdkappid=app.sdkappid,
+                room_id=room.room_id,
+                code=verdict.code,
+                rate=round(app.pacer.rate, 2),
+            )
+        if verdict.wait:
+            await app.nap(verdict.wait)
 
     async def _send(self, app: App, room: Room) -> Verdict:
         """One request, with this attempt's own `random` and current UserSig, classified."""
@@ -322,6 +329,10 @@ class Run:
 
     def _transient(self, app: App, verdict: Verdict, probing: bool) -> None:
         """Count a transient failure toward an outage; stop the app if one lasts too long."""
+        # Any envelope, transient or not, proves the endpoint is the API: from then on the app
+        # gets the long limit; one with none yet (connection refused, an HTML page) the short one.
+        if verdict.envelope:
+            self._heard_from.add(app.sdkappid)
         if app.outage.failed(probe=probing):
             self._log.warning(
                 "outage_started",
@@ -331,23 +342,30 @@ class Run:
                 hint="every reply is transient: probing with single requests until it answers",
             )
         state = app.outage.state
-        limit = OUTAGE_LIMIT if app.stats.answered else FIRST_CONTACT_LIMIT
+        heard = app.stats.answered or app.sdkappid in self._heard_from
+        limit = OUTAGE_LIMIT if heard else FIRST_CONTACT_LIMIT
         if state.active and self._clock() - state.started > limit:
+            what = "nothing but transient errors" if heard else "no answer from the API"
             self._abort_app(
                 app,
                 verdict,
-                f"the API gave nothing but transient errors for {limit:g} s (last: "
-                f"{verdict.info}): check --endpoint / --region and the API's status, then "
-                "run again with --resume",
+                f"{what} for {limit:g} s (last: {verdict.headline}): check --endpoint / --region "
+                "and the API's status, then run again with --resume",
+                outage=True,
             )
             raise Halted
 
-    def _abort_app(self, app: App, verdict: Verdict, cause: str) -> None:
-        """Stop sending for this app at once, and say why in one sentence."""
+    def _abort_app(self, app: App, verdict: Verdict, cause: str, *, outage: bool = False) -> None:
+        """Stop sending for this app at once, and say why in one sentence.
+
+        The sentence names the reply as the operator reads it ("error 70009", "HTTP 404 (...)",
+        "no reply (...)"), never a bare number that is not an ErrorCode ("error 0", "error 200").
+        """
         if app.fatal:
             return
         app.fatal = verdict
-        app.stopped_because = f"app {app.sdkappid} stopped after error {verdict.code}: {cause}"
+        what = cause if outage else f"{verdict.headline}: {cause}"
+        app.stopped_because = f"app {app.sdkappid} stopped after {what}"
         app.halt.set()
         self._log.error(
             "app_aborted",
