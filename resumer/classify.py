@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from resumer.records import Reply
@@ -88,6 +90,23 @@ WRONG_PATH_CAUSE = (
     "check --endpoint: it must be the API's base URL (scheme and host, e.g. "
     "https://console.tim.qq.com), or use --region"
 )
+# Every listed code's action; where a code were in two sets, the later one here wins.
+_ACTION_OF: Mapping[int, Action] = {
+    **dict.fromkeys(REJECT_CODES, Action.REJECT),
+    **dict.fromkeys(FATAL_CAUSES, Action.FATAL),
+    **dict.fromkeys(RENEW_CODES, Action.RENEW),
+    **dict.fromkeys(RETRY_CODES, Action.RETRY),
+    **dict.fromkeys(THROTTLE_CODES, Action.THROTTLE),
+}
+# The classes the config's `[codes]` table may move an ErrorCode into, by their names there.
+OVERRIDE_CLASSES: Mapping[str, Action] = {
+    "retry": Action.RETRY,
+    "throttle": Action.THROTTLE,
+    "reject": Action.REJECT,
+    "fatal": Action.FATAL,
+}
+Overrides = Mapping[int, Action]
+NO_OVERRIDES: Overrides = MappingProxyType({})
 THROTTLE_STATUS = 429  # Too Many Requests: slow down like 100422, honour Retry-After
 
 
@@ -112,23 +131,18 @@ class Verdict:
         return self.info
 
 
-def action_for_code(code: int) -> Action:
-    """The action for an ErrorCode of an envelope."""
+def action_for_code(code: int, overrides: Overrides = NO_OVERRIDES) -> Action:
+    """The action for an ErrorCode of an envelope; the config's `[codes]` decide first."""
     if code == 0:
         return Action.OK
-    if code in THROTTLE_CODES:
-        return Action.THROTTLE
-    if code in RETRY_CODES:
-        return Action.RETRY
-    if code in RENEW_CODES:
-        return Action.RENEW
-    if code in FATAL_CAUSES:
-        return Action.FATAL
-    return Action.REJECT
+    return overrides.get(code) or _ACTION_OF.get(code, Action.REJECT)
 
 
-def classify(reply: Reply) -> Verdict:
-    """Classify a reply: an envelope by its ErrorCode, any other HTTP status by its class."""
+def classify(reply: Reply, overrides: Overrides = NO_OVERRIDES) -> Verdict:
+    """Classify a reply: an envelope by its ErrorCode, any other HTTP status by its class.
+
+    `overrides` move ErrorCodes into another class (the config's `[codes]`).
+    """
     told = _capped_wait(reply.retry_after)
     if reply.http_status != 200:
         return _status_verdict(reply, told)
@@ -137,7 +151,7 @@ def classify(reply: Reply) -> Verdict:
         return Verdict(action=Action.RETRY, code=200, info=f"HTTP 200 but {envelope}", wait=told)
     code, info, request_id = envelope
     return Verdict(
-        action=action_for_code(code),
+        action=action_for_code(code, overrides),
         code=code,
         info=info,
         request_id=request_id,
@@ -263,7 +277,9 @@ def _capped_wait(seconds: float | None) -> float:
 def fatal_cause(verdict: Verdict) -> str:
     """The likely cause and fix of a fatal reply, for the one sentence the operator reads."""
     if verdict.envelope:
-        return FATAL_CAUSES.get(verdict.code, "the API refused the app")
+        return FATAL_CAUSES.get(
+            verdict.code, "the API refused the app (a code listed as fatal in [codes]?)"
+        )
     if 300 <= verdict.code < 400:
         return REDIRECT_CAUSE
     if verdict.code in WRONG_PATH:

@@ -273,3 +273,14 @@ def test_a_non_200_client_status_is_retried_too() -> None:
 def test_missing_info_and_request_id_are_empty_strings() -> None:
     verdict = classify(Reply(http_status=200, body=b'{"ErrorCode": 0}'))
     assert (verdict.action, verdict.info, verdict.request_id) == (Action.OK, "", "")
+
+
+def test_config_overrides_move_a_code_into_another_class() -> None:
+    overrides = {100004: Action.RETRY, 100001: Action.REJECT, 123456: Action.FATAL}
+    assert classify(envelope(100004), overrides).action is Action.RETRY
+    assert classify(envelope(100001), overrides).action is Action.REJECT
+    fatal = classify(envelope(123456), overrides)
+    assert fatal.action is Action.FATAL
+    assert "[codes]" in fatal_cause(fatal)
+    assert classify(envelope(0), {0: Action.REJECT}).action is Action.OK  # success stays success
+    assert classify(envelope(100004)).action is Action.REJECT  # no overrides: the defaults
