@@ -41,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
         from resumer import chart  # noqa: PLC0415  (matplotlib only when asked for)
 
         chart.require_matplotlib()
+        folder = os.path.dirname(os.path.abspath(args.chart))
+        if not os.path.isdir(folder):  # said now, not after reading a million lines
+            raise UsageError(
+                f"cannot write the chart {args.chart!r}: directory {folder!r} does not exist: "
+                "create it or fix the path"
+            )
     merger = Merger()
     # Reading makes no reference cycle, and a collection would walk the whole room table
     gc.disable()
