@@ -6,11 +6,11 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import BinaryIO, Self
+from typing import Any, BinaryIO, Self
 
 from resumer.errors import UsageError
 from resumer.records import Result, Status
@@ -235,7 +235,8 @@ def _cannot_read(path: str, exc: OSError) -> str:
 # error_info, request_id, attempts, elapsed_ms. A plain tuple, because building a frozen Result
 # costs as much as parsing the line: `resumer report` reads a million of them.
 Fields = tuple[str, int | None, str, Status, int, str, str, int, int]
-_DECODER = json.JSONDecoder()
+# json's C scanner, (text, index) -> (value, end); typeshed does not list the attribute
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def fields_of(line: bytes) -> Fields | None:
@@ -247,8 +248,9 @@ def fields_of(line: bytes) -> Fields | None:
     """
     try:
         text = line.decode("utf-8").strip()
-        record, end = _DECODER.raw_decode(text)  # json.loads, without its checks of bytes
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        # json.loads without its Python layers (bytes sniffing, raw_decode): the C scanner
+        record, end = _SCAN(text, 0)
+    except (ValueError, RecursionError, StopIteration):  # UnicodeDecodeError is a ValueError
         return None
     if end != len(text) or type(record) is not dict:
         return None
