@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from resumer import report_view
+from resumer.cli import main
 from resumer.inputs import parse_line
 from resumer.records import Result, Room, Status
 from resumer.report import Merger, merge
@@ -224,3 +228,16 @@ def test_json_report_has_every_status_and_the_totals() -> None:
     assert (first["todo"], first["attempts"]) == (1, 6)
     assert data["total"]["statuses"]["ok"] == 1
     assert "sdkappid" not in data["total"]
+
+
+def test_report_reads_a_log_from_stdin_after_a_file_and_the_later_record_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "results.jsonl"
+    log.write_bytes(rec("r1", "gave_up", error_code=100001) + rec("r2", "aborted"))
+    stdin = io.TextIOWrapper(io.BytesIO(rec("r1", "ok") + b"not a record\n"))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert main(["report", str(log), "-", "--todo"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == '{"room_id": "r2", "sdkappid": 1400000001}\n'
+    assert "1 foreign" in captured.err
