@@ -9,9 +9,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from resumer import chart
+from resumer.report import merge
 from resumer.sim.profiles import DEMO_SDKAPPID
 from resumer.sim.thread import SimThread
-from tests.e2e import app_flags, app_stats, resumer, sim_config
+from tests.e2e import app_flags, app_stats, resumer, room_lines, sim_config
 
 SCRIPTS = {
     "flaky-2": ("100001", "100001"),  # gives up in the run, the resume finishes it
@@ -117,3 +119,21 @@ def test_a_missing_log_is_one_sentence_and_exit_2(tmp_path: Path) -> None:
     folder = report(tmp_path)
     assert (folder.returncode, folder.stderr.count("\n")) == (2, 1)
     assert "is a directory" in folder.stderr
+
+
+def test_the_chart_of_a_run_through_an_outage_shows_the_outage_as_a_gap(tmp_path: Path) -> None:
+    outage = (4.0, 7.0)  # seconds from the simulator's start, as in the demo's profile
+    with SimThread(sim_config(outages=(outage,), outage_kind="http503", seed=2)) as sim:
+        run = resumer(*app_flags(sim.url), tmp=tmp_path, stdin=room_lines(200))
+        stats = app_stats(sim.stats(rooms=False))
+    assert run.code == 0, run.stderr
+    assert stats["first_arrival_s"] < outage[0] < outage[1] < stats["last_arrival_s"]
+    data = chart.chart_data(
+        merge((tmp_path / "results.jsonl").read_bytes().splitlines(keepends=True))
+    )
+    ((start, end),) = data.gaps
+    assert end - start >= 2  # whole seconds in which no room finished
+    picture = tmp_path / "outage.png"
+    done = report(tmp_path / "results.jsonl", "--chart", picture)
+    assert done.returncode == 0, done.stderr
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
