@@ -34,8 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Merge the logs and print the report (or the rooms left, with --todo); 0, or 2 if a log
-    cannot be read."""
+    """Merge the logs, print the report (or only the rooms left, with --todo); exit code 0."""
     _check_logs(args.logs)
     if args.chart:
         from resumer import chart  # noqa: PLC0415  (matplotlib only when asked for)
