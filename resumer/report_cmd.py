@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "logs", nargs="+", metavar="LOG", help="results logs, oldest first ('-': stdin)"
     )
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--format", choices=("table", "json"), default="table", help="tables, or one JSON object"
+    )
     parser.add_argument(
         "--todo",
         action="store_true",
