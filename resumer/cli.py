@@ -128,8 +128,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_optional_commands(commands: Any) -> None:
-    """`sim` and `demo` live in their own modules; the CLI only wires them in."""
-    from resumer import demo  # noqa: PLC0415  (see _run: heavy modules load when used)
+    """`sim`, `demo` and `report` live in their own modules; the CLI only wires them in."""
+    from resumer import demo, report_cmd  # noqa: PLC0415  (see _run: heavy modules load when used)
     from resumer.sim import cli as sim_cli  # noqa: PLC0415
 
     sim = commands.add_parser("sim", help="run the local simulator of the API")
@@ -142,6 +142,12 @@ def _add_optional_commands(commands: Any) -> None:
     demo.add_arguments(demo_parser)
     add_verbosity(demo_parser)
     demo_parser.set_defaults(handler=_demo)
+
+    report = commands.add_parser(
+        "report", help="merge results logs: totals, what is left (--todo), a chart (--chart)"
+    )
+    report_cmd.add_arguments(report)
+    report.set_defaults(handler=report_cmd.run)
 
 
 def _demo(args: argparse.Namespace) -> int:

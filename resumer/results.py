@@ -6,11 +6,11 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import BinaryIO, Self
+from typing import Any, BinaryIO, Self
 
 from resumer.errors import UsageError
 from resumer.records import Result, Status
@@ -218,18 +218,8 @@ def has_records(path: str) -> bool:
 
 def _parse_record(line: bytes) -> tuple[int | None, str, Status] | None:
     """The (sdkappid, room_id, status) of one line, or None if it is not a whole record."""
-    try:
-        record = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(record, dict):
-        return None
-    sdkappid, room_id, status = record.get("sdkappid"), record.get("room_id"), record.get("status")
-    if not isinstance(room_id, str) or not isinstance(status, str) or status not in _STATUSES:
-        return None
-    if sdkappid is not None and type(sdkappid) is not int:
-        return None
-    return sdkappid, room_id, _STATUSES[status]
+    fields = fields_of(line)
+    return None if fields is None else (fields[1], fields[2], fields[3])
 
 
 def _cannot_read(path: str, exc: OSError) -> str:
@@ -239,3 +229,61 @@ def _cannot_read(path: str, exc: OSError) -> str:
     if isinstance(exc, PermissionError):
         return f"{where}: permission denied"
     return f"{where}: {exc.strerror or exc}"
+
+
+# The fields of one record in Result's order: ts, sdkappid, room_id, status, error_code,
+# error_info, request_id, attempts, elapsed_ms. A plain tuple, because building a frozen Result
+# costs as much as parsing the line: `resumer report` reads a million of them.
+Fields = tuple[str, int | None, str, Status, int, str, str, int, int]
+# json's C scanner, (text, index) -> (value, end); typeshed does not list the attribute
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def fields_of(line: bytes) -> Fields | None:
+    """The fields of one results-log line, or None if the line is not a whole record.
+
+    A record needs `room_id` (a string), `status` (one of the five) and `sdkappid` (an integer,
+    or null for a line that named no app); the other keys may be missing (they default as in
+    Result) but not of another type. Torn lines, foreign JSON and garbage are all None.
+    """
+    try:
+        text = line.decode("utf-8").strip()
+        # json.loads without its Python layers (bytes sniffing, raw_decode): the C scanner
+        record, end = _SCAN(text, 0)
+    except (ValueError, RecursionError, StopIteration):  # UnicodeDecodeError is a ValueError
+        return None
+    if end != len(text) or type(record) is not dict:
+        return None
+    get = record.get
+    sdkappid, room_id, status = get("sdkappid"), get("room_id"), get("status")
+    ts, info, request_id = get("ts", ""), get("error_info", ""), get("request_id", "")
+    code, attempts, elapsed = get("error_code", 0), get("attempts", 0), get("elapsed_ms", 0)
+    if (
+        type(room_id) is not str
+        or type(status) is not str
+        or status not in _STATUSES
+        or (sdkappid is not None and type(sdkappid) is not int)
+        or not (type(ts) is type(info) is type(request_id) is str)
+        or not (type(code) is type(attempts) is type(elapsed) is int)
+    ):
+        return None
+    return (ts, sdkappid, room_id, _STATUSES[status], code, info, request_id, attempts, elapsed)
+
+
+def from_line(line: bytes) -> Result | None:
+    """The Result one results-log line holds, or None if it is not a record (see fields_of)."""
+    fields = fields_of(line)
+    if fields is None:
+        return None
+    ts, sdkappid, room_id, status, code, info, request_id, attempts, elapsed = fields
+    return Result(
+        ts=ts,
+        sdkappid=sdkappid,
+        room_id=room_id,
+        status=status,
+        error_code=code,
+        error_info=info,
+        request_id=request_id,
+        attempts=attempts,
+        elapsed_ms=elapsed,
+    )

@@ -16,6 +16,7 @@ from resumer.records import Result, Status
 from resumer.results import (
     FinalRooms,
     ResultsWriter,
+    from_line,
     has_records,
     read_final,
     to_line,
@@ -234,3 +235,57 @@ def test_reading_a_directory_is_a_usage_error(tmp_path: Path) -> None:
         read_final(str(tmp_path))
     with pytest.raises(UsageError, match="cannot read the results log"):
         has_records(str(tmp_path))
+
+
+RESULTS = st.builds(
+    Result,
+    ts=st.text(),
+    sdkappid=st.one_of(st.none(), st.integers(min_value=1, max_value=2**40)),
+    room_id=st.text(),
+    status=st.sampled_from(Status),
+    error_code=st.integers(min_value=-(2**31), max_value=2**40),
+    error_info=st.text(),
+    request_id=st.text(),
+    attempts=st.integers(min_value=0, max_value=1000),
+    elapsed_ms=st.integers(min_value=0, max_value=10**9),
+)
+
+
+@given(RESULTS)
+def test_from_line_reads_back_what_to_line_wrote(result: Result) -> None:
+    back = from_line(to_line(result).encode("utf-8"))
+    # a lone surrogate is written as its JSON escape, and read back as the same value
+    assert back == result
+
+
+def test_from_line_fills_in_what_a_minimal_record_leaves_out() -> None:
+    line = b'{"sdkappid":1400000001,"room_id":"r1","status":"gave_up"}\n'
+    assert from_line(line) == Result(
+        ts="", sdkappid=1400000001, room_id="r1", status=Status.GAVE_UP
+    )
+    assert from_line(b'  {"sdkappid":null,"room_id":"r1","status":"invalid"}  \r\n') is not None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"",
+        b"room-1\n",
+        b'{"sdkappid":1400000001,"room_id":"r1","status":"ok"',  # torn
+        b'{"sdkappid":1400000001,"room_id":"r1","status":"ok"} {}\n',  # two values
+        b'[{"sdkappid":1400000001,"room_id":"r1","status":"ok"}]\n',
+        b'{"event":"run_started","sdkappid":1400000001}\n',
+        b'{"sdkappid":1400000001,"room_id":"r1","status":"fine"}\n',
+        b'{"sdkappid":1400000001,"room_id":"r1","status":["ok"]}\n',
+        b'{"sdkappid":1400000001.0,"room_id":"r1","status":"ok"}\n',
+        b'{"sdkappid":true,"room_id":"r1","status":"ok"}\n',
+        b'{"sdkappid":1400000001,"room_id":null,"status":"ok"}\n',
+        b'{"sdkappid":1400000001,"room_id":"r1","status":"ok","error_code":"0"}\n',
+        b'{"sdkappid":1400000001,"room_id":"r1","status":"ok","attempts":1.5}\n',
+        b'{"sdkappid":1400000001,"room_id":"r1","status":"ok","ts":0}\n',
+        b'{"sdkappid":1400000001,"room_id":"r\xff","status":"ok"}\n',
+        b"[" * 100_000,
+    ],
+)
+def test_from_line_refuses_what_is_not_a_whole_record(line: bytes) -> None:
+    assert from_line(line) is None
