@@ -104,15 +104,14 @@ class Run:
         if failure is not None:
             if not any(app.stats.sent for app in self.apps.values()):
                 raise failure  # nothing was sent: still "fix the input", exit 2
-            rerun = (
-                "save the results printed so far to a file and run again with -o FILE --resume"
+            what = (
+                "the results printed hold what was done: save them to a file and, once the "
+                "input is fixed, run again with -o FILE --resume"
                 if self._writer.to_stdout
-                else "run the same command again with --resume"
+                else "the results log holds what was done: once the input is fixed, run the "
+                "same command again with --resume"
             )
-            raise InputBrokeError(
-                f"{failure}, after requests were sent: the results hold what was done; fix the "
-                f"input, then {rerun}"
-            ) from failure
+            raise InputBrokeError(f"{failure}; requests were already sent and {what}") from failure
         return Summary(
             apps={sdkappid: app.stats for sdkappid, app in self.apps.items()},
             stopped={a.sdkappid: a.stopped_because for a in self.apps.values() if a.fatal},

@@ -323,8 +323,9 @@ def test_an_input_that_breaks_after_requests_were_sent_is_its_own_error() -> Non
     with pytest.raises(InputBrokeError) as caught:
         run_virtual(scenario())
     assert str(caught.value) == (
-        "input file 'rooms.txt' cannot be read: I/O error, after requests were sent: the results "
-        "hold what was done; fix the input, then run the same command again with --resume"
+        "input file 'rooms.txt' cannot be read: I/O error; requests were already sent and the "
+        "results log holds what was done: once the input is fixed, run the same command again "
+        "with --resume"
     )
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert sorted(r["room_id"] for r in records) == sorted(api.calls)
