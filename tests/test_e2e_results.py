@@ -208,6 +208,23 @@ def test_the_output_being_an_input_is_refused_however_it_is_spelled(tmp_path: Pa
     )
     assert piped.returncode == 2, piped.stderr
     assert b"is the same file as standard input" in piped.stderr
+    with SimThread(sim_config()) as sim:
+        with rooms.open("ab") as stdout:  # `resumer run rooms.txt >> rooms.txt`
+            appended = subprocess.run(
+                _command(*app_flags(sim.url), str(rooms)),
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=subprocess.PIPE,
+                env=_env(),
+                timeout=TIMEOUT,
+                check=False,
+            )
+        requests += _requests(sim)
+    assert appended.returncode == 2, appended.stderr
+    assert appended.stderr.decode() == (
+        f"resumer: standard output is the same file as the input {str(rooms)!r}: the run would "
+        "read its own records back; write the results to another file\n"
+    )
     assert requests == 0
     assert rooms.read_bytes() == before
 
@@ -293,3 +310,16 @@ def test_an_input_that_breaks_after_requests_were_sent_exits_5(tmp_path: Path) -
     )
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert sorted(r["room_id"] for r in records) == sorted(sent)
+
+
+def test_a_dry_run_checks_the_output_but_neither_creates_nor_locks_it(tmp_path: Path) -> None:
+    fifo, log = tmp_path / "results.fifo", tmp_path / "results.jsonl"
+    os.mkfifo(fifo)
+    flags = app_flags("http://127.0.0.1:9")  # a dry run sends nothing: no simulator needed
+    refused = _run(*flags, "--dry-run", "-o", str(fifo), stdin=b"room-1\n")
+    planned = _run(*flags, "--dry-run", "-o", str(log), "--resume", stdin=b"room-1\n")
+    assert refused.returncode == 2, refused.stderr
+    assert "it is a named pipe" in refused.stderr
+    assert planned.returncode == 0, planned.stderr
+    assert "1 rooms to resume" in planned.stdout
+    assert not log.exists()
