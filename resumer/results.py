@@ -120,7 +120,8 @@ class ResultsWriter:
                 raise UsageError(f"cannot use {path!r} as the results log: {problem}")
             os.set_blocking(fd, True)
             _lock(fd, path, info)
-            torn = info.st_size > 0 and os.pread(fd, 1, info.st_size - 1) != b"\n"
+            size = os.fstat(fd).st_size  # now that no other run can be writing it
+            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
             stream = open(fd, "ab", buffering=0, closefd=True)  # noqa: SIM115 - close() closes it
         except OSError as exc:
             os.close(fd)
@@ -162,10 +163,14 @@ class ResultsWriter:
             cause = f"the results could not be written to stdout ({exc.strerror or exc})"
         else:
             cause = f"the results log {self._name!r} could not be written ({exc.strerror or exc})"
-        if self.to_stdout:
+        remedy = "free some space" if exc.errno in _FULL else "fix the disk or the file"
+        if isinstance(exc, BrokenPipeError):
             fix = "write the results to a file with -o"
+        elif self.to_stdout:
+            fix = (
+                f"{remedy}, append those lines to the results, then run again with -o FILE --resume"
+            )
         else:
-            remedy = "free some space" if exc.errno in _FULL else "fix the disk or the file"
             fix = f"{remedy}, append those lines to the log, then run again with --resume"
         spilled = "the outcome" if self._spilled == 1 else f"the {self._spilled} outcomes"
         return ResultsLogError(

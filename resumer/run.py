@@ -6,8 +6,8 @@
                                                    ▼                  ▼
                                               results log (one line per room, flushed)
 
-Every wait goes through the app's `nap`, which a stop (a fatal reply, a signal) cuts short, so
-nothing sleeps past the moment the run decided to stop.
+Every wait goes through the app's `nap`, which a stop (a fatal reply, a signal, a results log
+that cannot be written) cuts short, so nothing sleeps past the moment the run decided to stop.
 """
 
 from __future__ import annotations

@@ -207,6 +207,16 @@ def test_spilled_lines_are_ascii_json_safe_for_any_terminal() -> None:
     assert "fix the disk or the file" in str(writer.error)
 
 
+def test_a_full_disk_behind_stdout_says_how_to_resume_from_that_file() -> None:
+    stream = _Failing(OSError(errno.ENOSPC, "No space left on device"))
+    writer = ResultsWriter(stream, name="stdout", owned=False, spill=io.StringIO())
+    assert not writer.write(_result("a"))
+    assert str(writer.error).endswith(
+        "the outcome it could not write is on stderr above as JSON lines: free some space, "
+        "append those lines to the results, then run again with -o FILE --resume"
+    )
+
+
 def test_a_raw_stream_that_takes_part_of_a_line_gets_the_rest() -> None:
     class Dribble(io.BytesIO):
         def write(self, data: object) -> int:
