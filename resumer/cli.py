@@ -1,13 +1,17 @@
 """The command line: parse flags, wire the layers, print, and map every outcome to an exit code.
 
 Exit codes: 0 every room ok; 1 some room rejected, invalid or gave up; 2 usage, config or input
-error (nothing sent); 3 an app stopped by a fatal error; 130 / 143 interrupted by SIGINT / SIGTERM.
+error (nothing sent); 3 an app stopped by a fatal error; 4 the results log could not be written
+(the run stopped; the outcomes it could not write are on stderr); 5 the input broke after
+requests were sent (the log holds what was done: fix the input, rerun with --resume);
+130 / 143 interrupted by SIGINT / SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import signal
 import sys
@@ -16,6 +20,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+
+import structlog
 
 from resumer import __version__, inputs, logs
 from resumer.config import (
@@ -27,10 +33,17 @@ from resumer.config import (
     environ,
     read_toml,
 )
-from resumer.errors import UsageError, UserSigError
+from resumer.errors import InputBrokeError, ResultsLogError, UsageError, UserSigError
 from resumer.pacer import MARGIN
 from resumer.records import Status
-from resumer.results import ResultsWriter, has_records, read_final
+from resumer.results import (
+    FileId,
+    FinalRooms,
+    ResultsWriter,
+    check_path,
+    read_final,
+    regular_file_id,
+)
 from resumer.routing import Entry, Route, Router
 from resumer.usersig import decode_usersig, make_usersig
 
@@ -38,6 +51,7 @@ if TYPE_CHECKING:
     from resumer.summary import Summary
 
 EXIT_OK, EXIT_FAILED_ROOMS, EXIT_USAGE, EXIT_FATAL = 0, 1, 2, 3
+EXIT_RESULTS_LOG, EXIT_INPUT_BROKE = 4, 5
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 Skip = Callable[[int, str], bool]
 PACE = 1 - MARGIN  # the share of the budget the pacer runs at
@@ -50,8 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except UsageError as exc:
-        print(f"resumer: {exc}", file=sys.stderr)
+        _say(exc)
         return EXIT_USAGE
+    except ResultsLogError as exc:
+        _say(exc)
+        return EXIT_RESULTS_LOG
+    except InputBrokeError as exc:
+        _say(exc)
+        return EXIT_INPUT_BROKE
     except KeyboardInterrupt:
         return EXIT_SIGNAL[signal.SIGINT]
     return code
@@ -179,25 +199,20 @@ def _run(args: argparse.Namespace) -> int:
     logs.configure(args.log_format, verbosity=args.verbosity)
     config = _load_config(args)
     inputs.check_sources(args.inputs)
-    if args.output and has_records(args.output) and not args.resume and not args.dry_run:
-        raise UsageError(
-            f"results log '{args.output}' already holds records: add --resume to finish that "
-            "run, or give another -o"
-        )
-    _check_ready_usersigs(config, _estimate_seconds(config, args.inputs))
-    final = read_final(args.output) if args.resume and args.output else None
     if args.resume and not args.output:
         raise UsageError("--resume needs -o FILE: the results log of the run to finish")
-    skip = final.contains if final else (lambda _s, _r: False)
-    entries = inputs.iter_entries(args.inputs, stdin=sys.stdin.buffer)
+    _check_ready_usersigs(config, _estimate_seconds(config, args.inputs))
     if args.dry_run:
-        return _dry_run(config, entries, skip)
+        skip = _check_output_for_dry_run(args)
+        return _dry_run(config, inputs.iter_entries(args.inputs, stdin=sys.stdin.buffer), skip)
     # aiohttp and rich load only now: a dry run over a million rooms never needs them
     from resumer import launch  # noqa: PLC0415
 
-    _tune_gc()
-
+    # The log is opened and locked before it is read for --resume: nothing changes in between.
     with ResultsWriter.open(args.output) as writer:
+        skip = _check_output(writer, args)
+        entries = inputs.iter_entries(args.inputs, stdin=sys.stdin.buffer)
+        _tune_gc()
         summary, stopped_by = asyncio.run(
             launch.execute(
                 config,
@@ -209,6 +224,72 @@ def _run(args: argparse.Namespace) -> int:
             )
         )
     return finish(summary, stopped_by)
+
+
+def _check_output(writer: ResultsWriter, args: argparse.Namespace) -> Skip:
+    """Refuse a log that is an input or holds records without --resume; what --resume skips."""
+    _check_not_an_input(writer.identity, args.output, args.inputs)
+    if args.output and not args.resume and writer.has_records():
+        raise _holds_records(args.output)
+    if not args.resume:
+        return lambda _s, _r: False
+    return _warn_skipped(writer.final_rooms(), args.output).contains
+
+
+def _check_output_for_dry_run(args: argparse.Namespace) -> Skip:
+    """The same checks by path: a dry run neither creates nor locks the log."""
+    if not args.output:
+        return lambda _s, _r: False
+    check_path(args.output)
+    _check_not_an_input(regular_file_id(args.output), args.output, args.inputs)
+    if not args.resume:
+        return lambda _s, _r: False
+    return _warn_skipped(read_final(args.output), args.output).contains
+
+
+def _holds_records(path: str) -> UsageError:
+    return UsageError(
+        f"results log '{path}' already holds records: add --resume to finish that run, "
+        "or give another -o"
+    )
+
+
+def _check_not_an_input(output: FileId | None, path: str | None, sources: Sequence[str]) -> None:
+    """Refuse results written into one of the inputs: the run would read its own records back."""
+    if output is None:
+        return
+    for source in sources or [inputs.STDIN]:
+        if source == inputs.STDIN:
+            same = sys.stdin is not None and regular_file_id(0) == output
+        else:
+            same = regular_file_id(source) == output
+        if same:
+            where = f"the results log {path!r}" if path else "standard output"
+            what = "standard input" if source == inputs.STDIN else f"the input {source!r}"
+            raise UsageError(
+                f"{where} is the same file as {what}: the run would read its own records "
+                "back; write the results to another file"
+            )
+
+
+def _warn_skipped(final: FinalRooms, path: str) -> FinalRooms:
+    """Say how many lines of the log --resume could not read (torn by a crash, or foreign)."""
+    if final.skipped_lines:
+        structlog.get_logger("resumer").warning(
+            "results_log_lines_skipped",
+            file=path,
+            lines=final.skipped_lines,
+            hint="lines that are not whole records are ignored: one torn by a crash is "
+            "expected after kill -9; more mean something else wrote to this file",
+        )
+    return final
+
+
+def _say(exc: Exception) -> None:
+    """The one sentence, on stderr; if stderr is gone too there is nowhere left to say it."""
+    if sys.stderr is not None:  # print(file=None) would write to stdout, the results
+        with contextlib.suppress(OSError, ValueError):
+            print(f"resumer: {exc}", file=sys.stderr)
 
 
 def _tune_gc() -> None:

@@ -4,6 +4,9 @@
     ├── UsageError               bad flags, config, input file or credentials: exit 2, nothing sent
     │   ├── UserSigError         a UserSig that cannot be decoded, or expires too soon
     │   └── MetricsError         --metrics cannot listen, or its value is malformed
+    ├── ResultsLogError          the results log could not be written mid-run: exit 4, the rest
+    │                            of the outcomes went to stderr
+    ├── InputBrokeError          an input broke after requests were sent: exit 5
     └── TransportError           one request got no reply envelope (library errors translated here)
         ├── ConnectError         could not connect, or the connection broke mid-request
         └── RequestTimeout       no reply within --timeout
@@ -28,6 +31,17 @@ class UsageError(ResumerError):
 
 class UserSigError(UsageError):
     """A UserSig cannot be decoded, or is expired or about to expire."""
+
+
+class ResultsLogError(ResumerError):
+    """The results log could not be written after the run began (a full disk, a closed pipe).
+
+    The run stopped sending; the outcomes it could not write went to stderr as JSON lines.
+    """
+
+
+class InputBrokeError(ResumerError):
+    """An input could not be read any further after requests were sent; the log holds those."""
 
 
 class TransportError(ResumerError):

@@ -6,8 +6,8 @@
                                                    ▼                  ▼
                                               results log (one line per room, flushed)
 
-Every wait goes through the app's `nap`, which a stop (a fatal reply, a signal) cuts short, so
-nothing sleeps past the moment the run decided to stop.
+Every wait goes through the app's `nap`, which a stop (a fatal reply, a signal, a results log
+that cannot be written) cuts short, so nothing sleeps past the moment the run decided to stop.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from resumer.app import App, Halted
 from resumer.classify import Action, Verdict, classify, fatal_cause
 from resumer.client import MAX_RANDOM, Transport, build_request
 from resumer.config import RunConfig
-from resumer.errors import ResumerError, TransportError
+from resumer.errors import InputBrokeError, ResumerError, TransportError
 from resumer.records import Result, Room, Status
 from resumer.results import ResultsWriter, utc_timestamp
 from resumer.retrying import Transient, room_retrying
@@ -100,8 +100,19 @@ class Run:
             await asyncio.wait(pending)
         for task in done:
             task.result()  # a bug in a worker must not pass silently
+        if (unwritten := self._writer.error) is not None:
+            raise unwritten  # outranks the rest: outcomes are on stderr and must be saved
         if failure is not None:
-            raise failure
+            if not any(app.stats.sent for app in self.apps.values()):
+                raise failure  # nothing was sent: still "fix the input", exit 2
+            what = (
+                "the results printed hold what was done: save them to a file and, once the "
+                "input is fixed, run again with -o FILE --resume"
+                if self._writer.to_stdout
+                else "the results log holds what was done: once the input is fixed, run the "
+                "same command again with --resume"
+            )
+            raise InputBrokeError(f"{failure}; requests were already sent and {what}") from failure
         return Summary(
             apps={sdkappid: app.stats for sdkappid, app in self.apps.items()},
             stopped={a.sdkappid: a.stopped_because for a in self.apps.values() if a.fatal},
@@ -168,9 +179,7 @@ class Run:
                 )
                 if app is None:
                     self._invalid_unrouted += 1
-                    self._writer.write(record)
-                else:
-                    self._write(app, record)
+                self._write(app, record)
             case Route.DUPLICATE:
                 self.duplicates += 1
             case Route.SKIPPED:
@@ -375,12 +384,16 @@ class Run:
             message=app.stopped_because,
         )
 
-    def _write(self, app: App, result: Result) -> None:
-        app.stats.done += 1
-        app.stats.statuses[result.status] += 1
-        if result.status is not Status.OK:
-            app.stats.codes[str(result.error_code)] += 1
-        self._writer.write(result)
+    def _write(self, app: App | None, result: Result) -> None:
+        if app is not None:
+            app.stats.done += 1
+            app.stats.statuses[result.status] += 1
+            if result.status is not Status.OK:
+                app.stats.codes[str(result.error_code)] += 1
+        if not self._writer.write(result):
+            # The log cannot be written (the writer put this outcome on stderr): send nothing
+            # more; requests in flight finish and their outcomes go the same way.
+            self.stop()
 
     def _result(
         self,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -151,19 +154,166 @@ def test_stdout_mode_writes_utf8_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     assert raw.getvalue() == to_line(_result("直播")).encode("utf-8")
 
 
-class _ClosedPipe(io.BytesIO):
+class _Failing(io.BytesIO):
+    """A stream that takes `room` bytes, then fails every write with `error`."""
+
+    def __init__(self, error: OSError, room: int = 0) -> None:
+        super().__init__()
+        self.error = error
+        self.room = room
+
     def write(self, data: object) -> int:
-        raise BrokenPipeError(32, "Broken pipe")
+        assert isinstance(data, bytes | memoryview)
+        if self.room <= 0:
+            raise self.error
+        taken = bytes(data[: self.room])
+        self.room -= len(taken)
+        return super().write(taken)
 
 
-def test_a_closed_stdout_is_a_plain_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(_ClosedPipe()))
-    writer = ResultsWriter.open(None)
-    with pytest.raises(UsageError, match=r"^the results output \(stdout\) was closed"):
-        writer.write(_result("a"))
-    with pytest.raises(UsageError, match="can no longer be written"):
-        writer.write(_result("b"))
+def _spilled(spill: io.StringIO) -> list[str]:
+    return [json.loads(line)["room_id"] for line in spill.getvalue().splitlines()]
+
+
+def test_a_full_disk_sends_that_outcome_and_every_later_one_to_stderr() -> None:
+    line = to_line(_result("a")).encode()
+    stream = _Failing(OSError(errno.ENOSPC, "No space left on device"), room=len(line) + 10)
+    spill = io.StringIO()
+    writer = ResultsWriter(stream, name="results.jsonl", owned=False, spill=spill)
+    assert writer.error is None
+    assert writer.write(_result("a"))
+    assert not writer.write(_result("b"))  # 10 bytes of it made it: a torn line, as at a crash
+    assert not writer.write(_result("c"))
+    assert stream.getvalue() == line + to_line(_result("b")).encode()[:10]
+    assert _spilled(spill) == ["b", "c"]
+    assert [_read_back(x) for x in spill.getvalue().splitlines()] == [_result("b"), _result("c")]
+    assert str(writer.error) == (
+        "the results log 'results.jsonl' could not be written (No space left on device) after 1 "
+        "record: the run stopped sending, and the 2 outcomes it could not write are on stderr "
+        "above as JSON lines: free some space, append those lines to the log, then run again "
+        "with --resume"
+    )
     writer.close()  # does not raise again
+
+
+def test_spilled_lines_are_ascii_json_safe_for_any_terminal() -> None:
+    spill = io.StringIO()
+    writer = ResultsWriter(
+        _Failing(OSError(errno.EIO, "I/O error")), name="r", owned=False, spill=spill
+    )
+    odd = Result(ts="t", sdkappid=1, room_id="直播\x9b2J", status=Status.OK, error_info="\x1b[2J")
+    assert not writer.write(odd)
+    assert spill.getvalue().isascii()
+    assert _read_back(spill.getvalue()) == odd
+    assert "fix the disk or the file" in str(writer.error)
+
+
+def test_a_full_disk_behind_stdout_says_how_to_resume_from_that_file() -> None:
+    stream = _Failing(OSError(errno.ENOSPC, "No space left on device"))
+    writer = ResultsWriter(stream, name="stdout", owned=False, spill=io.StringIO())
+    assert not writer.write(_result("a"))
+    assert str(writer.error).endswith(
+        "the outcome it could not write is on stderr above as JSON lines: free some space, "
+        "append those lines to the results, then run again with -o FILE --resume"
+    )
+
+
+def test_a_raw_stream_that_takes_part_of_a_line_gets_the_rest() -> None:
+    class Dribble(io.BytesIO):
+        def write(self, data: object) -> int:
+            assert isinstance(data, bytes | memoryview)
+            return super().write(bytes(data[:7]))
+
+    stream = Dribble()
+    writer = ResultsWriter(stream, name="r", owned=False)
+    assert writer.write(_result("a"))
+    assert stream.getvalue() == to_line(_result("a")).encode()
+
+
+def test_a_stdout_closed_by_its_reader_says_so_and_what_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        sys, "stdout", io.TextIOWrapper(_Failing(BrokenPipeError(32, "Broken pipe")))
+    )
+    spill = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", spill)  # the default spill is stderr, as it is now
+    writer = ResultsWriter.open(None)
+    assert not writer.write(_result("a"))
+    assert not writer.write(_result("b"))
+    assert _spilled(spill) == ["a", "b"]
+    assert str(writer.error) == (
+        "the program reading the results on stdout closed the pipe after 0 records: the run "
+        "stopped sending, and the 2 outcomes it could not write are on stderr above as JSON "
+        "lines: write the results to a file with -o"
+    )
+    writer.close()
+
+
+def test_a_closed_stdout_is_refused_before_anything_is_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "stdout", None)  # what Python sets when descriptor 1 is closed
+    with pytest.raises(UsageError, match=r"^standard output is closed .*: give -o FILE"):
+        ResultsWriter.open(None)
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (os.mkfifo, "a named pipe"),
+        (lambda p: p.mkdir(), "a directory"),
+        (lambda p: p.symlink_to("/dev/full"), "a device"),
+        (lambda p: p.symlink_to("/dev/null"), "a device"),
+    ],
+    ids=["fifo", "directory", "dev-full", "dev-null"],
+)
+def test_only_a_regular_file_can_be_the_log(
+    tmp_path: Path, make: Callable[[Path], object], kind: str
+) -> None:
+    path = tmp_path / "results.jsonl"
+    make(path)
+    message = (
+        f"cannot use {str(path)!r} as the results log: it is {kind}: name a regular file, or "
+        "omit -o to write the results to stdout"
+    )
+    for attempt in (ResultsWriter.open, read_final, has_records):  # never opened, so no hang
+        with pytest.raises(UsageError) as caught:
+            attempt(str(path))
+        assert str(caught.value) == message
+
+
+def test_the_file_behind_stdout_is_refused_as_a_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "out.jsonl"
+    with path.open("w") as stdout:  # `resumer run -o out.jsonl > out.jsonl`, or -o /dev/stdout
+        monkeypatch.setattr(sys, "stdout", stdout)
+        with pytest.raises(UsageError, match="it is this run's standard output: omit -o"):
+            ResultsWriter.open(str(path))
+
+
+def test_a_second_writer_on_the_same_file_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    with ResultsWriter.open(str(path)):
+        with pytest.raises(UsageError) as caught:
+            ResultsWriter.open(str(tmp_path / "." / "results.jsonl"))  # another spelling
+        assert str(caught.value) == (
+            f"the results log {str(tmp_path / '.' / 'results.jsonl')!r} is in use by another "
+            f"process (PID {os.getpid()}): wait for it to finish or stop it, or give another -o"
+        )
+    ResultsWriter.open(str(path)).close()  # closing released it
+
+
+def test_the_log_is_read_back_through_the_locked_descriptor(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    _log(path, _result("a"), _result("b", Status.GAVE_UP))
+    with ResultsWriter.open(str(path)) as writer:
+        assert writer.has_records()
+        assert writer.final_rooms().count == 1
+        writer.write(_result("b"))  # reading did not move where the next line goes
+        assert writer.final_rooms().count == 2
+    assert path.read_text().count("\n") == 3
 
 
 def _log(path: Path, *results: Result) -> None:
@@ -231,9 +381,9 @@ def test_has_records(tmp_path: Path) -> None:
 
 
 def test_reading_a_directory_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="cannot read the results log"):
+    with pytest.raises(UsageError, match="it is a directory"):
         read_final(str(tmp_path))
-    with pytest.raises(UsageError, match="cannot read the results log"):
+    with pytest.raises(UsageError, match="it is a directory"):
         has_records(str(tmp_path))
 
 

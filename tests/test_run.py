@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
 import json
 import random
@@ -15,7 +16,7 @@ import structlog
 
 from resumer.client import Request
 from resumer.config import AppConfig, RunConfig
-from resumer.errors import RequestTimeout, UsageError
+from resumer.errors import InputBrokeError, RequestTimeout, ResultsLogError, UsageError
 from resumer.records import InvalidRoom, Reply, Room, Status
 from resumer.results import ResultsWriter
 from resumer.routing import Entry
@@ -261,6 +262,73 @@ def test_an_input_that_breaks_mid_run_stops_cleanly_and_says_so() -> None:
         run_virtual(scenario())
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert {r["status"] for r in records} <= {"ok", "aborted"}  # in flight: finished or recorded
+
+
+class _FullDisk(io.BytesIO):
+    """A results log on a disk that fills up after `room` lines."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def write(self, data: object) -> int:
+        assert isinstance(data, bytes)
+        if self.room == 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= 1
+        return super().write(data)
+
+
+def test_a_log_that_cannot_be_written_stops_the_run_and_no_outcome_is_lost() -> None:
+    api = ScriptedApi()
+    log, spill = _FullDisk(room=5), io.StringIO()
+
+    async def scenario() -> None:
+        writer = ResultsWriter(log, name="results.jsonl", owned=False, spill=spill)
+        run = Run(config(), transport=api, writer=writer)
+        await run.execute(iter(rooms(*(f"r{i}" for i in range(200)))))
+
+    with pytest.raises(ResultsLogError, match="could not be written") as caught:
+        run_virtual(scenario())
+    written = [json.loads(line)["room_id"] for line in log.getvalue().splitlines()]
+    spilled = [json.loads(line)["room_id"] for line in spill.getvalue().splitlines()]
+    assert len(written) == 5
+    assert spilled  # the outcome that failed, and those of the requests then in flight
+    assert f"the {len(spilled)} outcomes it could not write" in str(caught.value)
+    assert sorted(written + spilled) == sorted(api.calls)  # every request sent has its record
+    assert set(api.calls.values()) == {1}
+    assert sum(api.calls.values()) <= 5 + 8  # stopped at once: at most what was in flight
+
+
+def test_an_input_that_breaks_after_requests_were_sent_is_its_own_error() -> None:
+    sent = threading.Event()
+
+    class Api(ScriptedApi):
+        async def __call__(self, request: Request) -> Reply:
+            sent.set()
+            return await super().__call__(request)
+
+    def broken() -> Iterator[Entry]:
+        yield from rooms(*(f"r{i}" for i in range(600)))  # more than a batch: the run starts
+        sent.wait(timeout=30)
+        raise UsageError("input file 'rooms.txt' cannot be read: I/O error")
+
+    out = io.BytesIO()
+    api = Api()
+
+    async def scenario() -> None:
+        run = Run(config(), transport=api, writer=ResultsWriter(out, name="t", owned=False))
+        await run.execute(broken())
+
+    with pytest.raises(InputBrokeError) as caught:
+        run_virtual(scenario())
+    assert str(caught.value) == (
+        "input file 'rooms.txt' cannot be read: I/O error; requests were already sent and the "
+        "results log holds what was done: once the input is fixed, run the same command again "
+        "with --resume"
+    )
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert sorted(r["room_id"] for r in records) == sorted(api.calls)
 
 
 def test_retry_events_name_the_room_and_code() -> None:
