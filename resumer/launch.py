@@ -113,12 +113,14 @@ class Stopper:
         self._log = structlog.get_logger("resumer")
         self.first: signal.Signals | None = None
         self._first_at = 0.0
+        # Asked now: once the terminal hangs up, isatty() on it fails like any other call.
+        self._stderr_is_terminal = _isatty(2)
 
     def __call__(self, signum: signal.Signals) -> None:
         now = self._clock()
         if self.first is None:
             self.first, self._first_at = signum, now
-            if signum is signal.SIGHUP:
+            if signum is signal.SIGHUP and self._stderr_is_terminal:
                 _leave_hung_up_terminal()
             self._log.warning(
                 "stopping",
@@ -142,13 +144,19 @@ class Stopper:
 
 
 def _leave_hung_up_terminal() -> None:
-    """After a SIGHUP, point stderr at /dev/null if it was a terminal: it is likely gone.
+    """After a SIGHUP, point stderr (a terminal) at /dev/null: the terminal is likely gone.
 
     Writing to a hung-up terminal fails (EIO), which must not break the stop; the results log
     and its records are not on stderr.
     """
-    with contextlib.suppress(OSError, ValueError):
-        if os.isatty(2):
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, 2)
-            os.close(null)
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False

@@ -7,9 +7,15 @@ send exactly the rooms without an `ok` record: none twice.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import pty
 import signal
 import subprocess
+import sys
+import termios
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -248,3 +254,43 @@ def test_a_ready_usersig_with_input_from_a_pipe_resumes_every_room(tmp_path: Pat
         )
     assert run.code == 0, run.stderr
     assert run.statuses() == dict.fromkeys(_all_rooms(5), "ok")
+
+
+def test_a_terminal_that_hangs_up_stops_the_run_with_every_record(tmp_path: Path) -> None:
+    # An SSH session that drops: the run's terminal hangs up, the kernel sends SIGHUP, and
+    # writing to the terminal fails from then on. The live display is on, as at a terminal.
+    rooms, log = tmp_path / "rooms.txt", tmp_path / "results.jsonl"
+    rooms.write_text(room_lines(ROOMS))
+    master, terminal = pty.openpty()
+    shown: list[bytes] = []
+    drained = threading.Thread(target=_drain, args=(master, shown), daemon=True)
+    with SimThread(sim_config(latency=Latency(min_ms=0, max_ms=400), seed=25)) as sim:
+        args = [*app_flags(sim.url), str(rooms), "-o", str(log)]
+        first = subprocess.Popen(
+            [sys.executable, "-m", "resumer", "run", *args],
+            stdin=terminal,
+            stdout=terminal,
+            stderr=terminal,
+            env=_env(),
+            start_new_session=True,  # a session of its own, led by the run ...
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # noqa: PLW1509  (on it)
+        )
+        os.close(terminal)
+        drained.start()
+        _poll(lambda: log.exists() and log.read_bytes().count(b"\n") >= 20, "20 records", first)
+        os.close(master)  # hang up
+        code = first.wait(timeout=DEADLINE)
+        arrived = app_stats(sim.stats())["rooms"]
+    assert code == 129, b"".join(shown)[-3000:].decode(errors="replace")
+    records, torn = _read_log(log)
+    assert not torn
+    assert {r["status"] for r in records} == {"ok"}
+    _every_request_has_its_record(records, arrived)
+    _resume_sends_only_the_rooms_not_ok([*args], log, ROOMS)
+
+
+def _drain(master: int, shown: list[bytes]) -> None:
+    """Read the terminal's output, as the SSH server would, until it hangs up."""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(master, 65536):
+            shown.append(chunk)
