@@ -294,3 +294,22 @@ def _drain(master: int, shown: list[bytes]) -> None:
     with contextlib.suppress(OSError):
         while chunk := os.read(master, 65536):
             shown.append(chunk)
+
+
+def test_ctrl_c_while_reading_the_config_exits_130_quietly(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    os.mkfifo(config)  # opening it waits for a writer: start-up stays in reading the config
+    err = tmp_path / "run.err"
+    with err.open("wb") as stderr:
+        run = subprocess.Popen(
+            _command("-c", str(config), "-o", str(tmp_path / "results.jsonl")),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=_env(),
+        )
+        time.sleep(1.0)  # past the imports, waiting in open(); a Ctrl-C earlier is quiet too
+        run.send_signal(signal.SIGINT)
+        code = run.wait(timeout=DEADLINE)
+    assert code == 130
+    assert err.read_text() == ""
