@@ -96,8 +96,9 @@ class Run:
         """
         pending = [(app, record) for app, sent, record in self._unrecorded.values() if sent[0]]
         self._unrecorded.clear()
+        info = "run forced to quit before this room got a reply"
         for app, record in pending:
-            self._write(app, record(Status.ABORTED, None, "run forced to quit mid-request"))
+            self._write(app, record(Status.ABORTED, None, info))
         return len(pending)
 
     async def execute(self, entries: Iterator[Entry]) -> Summary:
