@@ -4,7 +4,7 @@ Exit codes: 0 every room ok; 1 some room rejected, invalid or gave up; 2 usage, 
 error (nothing sent); 3 an app stopped by a fatal error; 4 the results log could not be written
 (the run stopped; the outcomes it could not write are on stderr); 5 the input broke after
 requests were sent (the log holds what was done: fix the input, rerun with --resume);
-130 / 143 interrupted by SIGINT / SIGTERM.
+130 / 143 / 129 interrupted by SIGINT / SIGTERM / SIGHUP.
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import io
+import os
 import signal
+import stat
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 import structlog
 
@@ -52,7 +55,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED_ROOMS, EXIT_USAGE, EXIT_FATAL = 0, 1, 2, 3
 EXIT_RESULTS_LOG, EXIT_INPUT_BROKE = 4, 5
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 Skip = Callable[[int, str], bool]
 PACE = 1 - MARGIN  # the share of the budget the pacer runs at
 
@@ -204,14 +207,14 @@ def _run(args: argparse.Namespace) -> int:
     _check_ready_usersigs(config, _estimate_seconds(config, args.inputs))
     if args.dry_run:
         skip = _check_output_for_dry_run(args)
-        return _dry_run(config, inputs.iter_entries(args.inputs, stdin=sys.stdin.buffer), skip)
+        return _dry_run(config, inputs.iter_entries(args.inputs, stdin=_stdin(args.inputs)), skip)
     # aiohttp and rich load only now: a dry run over a million rooms never needs them
     from resumer import launch  # noqa: PLC0415
 
     # The log is opened and locked before it is read for --resume: nothing changes in between.
     with ResultsWriter.open(args.output) as writer:
         skip = _check_output(writer, args)
-        entries = inputs.iter_entries(args.inputs, stdin=sys.stdin.buffer)
+        entries = inputs.iter_entries(args.inputs, stdin=_stdin(args.inputs))
         _tune_gc()
         summary, stopped_by = asyncio.run(
             launch.execute(
@@ -324,19 +327,43 @@ def _load_config(args: argparse.Namespace) -> RunConfig:
     return build_config(file, flags, environ(), base=base)
 
 
+def _stdin(sources: Sequence[str]) -> BinaryIO:
+    """Standard input, if the input needs it: refused in one sentence if it is closed."""
+    if sources and inputs.STDIN not in sources:
+        return io.BytesIO()  # never read
+    if sys.stdin is None:  # started with stdin closed (`<&-`)
+        raise UsageError(
+            "standard input is closed: give the input file as an argument, or pipe the rooms in"
+        )
+    # A reader of its own, not sys.stdin.buffer: a stop may leave the input thread blocked in
+    # a read, holding its reader's lock, and Python aborts at exit if that is sys.stdin's.
+    return open(sys.stdin.fileno(), "rb", closefd=False)
+
+
 def _estimate_seconds(config: RunConfig, sources: Sequence[str]) -> float:
     """How long the run may take, for a ready UserSig's check: input lines at the paced rate.
 
-    Counted only when a ready UserSig is used and the input is files (stdin cannot be read
-    twice); every line counts for every app, so the estimate errs long, on the safe side.
+    Counted only when a ready UserSig is used, and only in regular files: stdin, a pipe such as
+    <(jq ...) or a FIFO can be read only once, and the run must get every line of it. Every
+    line counts for every app, so the estimate errs long; with other inputs it errs short, and
+    a UserSig that expires mid-run stops its app with a sentence saying so.
     """
-    if not any(a.usersig for a in config.apps) or not sources or inputs.STDIN in sources:
+    if not any(a.usersig for a in config.apps):
         return 0.0
     lines = 0
     for source in sources:
+        if source == inputs.STDIN or not _is_regular_file(source):
+            continue
         with open(source, "rb") as file:
             lines += sum(1 for line in file if line.strip() and not line.startswith(b"#"))
     return lines / (config.rate * PACE)
+
+
+def _is_regular_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # the run's own read says what is wrong with it
 
 
 def _check_ready_usersigs(config: RunConfig, run_seconds: float) -> None:

@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 
 import structlog
@@ -24,8 +25,11 @@ from resumer.routing import Entry
 from resumer.run import Run
 from resumer.summary import Summary
 
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 EVENTS_EVERY = 10.0  # seconds between `progress` events in the JSON log
+# A stop signal this soon after the first is the same request delivered twice, not a second
+# one: GNU timeout signals its child and then its process group, and so do CI runners.
+REPEAT_WINDOW = 1.0
 
 
 async def execute(
@@ -48,8 +52,10 @@ async def execute(
     async with AiohttpTransport.new_session(connections=connections) as session:
         transport = AiohttpTransport(session, timeout=config.timeout)
         run = Run(config, transport=transport, writer=writer, skip=skip)
-        received: list[signal.Signals] = []
-        _install_signal_handlers(run, received, console)
+        stopper = Stopper(run, console)
+        loop = asyncio.get_running_loop()
+        for signum in EXIT_SIGNAL:
+            loop.add_signal_handler(signum, stopper, signum)
         shows: ProgressDisplay | ProgressEvents | None = None
         if display:
             shows = ProgressDisplay(run.apps, console=console, input_done=lambda: run.input_done)
@@ -73,7 +79,7 @@ async def execute(
             with contextlib.suppress(asyncio.CancelledError):
                 await showing
             logs.configure(log_format)
-    stopped_by = received[0] if received else None
+    stopped_by = stopper.first
     if interactive:
         console.print(summary_tables(summary))  # the table says it all to a person
     else:
@@ -87,19 +93,70 @@ async def _show(display: ProgressDisplay | None) -> None:
         await display.run()
 
 
-def _install_signal_handlers(run: Run, received: list[signal.Signals], console: Console) -> None:
-    """First SIGINT/SIGTERM: stop cleanly. Second: exit at once (the log is flushed per line)."""
-    loop = asyncio.get_running_loop()
+class Stopper:
+    """What SIGINT, SIGTERM and SIGHUP do during a run (called on the loop, not in a handler).
 
-    def on_signal(signum: signal.Signals) -> None:
-        if received:
-            console.show_cursor(True)  # the live display hid it
-            os._exit(EXIT_SIGNAL[signum])
-        received.append(signum)
-        structlog.get_logger("resumer").warning(
-            "stopping", signal=signum.name, hint="requests in flight may finish; again to quit now"
-        )
-        run.stop()
+    The first stops the run cleanly: nothing new is sent, requests in flight get the grace
+    period, every one gets its record. Another within REPEAT_WINDOW seconds is the same request
+    delivered twice and is ignored. One after that is a separate request to quit now: every
+    room with a request sent and no record yet is recorded `aborted` (synchronously: records
+    are written in this thread, so none is half-written), then the process exits with the
+    first signal's code.
+    """
 
-    for signum in EXIT_SIGNAL:
-        loop.add_signal_handler(signum, on_signal, signum)
+    def __init__(
+        self, run: Run, console: Console, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._run = run
+        self._console = console
+        self._clock = clock
+        self._log = structlog.get_logger("resumer")
+        self.first: signal.Signals | None = None
+        self._first_at = 0.0
+        # Asked now: once the terminal hangs up, isatty() on it fails like any other call.
+        self._stderr_is_terminal = _isatty(2)
+
+    def __call__(self, signum: signal.Signals) -> None:
+        now = self._clock()
+        if self.first is None:
+            self.first, self._first_at = signum, now
+            if signum is signal.SIGHUP and self._stderr_is_terminal:
+                _leave_hung_up_terminal()
+            self._log.warning(
+                "stopping",
+                signal=signum.name,
+                hint="requests in flight may finish; again (a second later) to quit now",
+            )
+            self._run.stop()
+        elif now - self._first_at >= REPEAT_WINDOW:
+            self._force(signum)
+
+    def _force(self, signum: signal.Signals) -> None:
+        assert self.first is not None  # noqa: S101  (only called after a first signal)
+        try:
+            aborted = self._run.abort_in_flight()
+            self._log.warning("quitting", signal=signum.name, aborted_in_flight=aborted)
+            self._console.show_cursor(True)  # the live display hid it
+            sys.stderr.flush()
+        except Exception:  # noqa: S110  (quitting now is what was asked for)
+            pass
+        os._exit(EXIT_SIGNAL[self.first])
+
+
+def _leave_hung_up_terminal() -> None:
+    """After a SIGHUP, point stderr (a terminal) at /dev/null: the terminal is likely gone.
+
+    Writing to a hung-up terminal fails (EIO), which must not break the stop; the results log
+    and its records are not on stderr.
+    """
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False

@@ -17,7 +17,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from itertools import islice
 
 import structlog
 from tenacity import RetryCallState
@@ -27,15 +26,18 @@ from resumer.classify import Action, Verdict, classify, fatal_cause
 from resumer.client import MAX_RANDOM, Transport, build_request
 from resumer.config import RunConfig
 from resumer.errors import InputBrokeError, ResumerError, TransportError
+from resumer.handover import Handover
 from resumer.records import Result, Room, Status
 from resumer.results import ResultsWriter, utc_timestamp
 from resumer.retrying import Transient, room_retrying
 from resumer.routing import Entry, Route, Router
 from resumer.summary import Summary
 
-BATCH = 512  # input lines handed from the reader thread to the loop at a time
+BATCH = 512  # input lines: the unit of read-ahead
 AHEAD = 4  # batches the reader may be ahead of the dispatcher
-GRACE = 5.0  # seconds that requests in flight get to finish after a stop
+# After a stop, requests in flight get the request timeout plus this to finish: a request sent
+# just before the stop ends (reply or timeout) within the timeout, and its record is written.
+GRACE_MARGIN = 2.0
 OUTAGE_LIMIT = 300.0  # seconds of nothing but transient errors before an app is stopped
 FIRST_CONTACT_LIMIT = 30.0  # the same, for an app with no JSON envelope yet (a wrong endpoint?)
 
@@ -66,15 +68,39 @@ class Run:
         self._invalid_unrouted = 0
         self._heard_from: set[int] = set()  # apps that got an envelope: the endpoint is the API
         self._stopping = False
+        self._stopped = asyncio.Event()
+        self._handover: Handover[Entry] | None = None
+        # Rooms being resumed, whose record is not written yet: what `abort_in_flight` records.
+        self._unrecorded: dict[int, tuple[App, list[int], Callable[..., Result]]] = {}
         self.input_done = False  # every input line has been read
         self._clock = asyncio.get_running_loop().time
 
     def stop(self) -> None:
-        """Stop dispatching; requests in flight may finish. Idempotent."""
+        """Stop dispatching, also while waiting for input; requests in flight may finish.
+
+        Idempotent. They get the grace period: the request timeout plus GRACE_MARGIN.
+        """
         if not self._stopping:
             self._stopping = True
+            self._stopped.set()
+            if self._handover is not None:
+                self._handover.close()
             for app in self.apps.values():
                 app.halt.set()
+
+    def abort_in_flight(self) -> int:
+        """Record now, synchronously, every room with a request sent and no record yet.
+
+        For an exit that cannot wait for the replies (a second, separate stop signal): each
+        gets an `aborted` record whose `attempts` counts the requests sent, so the log says a
+        request may have reached the API, and --resume does the room again. Returns how many.
+        """
+        pending = [(app, record) for app, sent, record in self._unrecorded.values() if sent[0]]
+        self._unrecorded.clear()
+        info = "run forced to quit before this room got a reply"
+        for app, record in pending:
+            self._write(app, record(Status.ABORTED, None, info))
+        return len(pending)
 
     async def execute(self, entries: Iterator[Entry]) -> Summary:
         """Resume every room of `entries`; return the summary when all have an outcome."""
@@ -93,13 +119,10 @@ class Run:
         for app in self.apps.values():
             for _ in range(self.config.concurrency):
                 await app.queue.put(None)
-        done, pending = await asyncio.wait(workers, timeout=None if not self._stopping else GRACE)
-        if pending:  # only after a stop: cut off what did not finish within the grace period
-            for task in pending:
-                task.cancel()
-            await asyncio.wait(pending)
-        for task in done:
-            task.result()  # a bug in a worker must not pass silently
+        await self._finish(workers)
+        for task in workers:
+            if not task.cancelled():  # cut off at the end of the grace period: recorded
+                task.result()  # a bug in a worker must not pass silently
         if (unwritten := self._writer.error) is not None:
             raise unwritten  # outranks the rest: outcomes are on stderr and must be saved
         if failure is not None:
@@ -123,48 +146,40 @@ class Run:
             duplicates=self.duplicates,
         )
 
+    async def _finish(self, workers: list[asyncio.Task[None]]) -> None:
+        """Wait for the workers; once the run is stopped, for the grace period at most."""
+        finished = asyncio.ensure_future(asyncio.wait(workers))
+        stopped = asyncio.ensure_future(self._stopped.wait())
+        await asyncio.wait((finished, stopped), return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not finished.done():  # a stop: in flight, a request ends within the timeout
+            await asyncio.wait((finished,), timeout=self.config.timeout + GRACE_MARGIN)
+        finished.cancel()
+        if pending := [task for task in workers if not task.done()]:
+            for task in pending:  # cut off: each records its room (`_resume`) and ends
+                task.cancel()
+            await asyncio.wait(pending)
+
     async def _dispatch(self, entries: Iterator[Entry]) -> None:
         """Route every entry to its app's queue, or record it at once if it needs no request."""
-        # The input is read in a daemon thread, so a blocked stdin read never holds the loop
-        # or the exit. It runs at most AHEAD batches ahead, and quits when `done` is set.
-        loop = asyncio.get_running_loop()
-        batches: asyncio.Queue[list[Entry] | Exception | None] = asyncio.Queue()
-        room = threading.Semaphore(AHEAD)
-        done = threading.Event()
-
-        def hand_over(item: list[Entry] | Exception | None) -> bool:
-            while not room.acquire(timeout=0.1):
-                if done.is_set():
-                    return False
-            try:
-                loop.call_soon_threadsafe(batches.put_nowait, item)
-            except RuntimeError:  # the loop is closed: the run is over
-                return False
-            return True
-
-        def read() -> None:
-            try:
-                while not done.is_set() and (batch := list(islice(entries, BATCH))):
-                    if not hand_over(batch):
-                        return
-            except Exception as exc:  # an input file that broke mid-run: the loop re-raises it
-                hand_over(exc)
-            else:
-                hand_over(None)
-
-        threading.Thread(target=read, name="resumer-input", daemon=True).start()
+        # The input is read in a daemon thread, so a blocked read (stdin, a FIFO) never holds
+        # the loop, a stop or the exit. Each line is handed over as soon as it is read (a slow
+        # producer's line is sent at once); the reader runs at most AHEAD batches ahead.
+        handover = self._handover = Handover[Entry](asyncio.get_running_loop(), limit=BATCH * AHEAD)
+        if self._stopping:
+            return
+        threading.Thread(
+            target=handover.feed, args=(entries,), name="resumer-input", daemon=True
+        ).start()
         try:
-            while not self._stopping and (batch := await batches.get()) is not None:
-                room.release()
-                if isinstance(batch, Exception):
-                    raise batch
+            while (batch := await handover.take()) is not None:
                 for entry in batch:
                     if self._stopping:
                         return
                     await self._route(entry)
             self.input_done = not self._stopping
         finally:
-            done.set()
+            handover.close()
 
     async def _route(self, entry: Entry) -> None:
         decision = self._router.route(entry)
@@ -199,7 +214,7 @@ class Run:
         got to are not written.
         """
         started = self._clock()
-        sent = [0]  # requests sent for this room, throttled ones included
+        sent = [0]  # requests sent for this room, throttled ones included, counted as they leave
         last: Verdict | None = None
 
         def record(status: Status, verdict: Verdict | None, info: str = "") -> Result:
@@ -229,6 +244,7 @@ class Run:
                     wait_s=round(wait, 3),
                 )
 
+        self._unrecorded[id(sent)] = (app, sent, record)
         try:
             if app.fatal:
                 raise Halted
@@ -259,6 +275,9 @@ class Run:
             # cut off in flight at the end of the grace period: record it, then let it go
             self._write(app, record(Status.ABORTED, None, "run interrupted mid-request"))
             raise
+        finally:
+            # The caller writes the returned record before its next await: nothing between.
+            self._unrecorded.pop(id(sent), None)
 
     def _aborted(self, app: App, record: Callable[..., Result]) -> Result:
         if app.fatal:
@@ -280,8 +299,8 @@ class Run:
                     if not app.outage.may_send(probing):
                         continue  # an outage began while this one waited for its slot
                     sent_at = self._clock()
+                    sent[0] += 1  # before the await: a room cut off in flight counts it
                     verdict = await self._send(app, room)
-                    sent[0] += 1
                 finally:
                     app.pacer.done(grant)
             if verdict.action is Action.RETRY:
@@ -303,7 +322,9 @@ class Run:
                     renewed = True
                     app.usersigs.renew()
                 case _:  # FATAL, or a UserSig that expired again or cannot be renewed
-                    self._abort_app(app, verdict, fatal_cause(verdict))
+                    expired = verdict.action is Action.RENEW
+                    cause = _expired_cause(app) if expired else fatal_cause(verdict)
+                    self._abort_app(app, verdict, cause)
                     raise Halted
 
     async def _throttled(self, app: App, room: Room, verdict: Verdict, grant: int) -> None:
@@ -418,3 +439,13 @@ class Run:
             attempts=attempts,
             elapsed_ms=elapsed_ms,
         )
+
+
+def _expired_cause(app: App) -> str:
+    """Why an app whose UserSig the API calls expired is stopped, and the fix."""
+    if not app.usersigs.can_renew:
+        return (
+            "its ready UserSig expired mid-run: make one valid for the rest of the run, or set "
+            "the secret key so resumer renews it, then run again with --resume"
+        )
+    return "a UserSig made just now was refused as expired: check this machine's clock"

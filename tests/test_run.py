@@ -245,6 +245,108 @@ def test_a_stop_while_the_reader_thread_waits_lets_it_end_quietly(
     assert errors == []
 
 
+class SlowApi(ScriptedApi):
+    """ScriptedApi, but the rooms in `delays` take that many seconds to answer."""
+
+    def __init__(self, delays: dict[str, float]) -> None:
+        super().__init__()
+        self.delays = delays
+        self.arrived: Counter[str] = Counter()  # requests as they reach the API
+
+    async def __call__(self, request: Request) -> Reply:
+        room = json.loads(request.body)["RoomId"]
+        self.arrived[room] += 1
+        await asyncio.sleep(self.delays.get(room, 0.0))
+        return await super().__call__(request)
+
+
+def test_the_grace_after_a_stop_outlasts_the_request_timeout() -> None:
+    # Sent at once, answered after 5.8 s (within the 6 s timeout), stopped at 0.5 s.
+    api = SlowApi({"slow": 5.8})
+    summary, records = execute(config(), api, rooms("slow"), stop_after=0.5)
+    assert summary.interrupted
+    assert [(r["status"], r["attempts"]) for r in records] == [("ok", 1)]
+
+
+def test_a_room_cut_off_in_flight_counts_the_request_it_sent() -> None:
+    api = SlowApi({"hung": 1000.0})  # a transport that never gives up
+    summary, records = execute(config(), api, rooms("hung"), stop_after=0.5)
+    assert summary.interrupted
+    assert [(r["status"], r["attempts"]) for r in records] == [("aborted", 1)]
+    assert summary.duration == pytest.approx(0.5 + 6 + 2, abs=0.1)  # the timeout + the margin
+
+
+def test_a_stop_while_waiting_for_input_ends_the_run() -> None:
+    never = threading.Event()
+
+    def silent() -> Iterator[Entry]:  # a FIFO without a writer, a terminal nobody types at
+        yield from rooms("r0")
+        never.wait()
+        yield from rooms("r1")
+
+    out = io.BytesIO()
+
+    async def scenario() -> Summary:
+        run = Run(
+            config(), transport=ScriptedApi(), writer=ResultsWriter(out, name="t", owned=False)
+        )
+        asyncio.get_running_loop().call_later(5.0, run.stop)
+        return await asyncio.wait_for(run.execute(silent()), 60)  # virtual seconds
+
+    try:
+        summary = run_virtual(scenario())
+    finally:
+        never.set()
+    assert summary.interrupted
+    assert [json.loads(line)["room_id"] for line in out.getvalue().splitlines()] == ["r0"]
+
+
+def test_a_forced_exit_records_every_room_with_a_request_sent() -> None:
+    api = SlowApi({f"r{i}": 1000.0 for i in range(3)})  # hung: in flight until the exit
+    api.scripts = {"r3": [envelope(100001)] * 10}  # waits for its retry, 1 request sent
+    out = io.BytesIO()
+    forced: list[tuple[int, list[dict[str, object]]]] = []
+
+    async def scenario() -> None:
+        run = Run(
+            config(max_attempts=6),
+            transport=api,
+            writer=ResultsWriter(out, name="t", owned=False),
+            rng=random.Random(3),
+        )
+        loop = asyncio.get_running_loop()
+        loop.call_later(1.0, run.stop)
+
+        def force() -> None:  # what a second, separate signal does before os._exit
+            written = run.abort_in_flight()
+            records = [json.loads(line) for line in out.getvalue().splitlines()]
+            forced.append((written, records))
+
+        loop.call_later(2.5, force)
+        await run.execute(iter(rooms("r4", "r3", "r0", "r1", "r2")))  # r4 goes alone
+
+    run_virtual(scenario())
+    written, records = forced[0]
+    assert written == 3
+    statuses = {r["room_id"]: r["status"] for r in records}
+    assert statuses == {"r0": "aborted", "r1": "aborted", "r2": "aborted", "r3": "aborted"} | {
+        "r4": "ok"  # r3: its retry's wait was cut short by the stop, and recorded then
+    }
+    assert {r["room_id"]: r["attempts"] for r in records} == dict(api.arrived)  # truthful
+
+
+def test_a_ready_usersig_that_expires_mid_run_stops_the_app_with_a_sentence() -> None:
+    ready = RunConfig(
+        apps=(AppConfig(sdkappid=1400000001, identifier="administrator", usersig="sig"),),
+        endpoint="http://127.0.0.1:1",
+    )
+    api = ScriptedApi({"late": [envelope(70001)]})
+    summary, records = execute(ready, api, rooms("late"))
+    assert records[0]["status"] == "aborted"
+    assert "ready UserSig expired mid-run" in summary.stopped[1400000001]
+    assert "--resume" in summary.stopped[1400000001]
+
+
 def test_an_input_that_breaks_mid_run_stops_cleanly_and_says_so() -> None:
     def broken() -> Iterator[Entry]:
         yield from rooms(*(f"r{i}" for i in range(10)))
@@ -258,7 +360,8 @@ def test_an_input_that_breaks_mid_run_stops_cleanly_and_says_so() -> None:
         )
         await run.execute(broken())
 
-    with pytest.raises(UsageError, match="cannot be read"):
+    # exit 2 if it broke before anything was sent, else 5: which depends on the handover's timing
+    with pytest.raises((UsageError, InputBrokeError), match="cannot be read"):
         run_virtual(scenario())
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert {r["status"] for r in records} <= {"ok", "aborted"}  # in flight: finished or recorded

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import selectors
+import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 TICK = 1e-6  # seconds the clock moves on an idle turn of the loop
+THREAD_WAIT = 0.002  # real seconds an idle turn waits while another thread is alive
 
 
 class _Selector(selectors.DefaultSelector):
@@ -24,6 +26,10 @@ class _Selector(selectors.DefaultSelector):
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = super().select(0)
+        if not ready and threading.active_count() > 1:
+            # Another thread (the run's input reader) may be about to hand the loop something:
+            # give it a moment of real time before the virtual clock jumps past it.
+            ready = super().select(THREAD_WAIT)
         if not ready:
             # Creep at least a microsecond per idle turn, as a real clock would: a timer that
             # reschedules itself "now" (float rounding in aiolimiter's leak) must still come due.
