@@ -418,9 +418,15 @@ def _dry_run(config: RunConfig, entries: Iterator[Entry], skip: Skip) -> int:
 
 
 def finish(summary: Summary, stopped_by: signal.Signals | None) -> int:
-    """Say why any app stopped; the exit code of a finished run."""
+    """Say why any app stopped; the exit code of a finished run.
+
+    A run cut short by its results log or its input raises that error here, after the summary
+    was shown, so `main` says it last and maps it to its exit code.
+    """
     for sentence in summary.stopped.values():
         print(f"resumer: {sentence}", file=sys.stderr)
+    if summary.failure is not None:
+        raise summary.failure
     if summary.stopped:
         return EXIT_FATAL
     if stopped_by is not None:

@@ -123,20 +123,12 @@ class Run:
         for task in workers:
             if not task.cancelled():  # cut off at the end of the grace period: recorded
                 task.result()  # a bug in a worker must not pass silently
-        if (unwritten := self._writer.error) is not None:
-            raise unwritten  # outranks the rest: outcomes are on stderr and must be saved
-        if failure is not None:
-            if not any(app.stats.sent for app in self.apps.values()):
-                raise failure  # nothing was sent: still "fix the input", exit 2
-            what = (
-                "the results printed hold what was done: save them to a file and, once the "
-                "input is fixed, run again with -o FILE --resume"
-                if self._writer.to_stdout
-                else "the results log holds what was done: once the input is fixed, run the "
-                "same command again with --resume"
-            )
-            raise InputBrokeError(f"{failure}; requests were already sent and {what}") from failure
+        if failure is not None and not any(app.stats.sent for app in self.apps.values()):
+            raise failure  # nothing was sent: still "fix the input", exit 2
+        broke = None if failure is None else self._input_broke(failure)
         return Summary(
+            # a log that could not be written outranks the rest: outcomes are on stderr
+            failure=self._writer.error or broke,
             apps={sdkappid: app.stats for sdkappid, app in self.apps.items()},
             stopped={a.sdkappid: a.stopped_because for a in self.apps.values() if a.fatal},
             duration=self._clock() - started,
@@ -145,6 +137,16 @@ class Run:
             skipped=self.skipped,
             duplicates=self.duplicates,
         )
+
+    def _input_broke(self, failure: ResumerError) -> InputBrokeError:
+        what = (
+            "the results printed hold what was done: save them to a file and, once the "
+            "input is fixed, run again with -o FILE --resume"
+            if self._writer.to_stdout
+            else "the results log holds what was done: once the input is fixed, run the "
+            "same command again with --resume"
+        )
+        return InputBrokeError(f"{failure}; requests were already sent and {what}")
 
     async def _finish(self, workers: list[asyncio.Task[None]]) -> None:
         """Wait for the workers; once the run is stopped, for the grace period at most."""

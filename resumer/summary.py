@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resumer.app import AppStats
+from resumer.errors import InputBrokeError, ResultsLogError
 from resumer.records import Status
 
 
@@ -21,6 +22,9 @@ class Summary:
     invalid_unrouted: int  # invalid lines that named no configured app
     skipped: int = 0  # rooms --resume found already final: not sent, not written again
     duplicates: int = 0  # input lines naming a room already seen: sent once
+    # what cut the run short besides a signal or a fatal reply: the results log could not be
+    # written, or the input broke after requests were sent (the CLI says it and exits 4 / 5)
+    failure: ResultsLogError | InputBrokeError | None = None
 
     def count(self, status: Status) -> int:
         """Rooms with this status, over every app."""
@@ -45,4 +49,5 @@ class Summary:
             "duplicates": self.duplicates,
             "apps_stopped": sorted(self.stopped),
             "interrupted": self.interrupted,
+            "failure": str(self.failure) if self.failure else None,
         }
