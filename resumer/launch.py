@@ -59,7 +59,7 @@ async def execute(
         log.info(
             "run_started",
             apps=[a.sdkappid for a in config.apps],
-            endpoint=config.endpoint,
+            endpoint=config.shown_endpoint,
             rate=config.rate,
             concurrency=config.concurrency,
         )
