@@ -33,7 +33,7 @@ async def execute(
     entries: Iterator[Entry],
     writer: ResultsWriter,
     *,
-    skip: Callable[[int, str], bool],
+    skip: Callable[[int | None, str], bool],
     log_format: str,
     progress: bool,
 ) -> tuple[Summary, signal.Signals | None]:

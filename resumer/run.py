@@ -49,7 +49,7 @@ class Run:
         *,
         transport: Transport,
         writer: ResultsWriter,
-        skip: Callable[[int, str], bool] = lambda _sdkappid, _room_id: False,
+        skip: Callable[[int | None, str], bool] = lambda _sdkappid, _room_id: False,
         wallclock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
@@ -169,6 +169,7 @@ class Run:
                     self._invalid_unrouted += 1
                     self._writer.write(record)
                 else:
+                    app.stats.routed += 1  # in the total too, or `done` outgrows it
                     self._write(app, record)
             case Route.DUPLICATE:
                 self.duplicates += 1
@@ -360,7 +361,7 @@ class Run:
     def _write(self, app: App, result: Result) -> None:
         app.stats.done += 1
         app.stats.statuses[result.status] += 1
-        if result.status is not Status.OK:
+        if result.status not in (Status.OK, Status.INVALID):  # invalid: no request, no code
             app.stats.codes[str(result.error_code)] += 1
         self._writer.write(result)
 
