@@ -26,7 +26,7 @@ _JSON_TYPES = {bool: "a boolean", int: "a number", float: "a number", list: "an 
 # Control characters (C0, DEL and C1) are in no room name; they are what a UTF-16 or binary
 # file read as UTF-8 looks like, and C1/ESC would drive a terminal that shows the ID.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-_READ_BUFFER = 64 * 1024  # bytes per read of an input file; the file is checked after each
+_READ_BUFFER = io.DEFAULT_BUFFER_SIZE  # bytes per read of an input file, checked after each
 
 
 def parse_line(raw: bytes) -> Room | InvalidRoom | None:
