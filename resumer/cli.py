@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED_ROOMS, EXIT_USAGE, EXIT_FATAL = 0, 1, 2, 3
 EXIT_RESULTS_LOG, EXIT_INPUT_BROKE = 4, 5
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
-Skip = Callable[[int, str], bool]
+Skip = Callable[[int | None, str], bool]
 PACE = 1 - MARGIN  # the share of the budget the pacer runs at
 
 
@@ -401,7 +401,7 @@ def _dry_run(config: RunConfig, entries: Iterator[Entry], skip: Skip) -> int:
         decision = router.route(entry)
         if decision.sdkappid in counts:
             counts[decision.sdkappid][decision.route] += 1
-        else:
+        elif decision.route is Route.INVALID:
             unrouted += 1
     pace = config.rate * PACE
     for sdkappid, count in counts.items():

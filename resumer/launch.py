@@ -37,7 +37,7 @@ async def execute(
     entries: Iterator[Entry],
     writer: ResultsWriter,
     *,
-    skip: Callable[[int, str], bool],
+    skip: Callable[[int | None, str], bool],
     log_format: str,
     progress: bool,
 ) -> tuple[Summary, signal.Signals | None]:
@@ -65,7 +65,7 @@ async def execute(
         log.info(
             "run_started",
             apps=[a.sdkappid for a in config.apps],
-            endpoint=config.endpoint,
+            endpoint=config.shown_endpoint,
             rate=config.rate,
             concurrency=config.concurrency,
         )

@@ -245,6 +245,6 @@ def summary_tables(summary: Summary) -> Group:
     if summary.skipped:
         took += f"; {summary.skipped:,} rooms already final in the log were skipped"
     if summary.duplicates:
-        took += f"; {summary.duplicates:,} duplicate lines were sent once"
+        took += f"; {summary.duplicates:,} duplicate lines were done once"
     stopped = (Text(line, style="bold red") for line in summary.stopped.values())
     return Group(rooms, requests, Text(took), *stopped)

@@ -51,7 +51,7 @@ class Run:
         *,
         transport: Transport,
         writer: ResultsWriter,
-        skip: Callable[[int, str], bool] = lambda _sdkappid, _room_id: False,
+        skip: Callable[[int | None, str], bool] = lambda _sdkappid, _room_id: False,
         wallclock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
@@ -196,6 +196,8 @@ class Run:
                 )
                 if app is None:
                     self._invalid_unrouted += 1
+                else:
+                    app.stats.routed += 1  # in the total too, or `done` outgrows it
                 self._write(app, record)
             case Route.DUPLICATE:
                 self.duplicates += 1
@@ -411,7 +413,7 @@ class Run:
         if app is not None:
             app.stats.done += 1
             app.stats.statuses[result.status] += 1
-            if result.status is not Status.OK:
+            if result.status not in (Status.OK, Status.INVALID):  # invalid: no request, no code
                 app.stats.codes[str(result.error_code)] += 1
         if not self._writer.write(result):
             # The log cannot be written (the writer put this outcome on stderr): send nothing

@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import os
+import re
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +23,15 @@ from resumer.inputs import (
     iter_entries,
     parse_line,
 )
-from resumer.records import InvalidRoom, Room
+from resumer.records import InvalidRoom, Result, Room, Status
+from resumer.results import to_line
 
 
 def _utf8_size(text: str) -> int:
     return len(text.encode("utf-8"))
+
+
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _fits_a_plain_line(text: str) -> bool:
@@ -35,7 +40,7 @@ def _fits_a_plain_line(text: str) -> bool:
 
 
 room_ids = st.text(min_size=1, max_size=MAX_ROOM_ID_BYTES).filter(
-    lambda s: _utf8_size(s) <= MAX_ROOM_ID_BYTES and _fits_a_plain_line(s)
+    lambda s: _utf8_size(s) <= MAX_ROOM_ID_BYTES and _fits_a_plain_line(s) and not CONTROL.search(s)
 )
 long_room_ids = st.text(min_size=MAX_ROOM_ID_BYTES // 4 + 1, max_size=100).filter(
     lambda s: _utf8_size(s) > MAX_ROOM_ID_BYTES and _fits_a_plain_line(s)
@@ -127,6 +132,66 @@ def test_accepted_and_skipped_lines(raw: bytes, expected: Room | None) -> None:
 )
 def test_refused_lines(raw: bytes, room_id: str, reason: str) -> None:
     assert parse_line(raw) == InvalidRoom(room_id=room_id, reason=reason)
+
+
+@given(room_ids, st.characters(codec="utf-8", categories=["Cc"]), st.data())
+def test_a_control_character_anywhere_in_a_room_id_makes_it_invalid(
+    room_id: str, control: str, data: st.DataObject
+) -> None:
+    at = data.draw(st.integers(min_value=1, max_value=len(room_id) - 1)) if len(room_id) > 1 else 0
+    spoiled = room_id[:at] + control + room_id[at:]
+    if _utf8_size(spoiled) > MAX_ROOM_ID_BYTES:
+        return
+    json_entry = parse_line(json.dumps({"RoomId": spoiled}).encode())
+    assert json_entry == InvalidRoom(
+        room_id=spoiled, reason=f"room ID holds a control character (U+{ord(control):04X})"
+    )
+    plain = parse_line(spoiled.encode("utf-8") + b"\n")
+    if at > 0:  # inside the line: not stripped away like surrounding whitespace
+        assert isinstance(plain, InvalidRoom)
+
+
+@pytest.mark.parametrize(
+    ("raw", "room_id", "code"),
+    [
+        (b"room\x001\n", "room\x001", "0000"),  # a NUL inside a UTF-8 line
+        (b"room\x1b[2J\n", "room\x1b[2J", "001B"),  # a terminal escape
+        (b"room\x7f\n", "room\x7f", "007F"),
+        ("room\u009b1".encode() + b"\n", "room\u009b1", "009B"),  # C1: CSI
+        (b"r\x00o\x00o\x00m\x00\r\x00", "r\x00o\x00o\x00m\x00\r\x00", "0000"),  # UTF-16LE
+    ],
+)
+def test_control_characters_make_a_line_invalid(raw: bytes, room_id: str, code: str) -> None:
+    reason = f"room ID holds a control character (U+{code})"
+    assert parse_line(raw) == InvalidRoom(room_id=room_id, reason=reason)
+
+
+@given(st.binary(max_size=120), st.sampled_from([None, 1400000001]))
+def test_an_invalid_record_fed_back_stays_invalid_with_its_room_id(
+    raw: bytes, sdkappid: int | None
+) -> None:
+    entry = parse_line(raw)
+    if not isinstance(entry, InvalidRoom):
+        return
+    record = Result(
+        ts="2026-11-24T10:00:00.123Z",
+        sdkappid=sdkappid,
+        room_id=entry.room_id,
+        status=Status.INVALID,
+        error_info=entry.reason,
+    )
+    fed_back = parse_line(to_line(record).encode())
+    assert fed_back == InvalidRoom(room_id=entry.room_id, reason=entry.reason, sdkappid=sdkappid)
+
+
+@pytest.mark.parametrize("room_id", ["null", "5", "{not json", "", '["a"]', "ok-room"])
+def test_the_junk_of_invalid_records_is_never_sent(room_id: str) -> None:
+    line = json.dumps({"sdkappid": 7, "room_id": room_id, "status": "invalid", "error_info": "why"})
+    assert parse_line(line.encode()) == InvalidRoom(room_id=room_id, reason="why", sdkappid=7)
+    no_reason = json.dumps({"room_id": room_id, "status": "invalid"})
+    assert parse_line(no_reason.encode()) == InvalidRoom(
+        room_id=room_id, reason="recorded invalid before"
+    )
 
 
 @pytest.mark.parametrize(
@@ -243,6 +308,96 @@ def test_check_sources_says_what_is_wrong_with_each_source(tmp_path: Path) -> No
         f"input file {str(folder)!r} is a directory: name a file of room IDs",
         f"input file {str(utf16)!r} is UTF-16: save it as UTF-8",
     ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_refused_at_start_up(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "rooms.txt"
+    path.write_bytes("room-1\r\nroom-2\r\n".encode(encoding))
+    with pytest.raises(UsageError) as caught:
+        check_sources([str(path)])
+    assert str(caught.value) == f"input file {str(path)!r} looks like UTF-16: save it as UTF-8"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "room-1\nroom-2\n".encode("utf-16-le"),
+        "ab\n".encode("utf-16-be"),
+        "a\n".encode("utf-16"),  # with a BOM
+    ],
+)
+def test_utf16_on_stdin_is_refused_at_its_first_line(data: bytes) -> None:
+    with pytest.raises(UsageError, match=r"^standard input looks like UTF-16: save it as UTF-8$"):
+        list(iter_entries(["-"], stdin=io.BytesIO(data)))
+
+
+@pytest.mark.parametrize("head", [b"a\x00", b"room-1\nroom-2\n", b"\x00\x00\x00", "房间".encode()])
+def test_utf8_text_is_not_taken_for_utf16(tmp_path: Path, head: bytes) -> None:
+    path = tmp_path / "rooms.txt"
+    path.write_bytes(head)
+    check_sources([str(path)])
+
+
+def _rewrite(path: Path, data: bytes, *, mtime_ns: int | None = None) -> None:
+    """Overwrite in place, as `cat new > rooms.txt` does: same inode, truncated, written."""
+    with path.open("r+b") as file:
+        file.truncate(0)
+        file.write(data)
+    if mtime_ns is not None:  # coarse file-system clocks may not tick between two writes
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def _big_input(path: Path, letter: str) -> None:
+    path.write_bytes(b"".join(f"{letter * 20}-{i:07d}\n".encode() for i in range(20_000)))
+
+
+def test_a_file_that_shrinks_under_the_reader_stops_the_reading(tmp_path: Path) -> None:
+    path = tmp_path / "rooms.txt"
+    _big_input(path, "a")
+    entries = iter_entries([str(path)], stdin=io.BytesIO())
+    assert next(entries) == Room(room_id="a" * 20 + "-0000000")
+    _rewrite(path, b"b" * 20 + b"-0000000\n" * 100)
+    with pytest.raises(UsageError) as caught:
+        list(entries)
+    assert str(caught.value) == (
+        f"input file {str(path)!r} changed while it was being read (it shrank): write the room "
+        "list to a new file, then run again with it and --resume"
+    )
+
+
+def test_a_file_rewritten_in_place_never_yields_a_spliced_room_id(tmp_path: Path) -> None:
+    path = tmp_path / "rooms.txt"
+    _big_input(path, "a")
+    before = path.stat().st_mtime_ns
+    entries = iter_entries([str(path)], stdin=io.BytesIO())
+    seen = [next(entries)]
+    _big_input(path, "b")  # the same size: only the mtime tells
+    os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
+    with pytest.raises(UsageError, match=r"changed while it was being read \(it was written to\)"):
+        seen.extend(entries)
+    assert all(isinstance(e, Room) and set(e.room_id[:20]) == {"a"} for e in seen)
+
+
+def test_a_file_replaced_under_the_reader_stops_the_reading(tmp_path: Path) -> None:
+    path, new = tmp_path / "rooms.txt", tmp_path / "new.txt"
+    _big_input(path, "a")
+    _big_input(new, "b")
+    entries = iter_entries([str(path)], stdin=io.BytesIO())
+    next(entries)
+    new.replace(path)  # as an editor or `sed -i` saves
+    with pytest.raises(UsageError, match=r"\(another file was put in its place\)"):
+        list(entries)
+
+
+def test_a_file_unchanged_or_removed_is_read_to_the_end(tmp_path: Path) -> None:
+    path = tmp_path / "rooms.txt"
+    _big_input(path, "a")
+    assert sum(1 for _ in iter_entries([str(path)], stdin=io.BytesIO())) == 20_000
+    entries = iter_entries([str(path)], stdin=io.BytesIO())
+    next(entries)
+    path.unlink()  # the open file is still whole
+    assert sum(1 for _ in entries) == 19_999
 
 
 def test_check_sources_reports_an_unreadable_file(

@@ -1,7 +1,7 @@
 """Routing: each entry's app and fate, decided without sending anything."""
 
 from resumer.records import InvalidRoom, Room
-from resumer.routing import Route, Router
+from resumer.routing import Decision, Route, Router
 
 
 def test_a_plain_line_belongs_to_the_only_app() -> None:
@@ -39,3 +39,33 @@ def test_entries_with_no_configured_app_are_invalid_with_a_reason() -> None:
 def test_an_invalid_line_keeps_its_own_reason() -> None:
     decision = Router([7]).route(InvalidRoom(room_id="x" * 60, reason="too long"))
     assert (decision.route, decision.sdkappid, decision.reason) == (Route.INVALID, 7, "too long")
+
+
+def test_the_same_invalid_line_twice_is_recorded_once() -> None:
+    router = Router([7, 8])
+    empty = InvalidRoom(room_id="", reason="room ID is empty", sdkappid=7)
+    orphan = Room(room_id="a")  # several apps: no app to pick
+    routes = [router.route(e).route for e in (empty, orphan, empty, orphan)]
+    assert routes == [Route.INVALID, Route.INVALID, Route.DUPLICATE, Route.DUPLICATE]
+    other_app = InvalidRoom(room_id="", reason="room ID is empty", sdkappid=8)
+    assert router.route(other_app).route is Route.INVALID
+
+
+def test_an_invalid_line_final_in_the_log_is_skipped_under_the_sdkappid_it_was_recorded_with() -> (
+    None
+):
+    final = {(7, "null"), (None, "orphan"), (9, "stranger")}
+    router = Router([7, 8], skip=lambda sdkappid, room: (sdkappid, room) in final)
+    null = InvalidRoom(room_id="null", reason="room ID is not a string (got null)", sdkappid=7)
+    assert router.route(null) == Decision(Route.SKIPPED, 7)
+    assert router.route(Room(room_id="orphan")) == Decision(Route.SKIPPED, None)
+    assert router.route(Room(room_id="stranger", sdkappid=9)) == Decision(Route.SKIPPED, 9)
+    assert router.route(InvalidRoom(room_id="new", reason="r", sdkappid=7)).route is Route.INVALID
+
+
+def test_an_invalid_line_never_hides_a_room_of_the_same_text() -> None:
+    router = Router([7])
+    assert router.route(InvalidRoom(room_id="a", reason="recorded invalid before")).route is (
+        Route.INVALID
+    )
+    assert router.route(Room(room_id="a")).route is Route.SEND

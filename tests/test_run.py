@@ -193,6 +193,24 @@ def test_invalid_and_duplicate_entries_are_recorded_or_dropped_without_sending()
     assert (summary.duplicates, summary.as_dict()["duplicates"]) == (1, 1)
 
 
+def test_invalid_rooms_count_in_done_and_total_and_under_no_error_code() -> None:
+    empty = InvalidRoom(room_id="", reason="room ID is empty")
+    entries: list[Entry] = [
+        *rooms("a"),
+        empty,
+        InvalidRoom(room_id="null", reason="room ID is not a string (got null)"),
+        empty,  # the same invalid line again: recorded once
+        *rooms("refused"),
+    ]
+    summary, records = execute(config(), ScriptedApi({"refused": [envelope(100002)]}), entries)
+    stats = summary.apps[1400000001]
+    assert len(records) == 4
+    assert (stats.done, stats.routed) == (4, 4)  # the display's "done 4/4", never "4/2"
+    assert summary.as_dict()["statuses"] == {"ok": 1, "rejected": 1, "invalid": 2}
+    assert summary.as_dict()["error_codes"] == {"100002": 1}  # no "0" for the invalid ones
+    assert summary.duplicates == 1
+
+
 def test_two_apps_each_get_their_own_budget() -> None:
     api = ScriptedApi()
     entries = rooms(*(f"a{i}" for i in range(300)), sdkappid=1) + rooms(
