@@ -138,6 +138,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="check everything, send nothing")
     run.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
     run.add_argument("--no-progress", action="store_true", help="no progress display")
+    run.add_argument(
+        "--metrics", metavar="HOST:PORT", help="serve Prometheus metrics at /metrics meanwhile"
+    )
+    run.add_argument(
+        "--metrics-push", metavar="URL", help="push the metrics to this Prometheus Pushgateway"
+    )
     add_verbosity(run)
 
     sig = commands.add_parser("usersig", help="print a UserSig made from RESUMER_SECRET_KEY")
@@ -224,6 +230,7 @@ def _run(args: argparse.Namespace) -> int:
                 skip=skip,
                 log_format=args.log_format,
                 progress=not args.no_progress,
+                verbosity=args.verbosity,
             )
         )
     return finish(summary, stopped_by)
@@ -318,6 +325,8 @@ def _load_config(args: argparse.Namespace) -> RunConfig:
         "concurrency": args.concurrency,
         "max_attempts": args.max_attempts,
         "timeout": args.timeout,
+        "metrics": args.metrics,
+        "metrics_push": args.metrics_push,
     }
     if args.region is not None:
         file = {k: v for k, v in file.items() if k != "endpoint"}  # a flag beats the file

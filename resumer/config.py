@@ -6,13 +6,15 @@ import os
 import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import structlog
 from yarl import URL
 
+from resumer.classify import NO_OVERRIDES, OVERRIDE_CLASSES, Action, Overrides
 from resumer.errors import UsageError
 
 MAX_RATE = 20.0  # the API's documented budget, requests/s per SDKAppID
@@ -43,6 +45,9 @@ _RUN_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
     "max_attempts": (int, "a whole number"),
     "timeout": ((int, float), "a number of seconds"),
     "apps": (list, "an array of tables: write [[apps]] sections"),
+    "metrics": (str, 'a string, HOST:PORT such as "127.0.0.1:9464"'),
+    "metrics_push": (str, 'a string, the Pushgateway\'s URL such as "http://pushgateway:9091"'),
+    "codes": (dict, "a table: [codes] with retry = [...], throttle, reject or fatal"),
 }
 _APP_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
     "sdkappid": ((int, str), "a whole number"),  # a string of digits is tolerated
@@ -80,6 +85,10 @@ class RunConfig:
     concurrency: int = DEFAULT_CONCURRENCY
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     timeout: float = DEFAULT_TIMEOUT
+    # the config's [codes]: ErrorCodes moved to another class
+    codes: Overrides = field(default_factory=lambda: NO_OVERRIDES)
+    metrics: tuple[str, int] | None = None  # serve /metrics on (host, port)
+    metrics_push: str | None = None  # push the metrics to this Pushgateway
 
     def __repr__(self) -> str:  # keep the endpoint's credentials out of any log or traceback
         return (
@@ -157,7 +166,11 @@ def build_config(
     concurrency = _integer(merged, "concurrency", DEFAULT_CONCURRENCY, low=1, high=10_000)
     max_attempts = _integer(merged, "max_attempts", DEFAULT_MAX_ATTEMPTS, low=1, high=100)
     timeout = _number(merged, "timeout", DEFAULT_TIMEOUT, low=0.1, high=600)
+    metrics, push = merged.get("metrics"), merged.get("metrics_push")
     return RunConfig(
+        codes=MappingProxyType(_codes(file.get("codes", {}))),
+        metrics=None if metrics is None else parse_listen(metrics),
+        metrics_push=None if push is None else _check_endpoint(push, "--metrics-push"),
         apps=_apps(file, flags, env, base),
         endpoint=endpoint,
         rate=rate,
@@ -220,11 +233,11 @@ def _endpoint(merged: Mapping[str, Any]) -> str:
     return str(REGIONS[region])
 
 
-def _check_endpoint(endpoint: object) -> str:
-    """The endpoint without a trailing slash, if it is a usable base URL; else one sentence."""
+def _check_endpoint(endpoint: object, what: str = "endpoint") -> str:
+    """A base URL without its trailing slash, if it is a usable one; else one sentence."""
     if not isinstance(endpoint, str):
-        raise UsageError(f"endpoint must be a URL such as https://host, not {endpoint!r}")
-    shown = f"endpoint '{mask_endpoint(endpoint)}'"
+        raise UsageError(f"{what} must be a URL such as https://host, not {endpoint!r}")
+    shown = f"{what} '{mask_endpoint(endpoint)}'"
     if not endpoint.startswith(("http://", "https://")):
         raise UsageError(f"{shown} is not an http:// or https:// URL")
     if any(c.isspace() or not c.isprintable() for c in endpoint):
@@ -244,6 +257,40 @@ def _check_endpoint(endpoint: object) -> str:
             "port and any path prefix); resumer adds the API's path and query"
         )
     return endpoint.rstrip("/")
+
+
+def _codes(table: Mapping[str, Any]) -> dict[int, Action]:
+    """The [codes] table as ErrorCode -> action; one sentence for a wrong class, code or repeat."""
+    overrides: dict[int, Action] = {}
+    classes: dict[int, str] = {}
+    for name, codes in table.items():
+        if name not in OVERRIDE_CLASSES:
+            raise UsageError(
+                f"unknown class '{name}' in [codes]: use {', '.join(OVERRIDE_CLASSES)}"
+            )
+        if not isinstance(codes, list) or any(
+            isinstance(c, bool) or not isinstance(c, int) or c <= 0 for c in codes
+        ):
+            raise UsageError(
+                f"[codes] {name} must be an array of ErrorCodes (positive whole numbers), "
+                f"e.g. {name} = [100004]"
+            )
+        for code in codes:
+            if code in classes:
+                raise UsageError(
+                    f"ErrorCode {code} is listed twice in [codes] ({classes[code]} and {name}): "
+                    "list each code once"
+                )
+            overrides[code], classes[code] = OVERRIDE_CLASSES[name], name
+    return overrides
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """HOST:PORT (or :PORT, every interface) of --metrics; one sentence if it is malformed."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--metrics {value!r} is not HOST:PORT: e.g. --metrics 127.0.0.1:9464")
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104  (":PORT" asks for every interface)
 
 
 def _number(

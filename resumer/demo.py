@@ -90,4 +90,5 @@ async def _demo(
                 skip=lambda _s, _r: False,
                 log_format=args.log_format,
                 progress=not args.no_progress,
+                verbosity=args.verbosity,
             )

@@ -12,18 +12,23 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
 
 import structlog
 from rich.console import Console
 
 from resumer import logs
 from resumer.client import AiohttpTransport
-from resumer.config import RunConfig
+from resumer.config import RunConfig, mask_endpoint
 from resumer.progress import ProgressDisplay, ProgressEvents, log_stream, summary_tables
 from resumer.results import ResultsWriter
 from resumer.routing import Entry
 from resumer.run import Run
 from resumer.summary import Summary
+
+if TYPE_CHECKING:
+    from resumer.metrics import MetricsPusher
 
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 EVENTS_EVERY = 10.0  # seconds between `progress` events in the JSON log
@@ -40,6 +45,7 @@ async def execute(
     skip: Callable[[int | None, str], bool],
     log_format: str,
     progress: bool,
+    verbosity: int = logs.NORMAL,
 ) -> tuple[Summary, signal.Signals | None]:
     """Resume every room; the summary and the signal that stopped the run, if one did."""
     console = Console(stderr=True)
@@ -59,26 +65,39 @@ async def execute(
         shows: ProgressDisplay | ProgressEvents | None = None
         if display:
             shows = ProgressDisplay(run.apps, console=console, input_done=lambda: run.input_done)
-            logs.configure(log_format, log_stream(console))  # log lines go above the display
         elif not interactive:
             shows = ProgressEvents(run.apps, input_done=lambda: run.input_done)
+        if interactive:  # through the console: lines go above the display, cut to its width
+            logs.configure(log_format, log_stream(console), verbosity=verbosity)
         log.info(
             "run_started",
             apps=[a.sdkappid for a in config.apps],
             endpoint=config.shown_endpoint,
             rate=config.rate,
             concurrency=config.concurrency,
+            codes={str(code): action.value for code, action in sorted(config.codes.items())},
+            metrics=_listen_text(config.metrics),
+            metrics_push=config.metrics_push and mask_endpoint(config.metrics_push),
         )
         showing = asyncio.create_task(
             shows.run(EVENTS_EVERY) if isinstance(shows, ProgressEvents) else _show(shows)
         )
         try:
-            summary = await run.execute(entries)
+            async with _metrics(run, config) as pusher:
+                summary = await run.execute(entries)
         finally:
             showing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await showing
-            logs.configure(log_format)
+            logs.configure(log_format, verbosity=verbosity)
+        if pusher is not None and pusher.failures:
+            log.warning(
+                "metrics_push_failed",
+                url=mask_endpoint(pusher.url),
+                failures=pusher.failures,
+                error=pusher.last_error,
+                hint="the run was not affected; check that the Pushgateway is up at that URL",
+            )
     stopped_by = stopper.first
     if interactive:
         console.print(summary_tables(summary))  # the table says it all to a person
@@ -86,6 +105,19 @@ async def execute(
         signal_name = stopped_by.name if stopped_by else None
         log.info("run_finished", **summary.as_dict(), signal=signal_name)
     return summary, stopped_by
+
+
+def _metrics(run: Run, config: RunConfig) -> AbstractAsyncContextManager[MetricsPusher | None]:
+    """The metrics served and pushed while the run lasts, if asked for (loaded only then)."""
+    if config.metrics is None and config.metrics_push is None:
+        return contextlib.nullcontext()
+    from resumer.metrics import exported  # noqa: PLC0415  (prometheus-client loads when used)
+
+    return exported(run.apps, listen=config.metrics, push=config.metrics_push)
+
+
+def _listen_text(listen: tuple[str, int] | None) -> str | None:
+    return None if listen is None else f"{listen[0]}:{listen[1]}"
 
 
 async def _show(display: ProgressDisplay | None) -> None:

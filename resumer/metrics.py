@@ -173,7 +173,7 @@ class MetricsPusher:
 
     def __init__(self, registry: CollectorRegistry, url: str) -> None:
         self._registry = registry
-        self._url = url
+        self.url = url
         self._grouping = {"instance": socket.gethostname()}
         self.failures = 0
         self.last_error = ""
@@ -190,7 +190,7 @@ class MetricsPusher:
         try:
             await asyncio.to_thread(
                 push_to_gateway,
-                self._url,
+                self.url,
                 job=JOB,
                 registry=snapshot,
                 grouping_key=self._grouping,
@@ -205,7 +205,7 @@ class MetricsPusher:
 
 @asynccontextmanager
 async def exported(
-    apps: Mapping[int, App], *, listen: str | None, push: str | None
+    apps: Mapping[int, App], *, listen: tuple[str, int] | None, push: str | None
 ) -> AsyncIterator[MetricsPusher | None]:
     """Serve and/or push the run's metrics while the block runs; the final state at its end.
 
@@ -217,7 +217,7 @@ async def exported(
     server = MetricsServer(registry) if listen else None
     pusher = MetricsPusher(registry, push) if push else None
     if server is not None and listen is not None:
-        await server.start(*parse_listen(listen))
+        await server.start(*listen)
     pushing = asyncio.create_task(pusher.run()) if pusher else None
     try:
         yield pusher
@@ -227,14 +227,6 @@ async def exported(
             await pusher.push()
         if server is not None:
             await server.stop()
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """HOST:PORT (or :PORT for every interface) of --metrics; MetricsError if malformed."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise MetricsError(f"--metrics {value!r} is not HOST:PORT: e.g. --metrics 127.0.0.1:9464")
-    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104  (":PORT" asks for every interface)
 
 
 async def stop_quietly(task: asyncio.Task[None]) -> None:

@@ -153,7 +153,7 @@ class ProgressDisplay(_Progress):
                 f"{self.rate(sdkappid):.1f}",
                 f"{app.pacer.rate:.1f}",
                 "–" if eta is None else _hms(eta),
-                f"{stats.retries:,}",
+                retries_by_code(stats.retry_codes),
                 Text(f"{stats.throttles:,}", style="yellow" if stats.throttles else ""),
                 self._status(app, finished=not more and stats.done >= stats.routed),
             )
@@ -161,14 +161,28 @@ class ProgressDisplay(_Progress):
 
     @staticmethod
     def _status(app: App, *, finished: bool) -> Text:
-        if app.fatal:  # code 0: no reply at all (connection errors, timeouts)
-            why = f"error {app.fatal.code}" if app.fatal.code else "no reply"
+        if app.fatal:  # "error 70009", "HTTP 404", "no reply": the headline before its details
+            why = app.fatal.headline.split(" (")[0]
             return Text(f"stopped: {why}", style="bold red")
         if app.halt.is_set():
             return Text("stopping", style="yellow")
         if app.outage.state.active:
             return Text("outage: probing", style="yellow")
         return Text("done", style="green") if finished else Text("")
+
+
+def retries_by_code(codes: Counter[int], shown: int = 2) -> str:
+    """The retries and what they were for, the commonest codes first: "41 (100001×30, 0×9 …)".
+
+    Code 0 is a request that got no reply (a timeout, a connection error).
+    """
+    total = codes.total()
+    if not total:
+        return "0"
+    common = codes.most_common(shown)
+    parts = ", ".join(f"{code}×{count:,}" for code, count in common)
+    more = " …" if len(codes) > shown else ""
+    return f"{total:,} ({parts}{more})"
 
 
 class ProgressEvents(_Progress):

@@ -203,6 +203,8 @@ class Run:
                 self.duplicates += 1
             case Route.SKIPPED:
                 self.skipped += 1
+                if app is not None:
+                    app.stats.skipped += 1
 
     async def _worker(self, app: App) -> None:
         while (room := await app.queue.get()) is not None:
@@ -237,6 +239,7 @@ class Run:
             error = state.outcome.exception() if state.outcome else None
             if isinstance(error, Transient):
                 app.stats.retries += 1
+                app.stats.retry_codes[error.verdict.code] += 1
                 wait = state.next_action.sleep if state.next_action else 0.0
                 self._log.info(
                     "retrying",
@@ -307,6 +310,7 @@ class Run:
                     verdict = await self._send(app, room)
                 finally:
                     app.pacer.done(grant)
+                app.stats.answered_request(verdict.action, verdict.code, self._clock() - sent_at)
             if verdict.action is Action.RETRY:
                 self._transient(app, verdict, probing)
                 if app.outage.state.active:
@@ -325,6 +329,7 @@ class Run:
                 case Action.RENEW if app.usersigs.can_renew and not renewed:
                     renewed = True
                     app.usersigs.renew()
+                    self._log.info("usersig_renewed", sdkappid=app.sdkappid, code=verdict.code)
                 case _:  # FATAL, or a UserSig that expired again or cannot be renewed
                     expired = verdict.action is Action.RENEW
                     cause = _expired_cause(app) if expired else fatal_cause(verdict)
@@ -357,7 +362,7 @@ class Run:
         )
         app.stats.sent += 1
         try:
-            return classify(await self._transport(request))
+            return classify(await self._transport(request), self.config.codes)
         except TransportError as exc:
             return Verdict(action=Action.RETRY, code=0, info=str(exc))
 

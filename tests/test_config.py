@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from resumer.classify import Action
 from resumer.config import REGIONS, RunConfig, build_config, mask_endpoint, read_toml
 from resumer.errors import UsageError
 
@@ -238,3 +239,54 @@ def test_the_endpoint_credentials_never_show_in_messages_or_repr() -> None:
     assert config.shown_endpoint == "http://user:***@host"
     assert "s3cret" not in repr(config)
     assert isinstance(config, RunConfig)
+
+
+def _with(**file: Any) -> RunConfig:
+    base = {
+        "region": "singapore",
+        "apps": [{"sdkappid": 1, "identifier": "a", "secret_key_env": "K"}],
+    }
+    return build_config({**base, **file}, {}, {"K": "key"})
+
+
+def test_codes_move_error_codes_into_another_class() -> None:
+    config = _with(codes={"retry": [100004, 100006], "fatal": [123456]})
+    assert dict(config.codes) == {
+        100004: Action.RETRY,
+        100006: Action.RETRY,
+        123456: Action.FATAL,
+    }
+    assert dict(_with().codes) == {}
+
+
+@pytest.mark.parametrize(
+    ("codes", "message"),
+    [
+        (
+            {"retryable": [1]},
+            "unknown class 'retryable' in [codes]: use retry, throttle, reject, fatal",
+        ),
+        (
+            {"retry": [100004], "reject": [100004]},
+            "ErrorCode 100004 is listed twice in [codes] (retry and reject)",
+        ),
+        ({"retry": [7, 7]}, "ErrorCode 7 is listed twice"),
+        ({"retry": 100004}, "[codes] retry must be an array of ErrorCodes"),
+        ({"retry": ["100004"]}, "[codes] retry must be an array of ErrorCodes"),
+        ({"retry": [0]}, "[codes] retry must be an array of ErrorCodes"),
+    ],
+)
+def test_a_wrong_codes_table_is_one_sentence(codes: dict[str, Any], message: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        _with(codes=codes)
+    assert message in str(refused.value)
+
+
+def test_metrics_settings_are_checked_before_anything_runs() -> None:
+    config = _with(metrics="127.0.0.1:9464", metrics_push="http://127.0.0.1:9091/")
+    assert config.metrics == ("127.0.0.1", 9464)
+    assert config.metrics_push == "http://127.0.0.1:9091"
+    with pytest.raises(UsageError, match="is not HOST:PORT"):
+        _with(metrics="9464")
+    with pytest.raises(UsageError, match="--metrics-push 'pushgateway:9091' is not an http"):
+        _with(metrics_push="pushgateway:9091")

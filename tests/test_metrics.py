@@ -12,9 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from resumer.app import App
 from resumer.classify import Action, Verdict
-from resumer.config import AppConfig
-from resumer.errors import MetricsError
-from resumer.metrics import MetricsServer, parse_listen, registry_of
+from resumer.config import AppConfig, parse_listen
+from resumer.errors import MetricsError, UsageError
+from resumer.metrics import MetricsServer, registry_of
 from resumer.records import Status
 
 
@@ -114,5 +114,5 @@ def test_listen_addresses(value: str, expected: tuple[str, int]) -> None:
 
 @pytest.mark.parametrize("value", ["9464", "host:", "host:99999", "host:port"])
 def test_malformed_listen_addresses_are_refused(value: str) -> None:
-    with pytest.raises(MetricsError, match="is not HOST:PORT"):
+    with pytest.raises(UsageError, match="is not HOST:PORT"):
         parse_listen(value)

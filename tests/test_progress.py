@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+from collections import Counter
 
 import structlog
 from rich.console import Console
@@ -14,7 +15,13 @@ from resumer import logs
 from resumer.app import App, AppStats
 from resumer.classify import Action, Verdict
 from resumer.config import AppConfig
-from resumer.progress import ProgressDisplay, ProgressEvents, log_stream, summary_tables
+from resumer.progress import (
+    ProgressDisplay,
+    ProgressEvents,
+    log_stream,
+    retries_by_code,
+    summary_tables,
+)
 from resumer.records import Status
 from resumer.summary import Summary
 from tests.vtime import run_virtual
@@ -74,11 +81,12 @@ async def test_row_shows_counts_rate_pace_eta_retries_throttles() -> None:
     progress = display(app, clock=clock)
     progress.sample()
     clock.now = 10.0
-    app.stats.done, app.stats.sent, app.stats.retries, app.stats.throttles = 290, 300, 7, 3
+    app.stats.done, app.stats.sent, app.stats.throttles = 290, 300, 3
+    app.stats.retry_codes.update({100001: 5, 0: 1, 100424: 1})
     row = text(console(), progress.render()).splitlines()[1].split()
     # 20 requests/s achieved, 710 rooms left: 35.5 s, shown rounded; the bar is in between
     assert row[:2] == ["1400000001", "290/1,000+"]
-    assert row[-5:] == ["20.0", "19.7", "0:36", "7", "3"]
+    assert row[-8:] == ["20.0", "19.7", "0:36", "7", "(100001×5,", "0×1", "…)", "3"]
     assert progress.eta(app.sdkappid) == 35.5
 
 
@@ -108,7 +116,7 @@ async def test_eta_unknown_before_a_rate_and_zero_when_all_done() -> None:
 
 async def test_status_word_says_why_an_app_is_not_sending() -> None:
     fatal, unreachable, stopping, probing = (make_app(n, routed=5) for n in (1, 2, 3, 4))
-    fatal.fatal = Verdict(action=Action.FATAL, code=70009, info="bad sig")
+    fatal.fatal = Verdict(action=Action.FATAL, code=70009, info="bad sig", envelope=True)
     unreachable.fatal = Verdict(action=Action.RETRY, code=0, info="connection refused")
     for app in (fatal, unreachable, stopping):
         app.halt.set()
@@ -241,3 +249,9 @@ def test_a_log_line_longer_than_the_terminal_is_cut_not_folded() -> None:
     assert len(lines[0]) == 40
     assert lines[0].endswith("…")
     assert lines[1].rstrip() == "short line"
+
+
+def test_retries_are_counted_by_code_the_commonest_first() -> None:
+    assert retries_by_code(Counter()) == "0"
+    assert retries_by_code(Counter({100001: 3})) == "3 (100001×3)"
+    assert retries_by_code(Counter({0: 2, 100001: 1200, 502: 1})) == "1,203 (100001×1,200, 0×2 …)"
