@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     summary, stopped_by = asyncio.run(_demo(args, sim_config, results))
     print(f"results log: {results}")
     print(f"try: jq -c 'select(.status != \"ok\")' {results}")
+    print(f"     resumer report {results} --chart incident.png")
     if stopped_by is not None:
         return launch.EXIT_SIGNAL[stopped_by]
     return 3 if summary.stopped else 0
