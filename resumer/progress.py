@@ -88,9 +88,13 @@ class _ConsoleLines(io.TextIOBase):
     def write(self, s: str, /) -> int:
         *lines, self._partial = (self._partial + s).split("\n")
         for line in lines:
-            # A line longer than the terminal is cut with an ellipsis, never folded into the
-            # next line's columns (a JSON event on a terminal, a long ErrorInfo).
-            self._console.print(Text.from_ansi(line), no_wrap=True, overflow="ellipsis", crop=True)
+            text = Text.from_ansi(line)
+            if self._console.is_terminal:
+                # A line longer than the terminal is cut with an ellipsis, never folded into the
+                # next line's columns (a JSON event on a terminal, a long ErrorInfo).
+                self._console.print(text, no_wrap=True, overflow="ellipsis", crop=True)
+            else:  # a file or a pipe has no width: the line stays whole, on one line
+                self._console.print(text, soft_wrap=True)
         return len(s)
 
     def isatty(self) -> bool:

@@ -142,7 +142,7 @@ def test_error_info_that_drives_a_terminal_is_shown_and_recorded_escaped(tmp_pat
         return 200, {}, [envelope(next(replies), info=forged)]
 
     log = tmp_path / "out.jsonl"
-    flags = ("-o", str(log), "--log-format", "console", "--no-progress")
+    flags = ("-o", str(log), "--log-format", "console", "--no-progress", "-v")  # -v: retries too
     with serving(hostile) as server:
         # the console log, as at a terminal (tests.e2e.resumer asks for JSON, which escapes ESC)
         done = subprocess.run(

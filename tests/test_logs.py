@@ -39,12 +39,14 @@ class Terminal(io.StringIO):
 
 def test_a_terminal_gets_notable_lines_and_ci_gets_every_event() -> None:
     terminal, pipe = Terminal(), io.StringIO()
-    for stream, fmt in ((terminal, "auto"), (pipe, "auto")):
-        logs.configure(fmt, stream)
-        log = structlog.get_logger("resumer")
-        log.info("retrying", room_id="r1", code=100001)
-        log.info("throttled", rate=15.8)
-    logs.configure()
+    try:
+        for stream in (terminal, pipe):
+            logs.configure("auto", stream)
+            log = structlog.get_logger("resumer")
+            log.info("retrying", room_id="r1", code=100001)
+            log.info("throttled", rate=15.8)
+    finally:
+        structlog.reset_defaults()  # not bound to this test's captured stderr, which will close
     assert "retrying" not in terminal.getvalue()
     assert "throttled" in terminal.getvalue()
     assert [json.loads(line)["event"] for line in pipe.getvalue().splitlines()] == [
