@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 from resumer.errors import UsageError
 from resumer.report import Merger
+from resumer.results import cannot_read
 
 STDIN = "-"
 
@@ -92,7 +93,7 @@ def _read(path: str, merger: Merger) -> None:
         with open(path, "rb") as stream:
             _feed(stream, merger)
     except OSError as exc:  # checked before: the file changed since, or the disk failed
-        raise UsageError(_cannot_read(path, exc)) from exc
+        raise UsageError(cannot_read(path, exc)) from exc
 
 
 def _feed(stream: BinaryIO, merger: Merger) -> None:
@@ -113,17 +114,6 @@ def _check_logs(paths: Sequence[str]) -> None:
             with open(path, "rb"):
                 pass
         except OSError as exc:
-            problems.append(_cannot_read(path, exc))
+            problems.append(cannot_read(path, exc))
     if problems:
         raise UsageError("\n".join(problems))
-
-
-def _cannot_read(path: str, exc: OSError) -> str:
-    where = f"cannot read the results log {path!r}"
-    if isinstance(exc, FileNotFoundError | NotADirectoryError):
-        return f"{where}: it does not exist: check the path"
-    if isinstance(exc, IsADirectoryError):
-        return f"{where}: it is a directory: name a file"
-    if isinstance(exc, PermissionError):
-        return f"{where}: permission denied"
-    return f"{where}: {exc.strerror or exc}"

@@ -439,7 +439,7 @@ def read_final(path: str) -> FinalRooms:
     except FileNotFoundError:
         return FinalRooms()
     except OSError as exc:
-        raise UsageError(_cannot_read(path, exc)) from exc
+        raise UsageError(cannot_read(path, exc)) from exc
 
 
 def has_records(path: str) -> bool:
@@ -450,7 +450,7 @@ def has_records(path: str) -> bool:
     except FileNotFoundError:
         return False
     except OSError as exc:
-        raise UsageError(_cannot_read(path, exc)) from exc
+        raise UsageError(cannot_read(path, exc)) from exc
 
 
 def _open_regular(path: str) -> BinaryIO:
@@ -492,8 +492,11 @@ def _parse_record(line: bytes) -> tuple[int | None, str, Status] | None:
     return None if fields is None else (fields[1], fields[2], fields[3])
 
 
-def _cannot_read(path: str, exc: OSError) -> str:
+def cannot_read(path: str, exc: OSError) -> str:
+    """The sentence for a results log that cannot be read (--resume, `resumer report`)."""
     where = f"cannot read the results log {path!r}"
+    if isinstance(exc, FileNotFoundError | NotADirectoryError):
+        return f"{where}: it does not exist: check the path"
     if isinstance(exc, IsADirectoryError):
         return f"{where}: it is a directory: name a file"
     if isinstance(exc, PermissionError):
