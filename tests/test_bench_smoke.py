@@ -39,7 +39,7 @@ SCENARIO_FIELDS = {
     "outage": TOOL_FIELDS
     | {"first_ok_after_outage_s", "full_rate_after_outage_s", "tail_after_outage_s", "meets"},
     "scale": {"steps", "saturates_at_apps", "dry_run", "aiohttp_floor", "cpu_over_floor", "meets"},
-    "metrics_cost": {"apps", "rooms", "rounds", "variants", "meets"},
+    "metrics_cost": {"apps", "rooms", "rounds", "variants", "scrape_cpu_ms", "meets"},
 }
 STEP_FIELDS = {
     "apps",
