@@ -15,6 +15,11 @@ SCALE_HEADER = (
     *("client CPU ms/request", "client CPU (cores)", "client peak RSS MB", "sim CPU (cores)"),
     *("sim loop lag max ms", "100422 (first 2 s)", "max in 1 s (worst app)", "rooms not ok"),
 )
+METRICS_HEADER = (
+    *("run", "client CPU ms/request (each run)", "× no metrics", "share of ideal (each run)"),
+    *("100422", "max in 1 s (worst app)", "sim loop lag max ms", "client peak RSS MB"),
+    "what was counted",
+)
 TOOL_NAMES = {
     "resumer": "resumer",
     "xargs_curl": "`xargs -P 20` + `curl --retry 3`",
@@ -32,6 +37,7 @@ def render(report: dict[str, Any]) -> str:
         ("contention", _contention),
         ("outage", _outage),
         ("scale", _scale),
+        ("metrics_cost", _metrics_cost),
     ):
         if key in scenarios:
             parts.append(section(scenarios[key]))
@@ -232,6 +238,75 @@ def _scale(s: dict[str, Any]) -> str:
             f"largest size ≤ 150 MB: {_cell(next(iter(dry['meets'].values())))}.",
         ]
     )
+
+
+def _metrics_cost(m: dict[str, Any]) -> str:
+    variants = m["variants"]
+    names = {
+        "none": "no metrics",
+        "scrape": f"`--metrics`, scraped every {m['scrape_every_s']:g} s",
+        "push": f"`--metrics-push` (every {m['push_every_s']:g} s and at the end)",
+    }
+    rows = [[names[key], *_metrics_row(v), _metrics_seen(key, v)] for key, v in variants.items()]
+    meets = m["meets"]
+    return "\n".join(
+        [
+            f"## 6. Metrics cost: {m['apps']} apps, {m['rooms']} rooms, without metrics, "
+            "scraped, and pushed",
+            "",
+            f"Scenario 5's step, run three ways, each {_times(m['rounds'])}, the rounds in "
+            "alternating order; CPU per request is pooled over a variant's runs and the share of "
+            "the ideal aggregate rate averaged (each run's in brackets: the share follows the "
+            "machine's load once the client or the simulator is short of CPU). Scraped: the "
+            "bench GETs `/metrics` as Prometheus would (a GET's time, taken at the bench, "
+            "includes its wait for resumer's busy event loop). Pushed: to a real Pushgateway "
+            "(`prometheus-pushgateway`), read back after the run.",
+            "",
+            _table(METRICS_HEADER, rows),
+            "",
+            f"One scrape of {m['apps']} apps costs {m['scrape_cpu_ms']} ms of CPU, timed alone in "
+            "the bench's process (`metrics_cost.scrape_cpu_ms`): once a second, × "
+            f"{m['scrape_ratio_expected']} the CPU per request without metrics, the cost the "
+            "scraped runs measure amid the machine's noise.",
+            "",
+            "With metrics, CPU per request at most 1.1 × that without: "
+            f"{_cell(meets['cpu_ratio<=1.1'])}; no 100422 and at most 20 in any 1 s, "
+            f"every run: {_cell(meets['code_100422==0'] and meets['max_arrivals_1s<=20'])}; "
+            "the last scrape and the Pushgateway counted every request the simulator received: "
+            f"{_cell(meets['metrics_count_every_request'])}.",
+        ]
+    )
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
+def _metrics_row(v: dict[str, Any]) -> list[object]:
+    return [
+        _each(v, "client_cpu_ms_per_request"), v["cpu_ratio"], _each(v, "share_of_ideal"),
+        v["code_100422"], v["max_arrivals_1s"], v["sim_max_loop_lag_ms"], v["client_max_rss_mb"],
+    ]  # fmt: skip
+
+
+def _each(v: dict[str, Any], key: str) -> str:
+    """A variant's figure, then each run's in brackets."""
+    return f"{v[key]} ({', '.join(str(r[key]) for r in v['runs'])})"
+
+
+def _metrics_seen(key: str, v: dict[str, Any]) -> str:
+    runs = v["runs"]
+    if key == "scrape":
+        counts = ", ".join(str(r["requests_in_last_scrape"]) for r in runs)
+        return (
+            f"{sum(r['scrapes'] for r in runs)} scrapes of {runs[-1]['scrape_kb']} KB, "
+            f"p50 ≤ {max(r['scrape_p50_ms'] for r in runs)} ms, "
+            f"max {max(r['scrape_max_ms'] for r in runs)} ms; the last read {counts} requests"
+        )
+    if key == "push":
+        counts = ", ".join(str(r["requests_in_pushgateway"]) for r in runs)
+        return f"the Pushgateway held {counts} requests"
+    return f"the simulator received {', '.join(str(r['requests']) for r in runs)}"
 
 
 NOTES = """## How each figure is measured

@@ -30,6 +30,9 @@ class Plan:
     scale_rooms_per_app: int
     dry_run_sizes: tuple[int, ...]
     floor_requests: int  # requests of the bare aiohttp client (scenario 5's CPU floor)
+    metrics_apps: int  # scenario 6: a scale step run without metrics, scraped, and pushed
+    metrics_rooms_per_app: int
+    metrics_rounds: int  # each variant this many times, interleaved
 
 
 FULL = Plan(
@@ -44,6 +47,9 @@ FULL = Plan(
     scale_rooms_per_app=300,  # 15 s per step
     dry_run_sizes=(10_000, 100_000, 1_000_000),
     floor_requests=20_000,
+    metrics_apps=50,  # busy (about 1,000 requests/s) but not saturated on a shared machine
+    metrics_rooms_per_app=300,  # 15 s per run, as scale's steps
+    metrics_rounds=3,
 )
 
 SMOKE = Plan(
@@ -58,6 +64,9 @@ SMOKE = Plan(
     scale_rooms_per_app=10,
     dry_run_sizes=(1_000, 10_000),
     floor_requests=200,
+    metrics_apps=2,
+    metrics_rooms_per_app=10,
+    metrics_rounds=1,
 )
 
 

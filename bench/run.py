@@ -1,6 +1,6 @@
 """Run the benchmarks: `python -m bench.run [--smoke] [--out DIR] [--only NAME ...]`.
 
-The full run (about 7 minutes on two cores) writes `report.json` to `--out` (default
+The full run (about 10 minutes on two cores) writes `report.json` to `--out` (default
 `bench/out/`) and `bench/RESULTS.md`. `--smoke` runs every scenario at tiny sizes in seconds,
 with no thresholds, so CI keeps the suite working; its RESULTS.md goes to `--out`, as does a
 run limited with `--only`.
@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import machine, markdown, scale, scenarios, sidebyside
+from bench import machine, markdown, metrics_cost, scale, scenarios, sidebyside
 from bench.plan import FULL, SMOKE, Plan, Workspace
 
 HERE = Path(__file__).resolve().parent
@@ -30,6 +30,7 @@ SCENARIOS: dict[str, Scenario] = {
     "contention": scenarios.contention,
     "outage": scenarios.outage,
     "scale": scale.scale,
+    "metrics_cost": metrics_cost.metrics_cost,
 }
 
 
@@ -44,12 +45,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not plan.smoke and shutil.which("curl") is None:
         print("bench: the full run needs curl for the xargs baseline: apt-get install curl")
         return 2
+    names = args.only or list(SCENARIOS)
+    if "metrics_cost" in names and shutil.which("prometheus-pushgateway") is None:
+        print("bench: metrics_cost needs a Pushgateway: apt-get install prometheus-pushgateway")
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
     # SIGTERM unwinds like Ctrl-C, so the simulator and the tool under test are stopped too
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     started = time.monotonic()
     results: dict[str, Any] = {}
-    for name in args.only or SCENARIOS:
+    for name in names:
         began = time.monotonic()
         print(f"bench: {name} ...", flush=True)
         results[name] = SCENARIOS[name](Workspace(args.out), plan)

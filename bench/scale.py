@@ -43,8 +43,12 @@ def step(
     *,
     launcher: Sequence[str] = ("-m", "resumer"),
     name: str = "scale",
+    extra: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """One step: `apps_count` apps with `rooms_per_app` rooms each, all at once."""
+    """One step: `apps_count` apps with `rooms_per_app` rooms each, all at once.
+
+    `extra` are more options of `resumer run` (`bench/metrics_cost.py` adds its metrics ones).
+    """
     folder = ws.dir(f"{name}-{apps_count}-apps")
     apps = bench_apps(apps_count)
     profile = {
@@ -58,7 +62,13 @@ def step(
     rooms = [(a.sdkappid, r) for r in room_ids(rooms_per_app) for a in apps]
     with Sim(write_profile(folder, profile), log=folder / "sim.log") as sim:
         run = run_resumer(
-            folder, url=sim.url, rooms=rooms, apps=apps, deadline=600, launcher=launcher
+            folder,
+            url=sim.url,
+            rooms=rooms,
+            apps=apps,
+            deadline=600,
+            launcher=launcher,
+            extra=extra,
         )
         stats = sim.stats()["apps"]
         loop_lag = sim.get("/bench/loop_lag")

@@ -47,10 +47,12 @@ def run_resumer(
     apps: Sequence[BenchApp] = (BenchApp(),),
     deadline: float = 600.0,
     launcher: Sequence[str] = ("-m", "resumer"),
+    extra: Sequence[str] = (),
 ) -> ToolRun:
     """`python -m resumer run -c config.toml rooms.txt -o results.jsonl` over (sdkappid, room).
 
     `launcher` is what follows `python`: a profiler can be put in front of `-m resumer`.
+    `extra` are more options of `resumer run`, such as `--metrics HOST:PORT`.
     """
     config = folder / "config.toml"
     config.write_text(
@@ -77,7 +79,7 @@ def run_resumer(
             sys.executable,
             *launcher,
             *("run", "-c", str(config), str(rooms_file), "-o", str(results)),
-            *("--log-format", "json", "--no-progress"),
+            *("--log-format", "json", "--no-progress", *extra),
         ],
         stdout=folder / "stdout.txt",
         stderr=folder / "stderr.jsonl",

@@ -1,7 +1,8 @@
 """The benchmark suite's smoke run: every scenario at tiny sizes, so `bench/` never rots.
 
 No thresholds on times or rates (a shared CI machine drifts); only that every scenario reports
-its figures and that resumer never had more than 20 requests arrive in any 1 s window.
+its figures, that resumer never had more than 20 requests arrive in any 1 s window, and that
+its metrics (scraped and pushed) counted every request the simulator received.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ SCENARIO_FIELDS = {
     "outage": TOOL_FIELDS
     | {"first_ok_after_outage_s", "full_rate_after_outage_s", "tail_after_outage_s", "meets"},
     "scale": {"steps", "saturates_at_apps", "dry_run", "aiohttp_floor", "cpu_over_floor", "meets"},
+    "metrics_cost": {"apps", "rooms", "rounds", "variants", "scrape_cpu_ms", "meets"},
 }
 STEP_FIELDS = {
     "apps",
@@ -49,6 +51,14 @@ STEP_FIELDS = {
     "code_100422",
     "max_arrivals_1s",
     "rooms_not_ok",
+}
+METRICS_VARIANT_FIELDS = {
+    "client_cpu_ms_per_request",
+    "cpu_ratio",
+    "share_of_ideal",
+    "code_100422",
+    "max_arrivals_1s",
+    "runs",
 }
 
 
@@ -81,12 +91,18 @@ def test_the_smoke_run_reports_every_scenario_and_resumer_keeps_to_the_budget(
     assert all(set(step) >= STEP_FIELDS for step in steps)
     assert set(scenarios["scale"]["dry_run"]) >= {"runs", "bytes_per_room"}
 
+    variants = scenarios["metrics_cost"]["variants"]
+    assert set(variants) == {"none", "scrape", "push"}
+    assert all(set(v) >= METRICS_VARIANT_FIELDS for v in variants.values())
+    assert scenarios["metrics_cost"]["meets"]["metrics_count_every_request"], variants
+
     resumer_runs = {
         "pacing": scenarios["pacing"],
         "side_by_side": tools["resumer"],
         "contention": scenarios["contention"],
         "outage": scenarios["outage"],
         **{f"scale {step['apps']} apps": step for step in steps},
+        **{f"metrics {name}": v for name, v in variants.items()},
     }
     peaks = {name: run["max_arrivals_1s"] for name, run in resumer_runs.items()}
     assert max(peaks.values()) <= BUDGET, peaks
