@@ -23,7 +23,6 @@ import time
 import urllib.request
 from typing import Any, Self
 
-from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.metrics import percentile
@@ -32,7 +31,7 @@ from bench.scale import bench_apps, step
 from bench.tools import BenchApp
 from resumer.app import App
 from resumer.config import AppConfig
-from resumer.metrics import PUSH_EVERY, registry_of
+from resumer.metrics import PUSH_EVERY, exposition, snapshot
 from resumer.records import Status
 from tests.servers import free_port, pushgateway
 
@@ -120,10 +119,10 @@ def scrape_cpu_ms(apps: int) -> float:
 
 
 async def _scrape_cpu_ms(count: int) -> float:  # App needs a running loop
-    registry = registry_of({a.sdkappid: _counted(a) for a in bench_apps(count)})
+    apps = {a.sdkappid: _counted(a) for a in bench_apps(count)}
     began = time.process_time()
     for _ in range(COLLECTIONS):
-        generate_latest(registry)
+        exposition(snapshot(apps))
     return 1000 * (time.process_time() - began) / COLLECTIONS
 
 

@@ -7,14 +7,13 @@ import socket
 
 import aiohttp
 import pytest
-from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from resumer.app import App
 from resumer.classify import Action, Verdict
 from resumer.config import AppConfig, parse_listen
 from resumer.errors import MetricsError, UsageError
-from resumer.metrics import MetricsServer, registry_of
+from resumer.metrics import MetricsServer, exposition, snapshot
 from resumer.records import Status
 
 
@@ -43,8 +42,7 @@ async def test_every_metric_of_the_contract_is_read_from_the_apps_counters() -> 
     one.stats.statuses[Status.OK] += 2
     one.stats.routed, one.stats.done, one.stats.skipped = 5, 2, 3
     two.fatal = Verdict(action=Action.FATAL, code=70009, info="")
-    registry = registry_of({a.sdkappid: a for a in (one, two)})
-    got = samples(generate_latest(registry).decode())
+    got = samples(exposition(snapshot({a.sdkappid: a for a in (one, two)})).decode())
     app = (("sdkappid", "1400000001"),)
     assert got["resumer_requests_total", (("code", "0"), ("outcome", "ok"), *app)] == 2
     assert got["resumer_requests_total", (("code", "100001"), ("outcome", "retry"), *app)] == 1
@@ -72,7 +70,7 @@ def free_port() -> int:
 
 async def test_the_server_serves_scrapes_and_lingers_only_until_one_more_scrape() -> None:
     app = make_app(1400000001)
-    server = MetricsServer(registry_of({app.sdkappid: app}))
+    server = MetricsServer({app.sdkappid: app})
     port = free_port()
     await server.start("127.0.0.1", port)
     url = f"http://127.0.0.1:{port}/metrics"
@@ -95,7 +93,7 @@ async def test_a_port_in_use_is_one_sentence() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        server = MetricsServer(registry_of({app.sdkappid: app}))
+        server = MetricsServer({app.sdkappid: app})
         with pytest.raises(MetricsError, match=f"cannot serve metrics on 127.0.0.1:{port}"):
             await server.start("127.0.0.1", port)
 
