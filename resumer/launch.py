@@ -75,9 +75,7 @@ async def execute(
             endpoint=config.shown_endpoint,
             rate=config.rate,
             concurrency=config.concurrency,
-            codes={str(code): action.value for code, action in sorted(config.codes.items())},
-            metrics=_listen_text(config.metrics),
-            metrics_push=config.metrics_push and mask_endpoint(config.metrics_push),
+            **_optional_settings(config),
         )
         showing = asyncio.create_task(
             shows.run(EVENTS_EVERY) if isinstance(shows, ProgressEvents) else _show(shows)
@@ -116,8 +114,18 @@ def _metrics(run: Run, config: RunConfig) -> AbstractAsyncContextManager[Metrics
     return exported(run.apps, listen=config.metrics, push=config.metrics_push)
 
 
-def _listen_text(listen: tuple[str, int] | None) -> str | None:
-    return None if listen is None else f"{listen[0]}:{listen[1]}"
+def _optional_settings(config: RunConfig) -> dict[str, object]:
+    """The settings a run may have, for `run_started`: only those it has."""
+    settings: dict[str, object] = {}
+    if config.codes:  # the overrides in force: what the run did and why
+        settings["codes"] = {
+            str(code): action.value for code, action in sorted(config.codes.items())
+        }
+    if config.metrics is not None:
+        settings["metrics"] = "{}:{}".format(*config.metrics)
+    if config.metrics_push is not None:
+        settings["metrics_push"] = mask_endpoint(config.metrics_push)
+    return settings
 
 
 async def _show(display: ProgressDisplay | None) -> None:
