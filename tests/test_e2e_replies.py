@@ -150,7 +150,8 @@ def test_error_info_that_drives_a_terminal_is_shown_and_recorded_escaped(tmp_pat
             [sys.executable, "-m", "resumer", "run", *app_flags(server.url), *flags],
             input=b"r\n",
             capture_output=True,
-            env={**os.environ, "RESUMER_SECRET_KEY": DEMO_SECRET_KEY},
+            # wide enough that the console does not cut the retry's line before its info
+            env={**os.environ, "RESUMER_SECRET_KEY": DEMO_SECRET_KEY, "COLUMNS": "400"},
             timeout=60,
             check=False,
         )
