@@ -62,6 +62,7 @@ PACE = 1 - MARGIN  # the share of the budget the pacer runs at
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `resumer` command; returns the exit code."""
+    _open_stderr()
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -293,6 +294,26 @@ def _warn_skipped(final: FinalRooms, path: str) -> FinalRooms:
             "expected after kill -9; more mean something else wrote to this file",
         )
     return final
+
+
+def _open_stderr() -> None:
+    """Point a closed stderr (fd 2: a cron line's `2>&-`, a supervisor) at /dev/null.
+
+    The log then goes nowhere, as asked, instead of failing on a None stderr, of falling back to
+    stdout (where the results may go), or of a file opened later being given fd 2.
+    """
+    if sys.stderr is not None:
+        return
+    try:
+        os.fstat(2)
+    except OSError:
+        with contextlib.suppress(OSError):
+            fd = os.open(os.devnull, os.O_WRONLY)
+            if fd != 2:
+                os.dup2(fd, 2)
+                os.close(fd)
+    with contextlib.suppress(OSError):
+        sys.stderr = open(2, "w", buffering=1, errors="backslashreplace", closefd=False)  # noqa: SIM115
 
 
 def _say(exc: Exception) -> None:

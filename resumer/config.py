@@ -59,7 +59,7 @@ _APP_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
 _RUN_KEYS = set(_RUN_TYPES)
 _APP_KEYS = set(_APP_TYPES)
 _SECRET_KEYS = {"secret_key", "usersig", "key"}  # never accepted in the file itself
-_TOML_TYPES = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+_TOML_TYPES = {bool: "a boolean", int: "a whole number", float: "a decimal number", str: "a string"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

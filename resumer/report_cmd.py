@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import json
 import os
@@ -12,10 +13,11 @@ from collections.abc import Sequence
 from typing import BinaryIO
 
 from resumer.errors import UsageError
-from resumer.report import Merger
+from resumer.report import Merger, Report
 from resumer.results import cannot_read
 
 STDIN = "-"
+EXIT_PIPE_CLOSED = 141  # what a shell reports for cat or jq killed by SIGPIPE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +63,15 @@ def run(args: argparse.Namespace) -> int:
     if args.chart:
         chart.draw(chart.chart_data(report), args.chart)
         print(f"resumer: chart written to {args.chart}", file=sys.stderr)
+    try:
+        _print(args, report, merger)
+    except BrokenPipeError:  # `| head`, or a `resumer run -` that stopped reading: end quietly
+        _silence_stdout()
+        return EXIT_PIPE_CLOSED
+    return 0
+
+
+def _print(args: argparse.Namespace, report: Report, merger: Merger) -> None:
     from resumer import report_view  # noqa: PLC0415  (rich loads when used)
 
     if args.todo:
@@ -78,11 +89,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         from rich.console import Console  # noqa: PLC0415
 
-        console = Console()
+        class _Console(Console):
+            def on_broken_pipe(self) -> None:  # rich's own exits 1; end as the other formats do
+                self.quiet = True
+                raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+        console = _Console()
         if not console.is_terminal:
             console.width = 120  # a file or a pipe: room for every column (rich assumes 80)
         console.print(report_view.tables(report, args.logs))
-    return 0
+    sys.stdout.flush()  # a closed pipe is found here, not by Python at exit
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout again at exit and would print the error; pointing the descriptor
+    # at /dev/null is the fix the Python docs give (signal.SIGPIPE note).
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # a stdout without a descriptor: nothing will flush it
+        pass
 
 
 def _read(path: str, merger: Merger) -> None:

@@ -135,6 +135,7 @@ class ResultsWriter:
         """Write one result line; False if the log cannot be written (the line went to stderr)."""
         data = to_line(result).encode("utf-8")
         if self._failure is None:
+            end = self._end_of_file()
             try:
                 if self._torn:
                     data = b"\n" + data  # keeps a line torn by a crash alone; --resume skips it
@@ -144,6 +145,7 @@ class ResultsWriter:
                 self._stream.flush()  # a no-op on the raw streams `open` makes; tests pass others
             except OSError as exc:
                 self._failed(exc)
+                self._cut_back(end)
             else:
                 self._torn = False
                 self._written += 1
@@ -233,6 +235,25 @@ class ResultsWriter:
         reader = open(os.dup(self._stream.fileno()), "rb", closefd=True)  # noqa: SIM115
         reader.seek(0)
         return reader
+
+    def _end_of_file(self) -> int | None:
+        """The size of the log if it is a regular file (where a failed write is cut back to)."""
+        try:
+            info = os.fstat(self._stream.fileno())
+        except (OSError, ValueError):  # a stream without a descriptor (tests)
+            return None
+        return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+    def _cut_back(self, end: int | None) -> None:
+        # A failed write can leave part of its line (a full disk takes what fits). The operator
+        # appends the spilled lines after it, so the log must end at the last whole line: a
+        # fragment would glue onto the first of them and --resume would skip that record.
+        if end is None:
+            return
+        with contextlib.suppress(OSError, ValueError):  # best effort: the disk is failing
+            fd = self._stream.fileno()
+            if os.fstat(fd).st_size > end:
+                os.ftruncate(fd, end)
 
     def _failed(self, exc: OSError) -> None:
         self._failure = exc

@@ -89,7 +89,7 @@ WRONG_TYPES = [
     ({"endpoint": 8080}, "'endpoint' must be a string"),
     ({"rate": "fast"}, "'rate' must be a number"),
     ({"rate": True}, "'rate' must be a number"),
-    ({"concurrency": 2.7}, "'concurrency' must be a whole number"),
+    ({"concurrency": 2.7}, r"'concurrency' must be a whole number, not a decimal number \(2\.7\)"),
     ({"max_attempts": 2.5}, "'max_attempts' must be a whole number"),
     ({"timeout": [6]}, "'timeout' must be a number of seconds"),
     ({"apps": {"sdkappid": 1}}, "'apps' must be an array of tables"),
@@ -99,7 +99,7 @@ WRONG_TYPES = [
     ({"apps": [{**APP, "secret_key_env": {"a": 1}}]}, "must be a string, the name of an env"),
     (
         {"apps": [{"sdkappid": 7, "identifier": "a", "secret_key_file": 5}]},
-        "'secret_key_file' of app 7 must be a string, the path of a file, not a number",
+        "'secret_key_file' of app 7 must be a string, the path of a file, not a whole number",
     ),
 ]
 

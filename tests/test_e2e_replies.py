@@ -142,14 +142,16 @@ def test_error_info_that_drives_a_terminal_is_shown_and_recorded_escaped(tmp_pat
         return 200, {}, [envelope(next(replies), info=forged)]
 
     log = tmp_path / "out.jsonl"
-    flags = ("-o", str(log), "--log-format", "console", "--no-progress", "-v")  # -v: retries too
+    # -v: a retry is not notable, and the console shows it (with its info) only when asked
+    flags = ("-o", str(log), "--log-format", "console", "--no-progress", "-v")
     with serving(hostile) as server:
         # the console log, as at a terminal (tests.e2e.resumer asks for JSON, which escapes ESC)
         done = subprocess.run(
             [sys.executable, "-m", "resumer", "run", *app_flags(server.url), *flags],
             input=b"r\n",
             capture_output=True,
-            env={**os.environ, "RESUMER_SECRET_KEY": DEMO_SECRET_KEY},
+            # wide enough that the console does not cut the retry's line before its info
+            env={**os.environ, "RESUMER_SECRET_KEY": DEMO_SECRET_KEY, "COLUMNS": "400"},
             timeout=60,
             check=False,
         )

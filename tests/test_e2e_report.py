@@ -137,3 +137,22 @@ def test_the_chart_of_a_run_through_an_outage_shows_the_outage_as_a_gap(tmp_path
     done = report(tmp_path / "results.jsonl", "--chart", picture)
     assert done.returncode == 0, done.stderr
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    # `resumer report --todo LOG | head -1`, or a `resumer run -` that stopped reading: the
+    # reader is gone, which is not an error to print a traceback about.
+    log = tmp_path / "results.jsonl"
+    record = '{"ts":"2026-11-24T10:00:00.000Z","sdkappid":1400000001,"room_id":"r-%d",'
+    record += '"status":"gave_up","error_code":100001,"attempts":6}\n'
+    log.write_text("".join(record % n for n in range(20_000)))  # far more than a pipe holds
+    for flags in (["--todo"], [], ["--format", "json"]):
+        command = [sys.executable, "-m", "resumer", "report", *flags, str(log)]
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            assert proc.stdout is not None
+            assert proc.stderr is not None
+            proc.stdout.close()  # before the report is written: its first write fails
+            err = proc.stderr.read().decode()
+            proc.wait(timeout=60)
+        assert err == ""
+        assert proc.returncode == 141  # as a shell reports cat or jq killed by SIGPIPE

@@ -184,6 +184,32 @@ def test_a_closed_stdout_for_the_results_is_one_sentence(tmp_path: Path) -> None
     assert requests == 0
 
 
+@pytest.mark.parametrize("log_format", ["auto", "json"])
+def test_a_closed_stderr_still_runs_and_keeps_the_log_out_of_the_results(
+    tmp_path: Path, log_format: str
+) -> None:
+    # A cron line or a supervisor may start resumer with fd 2 closed: the log has nowhere to go,
+    # which is no reason to fail (auto exited 1, "some room needs a look", having sent nothing)
+    # nor to mix it into the results on stdout (json did).
+    rooms = tmp_path / "rooms.txt"
+    rooms.write_text(room_lines(5))
+    with SimThread(sim_config()) as sim:
+        command = [*_command(*app_flags(sim.url), str(rooms))[:-2], "--log-format", log_format]
+        quoted = " ".join(f"'{part}'" for part in command)
+        done = subprocess.run(
+            ["/bin/bash", "-c", f"exec {quoted} 2>&-"],
+            capture_output=True,
+            env=_env(),
+            timeout=TIMEOUT,
+            check=False,
+        )
+        requests = _requests(sim)
+    assert done.returncode == 0
+    records = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert [record.get("status") for record in records] == ["ok"] * 5
+    assert requests == 5
+
+
 def test_the_output_being_an_input_is_refused_however_it_is_spelled(tmp_path: Path) -> None:
     rooms = tmp_path / "rooms.txt"
     rooms.write_text(room_lines(5))

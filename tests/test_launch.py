@@ -11,8 +11,15 @@ import pytest
 from rich.console import Console
 
 from resumer import __main__ as entry
-from resumer import launch
+from resumer import launch, logs
 from resumer.launch import REPEAT_WINDOW, Stopper
+
+
+@pytest.fixture(autouse=True)
+def _log_to_a_buffer() -> None:
+    # An earlier test's in-process run (cli.main) may have left the log on a stream that pytest
+    # has closed since: the Stopper's "stopping" event then failed, in the whole suite only.
+    logs.configure("json", io.StringIO())
 
 
 class FakeRun:

@@ -196,6 +196,35 @@ def test_a_full_disk_sends_that_outcome_and_every_later_one_to_stderr() -> None:
     writer.close()  # does not raise again
 
 
+def test_a_line_cut_short_by_a_full_disk_is_removed_so_the_spilled_lines_can_be_appended(
+    tmp_path: Path,
+) -> None:
+    # The README's recovery: append the lines from stderr to the log, run again with --resume.
+    # A fragment of the failed line left at the end of the file would glue onto the first of
+    # them, and --resume would skip that room's record as torn and send the room again.
+    class FullDisk(io.FileIO):
+        room = len(to_line(_result("a"))) + 10
+
+        def write(self, data: object) -> int:
+            assert isinstance(data, bytes | memoryview)
+            if self.room <= 0:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            taken = bytes(data[: self.room])
+            self.room -= len(taken)
+            return super().write(taken)
+
+    path = tmp_path / "results.jsonl"
+    spill = io.StringIO()
+    writer = ResultsWriter(FullDisk(path, "ab"), name=str(path), owned=True, spill=spill)
+    assert writer.write(_result("a"))
+    assert not writer.write(_result("b"))
+    writer.close()
+    assert path.read_bytes() == to_line(_result("a")).encode()
+    with path.open("a") as log:
+        log.write(spill.getvalue())
+    assert read_final(str(path)).contains(1400000001, "b")
+
+
 def test_spilled_lines_are_ascii_json_safe_for_any_terminal() -> None:
     spill = io.StringIO()
     writer = ResultsWriter(
