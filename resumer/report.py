@@ -30,7 +30,7 @@ class AppReport:
 
     sdkappid: App
     statuses: Mapping[Status, int]  # rooms by the status of their last record, every status
-    codes: Mapping[int, int]  # the error codes of the rooms whose last record is not ok
+    codes: Mapping[int, int]  # error codes of the rooms whose last record is not ok (nor invalid)
     records: int  # records read, every run's
     attempts: int  # requests sent: attempts summed over every record, every run's
     first_ts: str | None  # the earliest and latest timestamp of its records, as written
@@ -165,7 +165,7 @@ class Merger:
         codes: Counter[int] = Counter()
         for (status, code), n in outcomes.items():
             statuses[status] += n
-            if status is not Status.OK:
+            if status not in (Status.OK, Status.INVALID):  # invalid: never sent, no code
                 codes[code] += n
         return AppReport(
             sdkappid=sdkappid,

@@ -125,7 +125,7 @@ CASES = {
             B: {"gave_up": 1, "rejected": 1, "aborted": 1},
             None: {"invalid": 1},
         },
-        codes={B: {100001: 1, 100004: 1, 0: 1}, None: {0: 1}},
+        codes={B: {100001: 1, 100004: 1, 0: 1}, None: {}},  # invalid: never sent, no code
         todo=[(B, "r1"), (B, "r3")],
     ),
 }
