@@ -246,7 +246,9 @@ def _check_endpoint(endpoint: object, what: str = "endpoint") -> str:
         url = URL(endpoint)
         port = url.port  # the scheme's default when none is written
     except ValueError:  # yarl's own text is not shown: it may quote the URL, credentials too
-        raise UsageError(f"{shown} is not a valid URL: check its host and port") from None
+        raise UsageError(
+            f"{shown} is not a valid URL: check its host, and that a port is from 1 to 65535"
+        ) from None
     if not url.host:
         raise UsageError(f"{shown} has no host: give one, e.g. https://host or http://host:8080")
     if port is None or not 1 <= port <= 65535:
@@ -277,9 +279,9 @@ def _codes(table: Mapping[str, Any]) -> dict[int, Action]:
             )
         for code in codes:
             if code in classes:
+                where = name if classes[code] == name else f"{classes[code]} and {name}"
                 raise UsageError(
-                    f"ErrorCode {code} is listed twice in [codes] ({classes[code]} and {name}): "
-                    "list each code once"
+                    f"ErrorCode {code} is listed twice in [codes] ({where}): list each code once"
                 )
             overrides[code], classes[code] = OVERRIDE_CLASSES[name], name
     return overrides
