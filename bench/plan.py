@@ -30,6 +30,7 @@ class Plan:
     scale_rooms_per_app: int
     dry_run_sizes: tuple[int, ...]
     floor_requests: int  # requests of the bare aiohttp client (scenario 5's CPU floor)
+    jitter_rooms: int  # rooms of each run of the jitter sweep (scenario 6)
 
 
 FULL = Plan(
@@ -44,6 +45,7 @@ FULL = Plan(
     scale_rooms_per_app=300,  # 15 s per step
     dry_run_sizes=(10_000, 100_000, 1_000_000),
     floor_requests=20_000,
+    jitter_rooms=1200,  # about 62 s at 19.5/s: the learning, and a while after it
 )
 
 SMOKE = Plan(
@@ -58,6 +60,7 @@ SMOKE = Plan(
     scale_rooms_per_app=10,
     dry_run_sizes=(1_000, 10_000),
     floor_requests=200,
+    jitter_rooms=30,
 )
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import machine, markdown, scale, scenarios, sidebyside
+from bench import jitter, machine, markdown, scale, scenarios, sidebyside
 from bench.plan import FULL, SMOKE, Plan, Workspace
 
 HERE = Path(__file__).resolve().parent
@@ -30,6 +30,7 @@ SCENARIOS: dict[str, Scenario] = {
     "contention": scenarios.contention,
     "outage": scenarios.outage,
     "scale": scale.scale,
+    "jitter": jitter.jitter,
 }
 
 
