@@ -30,7 +30,7 @@ demo: install
 
 check: system-deps install-test lint typecheck test
 
-bench: install-test  # about 7 minutes; needs curl for the xargs baseline; writes bench/RESULTS.md
+bench: install-test  # about 18 minutes; needs curl for the xargs baseline; writes bench/RESULTS.md
 	$(PY) -m bench.run
 
 lint:
