@@ -33,6 +33,7 @@ class Plan:
     metrics_apps: int  # scenario 6: a scale step run without metrics, scraped, and pushed
     metrics_rooms_per_app: int
     metrics_rounds: int  # each variant this many times, interleaved
+    jitter_rooms: int  # rooms of each run of the jitter sweep (scenario 7)
 
 
 FULL = Plan(
@@ -50,6 +51,7 @@ FULL = Plan(
     metrics_apps=50,  # busy (about 1,000 requests/s) but not saturated on a shared machine
     metrics_rooms_per_app=300,  # 15 s per run, as scale's steps
     metrics_rounds=3,
+    jitter_rooms=1200,  # about 62 s at 19.5/s: the learning, and a while after it
 )
 
 SMOKE = Plan(
@@ -67,6 +69,7 @@ SMOKE = Plan(
     metrics_apps=2,
     metrics_rooms_per_app=10,
     metrics_rounds=1,
+    jitter_rooms=30,
 )
 
 

@@ -75,12 +75,20 @@ def observe(
     *,
     tool: str = "resumer",
     deadline: float = 600.0,
+    launcher: Sequence[str] = ("-m", "resumer"),
 ) -> Observed:
-    """Run `tool` ("resumer" or a baseline script) over `rooms` of the demo app."""
+    """Run `tool` ("resumer" or a baseline script) over `rooms` of the demo app.
+
+    `launcher` is what follows `python` to start resumer (see `tools.run_resumer`).
+    """
     with Sim(write_profile(folder, profile), log=folder / "sim.log") as sim:
         if tool == "resumer":
             run = run_resumer(
-                folder, url=sim.url, rooms=[(SDKAPPID, r) for r in rooms], deadline=deadline
+                folder,
+                url=sim.url,
+                rooms=[(SDKAPPID, r) for r in rooms],
+                deadline=deadline,
+                launcher=launcher,
             )
         else:
             run = run_baseline(folder, tool, url=sim.url, rooms=rooms, deadline=deadline)

@@ -3,7 +3,8 @@
 Two gates in a row:
 
 1. the adaptive schedule (`pacing.Schedule` at the `pacing.CubicRate`), capped at the budget
-   less a margin (1.5 %: 19.7/s for 20/s), decides when the next request *should* leave;
+   less a learned margin (`pacing.Margin`: 1.5 % on a quiet path, 19.7/s for 20/s; more on a
+   jittery one), decides when the next request *should* leave;
 2. the hard line, an `aiolimiter.AsyncLimiter(1, 1 / (budget × 0.999))`: a bucket that holds
    a single request, so two requests of the app never leave closer than 50.05 ms apart and 21
    of them span more than a second: no 1 s window holds more than 20, from the first second on,
@@ -23,8 +24,15 @@ late because it opens a connection on a busy loop, cannot share a window with th
 
 A throttle (100422) means the API's window was full when the request arrived. The pacer counts
 the app's own requests that left in the second before the refused one: that is the part of the
-budget the app had, and whoever shares the budget had the rest. The CUBIC rate is cut below it
-and climbs back to just under it (at most once per round of requests in flight).
+budget the app had, and whoever shares the budget had the rest. Two causes, two answers (at most
+one per round of requests in flight):
+
+- the app had (nearly) the whole budget by send time (ALONE): nobody else spends it, so the
+  API's window filled because arrivals came late by more than the margin covers. The learned
+  `pacing.Margin` widens a little, the rate is kept, and the grid moves back by the widening so
+  the very next window is covered;
+- the app had clearly less (or the margin is at its widest): someone else spends the rest, and
+  the CUBIC rate is cut below the app's share and climbs back to just under it.
 """
 
 from __future__ import annotations
@@ -35,9 +43,9 @@ from collections.abc import Awaitable, Callable
 
 from aiolimiter import AsyncLimiter
 
-from resumer.pacing import CubicRate, Schedule
+from resumer.pacing import LEAST_MARGIN, CubicRate, Margin, Schedule
 
-MARGIN = 0.015  # pace at 98.5 % of the budget: arrivals jitter on the way to the server
+MARGIN = LEAST_MARGIN  # pace at 98.5 % of the budget at most: arrivals jitter on the way there
 HARD_LINE_MARGIN = 0.001  # the hard line: 50.05 ms at 20/s, so 21 sends span over 1 s
 WINDOW = 1.0  # seconds: the API counts the budget over a sliding window this long
 SKEW = 0.01  # seconds a request may take to reach the API, so its window reaches that far back
@@ -67,6 +75,7 @@ class Pacer:
         self.budget = budget
         self._clock = clock or asyncio.get_running_loop().time
         self._sleep = sleep
+        self._margin = Margin()
         self._rate = CubicRate(ceiling=budget * (1 - MARGIN))
         self._schedule = Schedule()
         self._hard_line = AsyncLimiter(1, 1 / (budget * (1 - HARD_LINE_MARGIN)))
@@ -76,12 +85,23 @@ class Pacer:
         self._granted = 0  # number of slots handed out so far
         self._round_end = 0  # grants up to this one were in flight at the last cut
         self.throttles = 0  # throttle signals received
+        self.widenings = 0  # throttles read as jitter, which widened the margin
         self._contact = asyncio.Event()  # the app's first request is over: the rest may go
 
     @property
     def rate(self) -> float:
         """The rate the app is paced at now, requests/s."""
-        return self._rate.rate(self._clock())
+        return self._pace(self._clock())
+
+    @property
+    def margin(self) -> float:
+        """The part of the budget left unused for arrival jitter now (0.015 on a quiet path)."""
+        return self._margin.margin(self._clock())
+
+    def _pace(self, now: float) -> float:
+        """The CUBIC rate, under a ceiling of the budget less the learned margin."""
+        self._rate.ceiling = self.budget * self._margin.share(now)
+        return self._rate.rate(now)
 
     async def acquire(self) -> int:
         """Wait for the next slot; return its sequence number (for `throttled` and `done`)."""
@@ -90,7 +110,7 @@ class Pacer:
                 await self._contact.wait()  # the first request goes alone
             while True:
                 now = self._clock()
-                interval = 1 / self._rate.rate(now)
+                interval = 1 / self._pace(now)
                 slot = self._schedule.slot(now, interval)
                 if slot <= now:
                     break
@@ -111,7 +131,7 @@ class Pacer:
             # it took this very slot, so the 21st request cannot reach the API in its second.
             now = self._clock()
             self._sent_at[1] = now
-            self._schedule.restart(now + 1 / self._rate.rate(now))
+            self._schedule.restart(now + 1 / self._pace(now))
             self._contact.set()
 
     def throttled(self, grant: int) -> bool:
@@ -126,10 +146,25 @@ class Pacer:
             self._refused[grant % RING] = True
         if grant <= self._round_end:
             return False
+        now = self._clock()
+        self._round_end = self._granted
+        ceiling = self.budget * self._margin.share(now)
+        if share is not None and share * WINDOW + 1 >= ceiling:
+            # The app alone had its whole budget: its own requests, the refused one included,
+            # took all the pace allows in that second (19 and 1 at 19.7/s; a neighbour at 2/s
+            # leaves it 18). So the window filled because arrivals came later than the margin
+            # covers. Keep the rate, widen the margin, and move the grid back by as much, so
+            # the window that spans the change is covered too, not only the ones after it.
+            widened = self._margin.widen(now)
+            if widened > 0:
+                self.widenings += 1
+                self._schedule.delay(widened)
+                return True
         # Aim just under the share, as the pace aims just under the budget: a climb that levels
         # off exactly at it would be throttled by every jitter of the arrivals.
-        self._rate.cut(self._clock(), None if share is None else share * (1 - MARGIN))
-        self._round_end = self._granted
+        margin = self._margin.margin(now)
+        self._pace(now)  # the ceiling of this moment, which the cut starts from
+        self._rate.cut(now, None if share is None else share * (1 - margin))
         return True
 
     def _share(self, grant: int) -> float | None:

@@ -40,6 +40,16 @@ SCENARIO_FIELDS = {
     | {"first_ok_after_outage_s", "full_rate_after_outage_s", "tail_after_outage_s", "meets"},
     "scale": {"steps", "saturates_at_apps", "dry_run", "aiohttp_floor", "cpu_over_floor", "meets"},
     "metrics_cost": {"apps", "rooms", "rounds", "variants", "scrape_cpu_ms", "meets"},
+    "jitter": {"rooms", "latency_ms", "paths", "load_average", "runs", "meets"},
+}
+JITTER_FIELDS = {
+    "share_of_cap",
+    "throttled_fraction",
+    "code_100422",
+    "max_arrivals_1s",
+    "max_accepted_1s",
+    "rooms_not_ok",
+    "rates_after_throttles",
 }
 STEP_FIELDS = {
     "apps",
@@ -108,5 +118,10 @@ def test_the_smoke_run_reports_every_scenario_and_resumer_keeps_to_the_budget(
     assert max(peaks.values()) <= BUDGET, peaks
     not_ok = {name: run["rooms_not_ok"] for name, run in resumer_runs.items()}
     assert not any(not_ok.values()), not_ok
+    # Jitter can put 21 arrivals in a second (one is refused): only the fields, and every room
+    jitter_runs = [run for runs in scenarios["jitter"]["runs"].values() for run in runs.values()]
+    assert len(jitter_runs) == 2 * len(scenarios["jitter"]["paths"]) >= 4
+    assert all(set(run) >= JITTER_FIELDS and run["rooms_not_ok"] == 0 for run in jitter_runs)
+    assert all(run["max_accepted_1s"] <= BUDGET for run in jitter_runs)
     floor = scenarios["scale"]["aiohttp_floor"]
     assert floor["ok"] == floor["requests"], floor  # the floor client really got its replies

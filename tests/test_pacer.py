@@ -1,4 +1,5 @@
-"""The pacer on virtual time: never over the budget in any 1 s window, close to it, adaptive."""
+"""The pacer on virtual time: never over the budget in any 1 s window, close to it, adaptive:
+a throttle from jitter widens the margin, a throttle from a neighbour cuts the rate."""
 
 import asyncio
 from bisect import bisect_left
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resumer.pacer import MARGIN, Pacer
-from resumer.pacing import BETA
+from resumer.pacing import BETA, LEAST_COVER, QUIET, STEP, WIDEST_COVER
 from tests.vtime import run_virtual
 
 
@@ -161,3 +162,80 @@ def test_a_throttle_with_none_of_the_apps_requests_in_the_window_cuts_from_its_o
         return pacer.rate
 
     assert run_virtual(scenario()) == pytest.approx(19.7 * BETA)
+
+
+async def paced(pacer: Pacer, count: int) -> list[float]:
+    """Send times of `count` requests at the pacer's full pace, each over at once."""
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+    for _ in range(count):
+        await take(pacer)
+        times.append(loop.time())
+    return times
+
+
+def test_a_throttle_when_the_app_had_the_whole_budget_widens_the_margin() -> None:
+    async def scenario() -> tuple[bool, float, float, float, list[float]]:
+        pacer = Pacer(budget=20)
+        times = await paced(pacer, 40)
+        # grant 40 was refused: its 19 predecessors in the second before it were all the
+        # pace allows, so nobody else spends the budget; an arrival came late
+        slowed = pacer.throttled(40)
+        after = await paced(pacer, 3)
+        return slowed, pacer.rate, pacer.margin, times[-1], after
+
+    slowed, rate, margin, last, after = run_virtual(scenario())
+    wider = LEAST_COVER + STEP
+    assert slowed  # the pace did slow down: the run logs it
+    assert rate == pytest.approx(20 / (1 + wider))  # 19.47/s: no cut by a fifth
+    assert margin == pytest.approx(wider / (1 + wider))
+    # the grid moved back by the widening: the window spanning the change is covered too
+    assert after[0] - last == pytest.approx(1 / 19.7 + STEP, abs=1e-3)
+    assert after[1] - after[0] == pytest.approx(1 / rate, abs=1e-3)
+
+
+def test_a_throttle_while_a_neighbour_spent_some_of_the_budget_cuts_the_rate() -> None:
+    async def scenario() -> tuple[float, float]:
+        pacer = Pacer(budget=20)
+        await paced(pacer, 30)
+        # the app was slowed to 17/s: 16 of its own in the second, 3 short of the budget
+        for _ in range(30):
+            await take(pacer)
+            await asyncio.sleep(1 / 17)
+        pacer.throttled(60)
+        return pacer.rate, pacer.margin
+
+    rate, margin = run_virtual(scenario())
+    assert margin == pytest.approx(MARGIN)  # not jitter: the margin stays as it was
+    assert rate < 17 * BETA * (1 - MARGIN) + 0.2  # cut below the app's share
+
+
+def test_at_the_widest_margin_a_throttle_is_read_as_a_neighbours() -> None:
+    async def scenario() -> tuple[float, float]:
+        pacer = Pacer(budget=20)
+        await paced(pacer, 25)
+        for grant in range(25, 25 + 10 * 25, 25):  # a throttle every 25 requests: jitter, 9 widen
+            pacer.throttled(grant)
+            await paced(pacer, 25)
+        return pacer.rate, pacer.margin
+
+    rate, margin = run_virtual(scenario())
+    assert margin == pytest.approx(WIDEST_COVER / (1 + WIDEST_COVER))
+    assert rate < 20 / (1 + WIDEST_COVER) * BETA + 1e-9  # then the CUBIC cut
+
+
+def test_when_the_path_calms_the_margin_and_rate_come_back() -> None:
+    async def scenario() -> list[float]:
+        pacer = Pacer(budget=20)
+        await paced(pacer, 40)
+        pacer.throttled(40)
+        rates = [pacer.rate]
+        await asyncio.sleep(QUIET - 1)
+        rates.append(pacer.rate)
+        await asyncio.sleep(600)
+        rates.append(pacer.rate)
+        return rates
+
+    just_after, still, calm = run_virtual(scenario())
+    assert just_after == still == pytest.approx(20 / (1 + LEAST_COVER + STEP))
+    assert calm == pytest.approx(19.7)

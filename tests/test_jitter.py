@@ -1,0 +1,122 @@
+"""The run loop, pacer and simulator model on virtual time, over a path whose delay jitters.
+
+Each request reaches the API's window some milliseconds late (`SimModel.arrival_delay`: the
+simulator's own jitter, uniform or heavy-tailed), so two requests a window apart by send time
+can land in the same second. The pacer should learn a margin that covers the jitter: keep most
+of the budget, and be throttled rarely (the targets of bench scenario 7, which measures the
+same thing over real sockets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import random
+import time
+
+import pytest
+import structlog
+
+from resumer import pacer
+from resumer.client import Request
+from resumer.config import AppConfig, RunConfig
+from resumer.pacing import Margin
+from resumer.records import Reply, Room
+from resumer.results import ResultsWriter
+from resumer.run import Run
+from resumer.sim.config import Jitter, Latency, SimConfig
+from resumer.sim.model import SimModel
+from resumer.sim.profiles import DEMO_APPS, DEMO_IDENTIFIER, DEMO_SDKAPPID, DEMO_SECRET_KEY
+from tests.vtime import run_virtual
+
+BUDGET = 20
+
+
+def arrivals(
+    jitter: Jitter, rooms: int, seed: int, neighbour: float = 0.0
+) -> list[tuple[float, str]]:
+    """(arrival time, kind of answer) of every request resumer sent, in arrival order."""
+    seen: list[tuple[float, str]] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        config = SimConfig(
+            apps=DEMO_APPS,
+            neighbour_rate=neighbour,
+            latency=Latency(min_ms=50, max_ms=300),
+            jitter=jitter,
+            seed=seed,
+        )
+        model = SimModel(config, start=loop.time() - 2)
+
+        async def transport(request: Request) -> Reply:
+            await asyncio.sleep(model.arrival_delay())  # the trip over a jittery network
+            answer = model.handle(
+                dict(request.query), request.body, now=loop.time(), now_unix=time.time()
+            )
+            seen.append((loop.time(), answer.kind))
+            await asyncio.sleep(answer.delay)
+            return Reply(http_status=answer.status, body=answer.body)
+
+        app = AppConfig(
+            sdkappid=DEMO_SDKAPPID, identifier=DEMO_IDENTIFIER, secret_key=DEMO_SECRET_KEY
+        )
+        run = Run(
+            RunConfig(apps=(app,), endpoint="http://127.0.0.1:1"),
+            transport=transport,
+            writer=ResultsWriter(io.BytesIO(), name="test", owned=False),
+            rng=random.Random(seed),
+            wallclock=time.time,
+        )
+        await run.execute(iter([Room(room_id=f"room{i}", sdkappid=None) for i in range(rooms)]))
+
+    with structlog.testing.capture_logs():  # the run's `throttled` events: not to a stale stdout
+        run_virtual(scenario())
+    return seen
+
+
+def figures(seen: list[tuple[float, str]]) -> tuple[float, float]:
+    """Share of the budget accepted from the 2nd arrival on, and the part throttled."""
+    accepted = [t for t, kind in seen if kind != "100422"]
+    share = (len(accepted) - 2) / (accepted[-1] - accepted[1]) / BUDGET
+    throttled = sum(1 for _, kind in seen if kind == "100422") / len(seen)
+    return share, throttled
+
+
+class FixedMargin(Margin):
+    """The margin of before: never widens, so every throttle is read as a neighbour's."""
+
+    def widen(self, now: float) -> float:
+        return 0.0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_arrivals_up_to_40_ms_late_it_keeps_96_percent_and_is_rarely_throttled(seed: int) -> None:
+    share, throttled = figures(arrivals(Jitter(max_ms=40), rooms=1200, seed=seed))
+    assert share >= 0.958  # 20 / (1 + 40 ms) = 0.962: the margin covers the jitter, no more
+    assert throttled <= 0.002
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_with_a_heavy_tail_it_widens_the_margin_without_cutting_the_rate(seed: int) -> None:
+    # the simulator's `jittery` path: 0-30 ms late, and 1 % of requests 50-100 ms late
+    share, throttled = figures(arrivals(Jitter(max_ms=30, tail=0.01), rooms=1200, seed=seed))
+    assert share >= 0.925
+    assert throttled <= 0.005
+
+
+def test_on_a_quiet_path_the_margin_stays_at_one_and_a_half_percent() -> None:
+    seen = arrivals(Jitter(max_ms=10), rooms=600, seed=1)  # 10 ms < the 15 ms covered
+    share, throttled = figures(seen)
+    assert throttled == 0
+    assert share == pytest.approx(0.985, abs=0.001)
+
+
+def test_the_learned_margin_keeps_more_than_reading_every_throttle_as_a_neighbour(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    learned = figures(arrivals(Jitter(max_ms=40), rooms=1200, seed=1))
+    monkeypatch.setattr(pacer, "Margin", FixedMargin)
+    fixed = figures(arrivals(Jitter(max_ms=40), rooms=1200, seed=1))
+    assert learned[0] > fixed[0] + 0.02
+    assert learned[1] < fixed[1] / 2
