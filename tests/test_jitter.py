@@ -9,25 +9,14 @@ same thing over real sockets).
 
 from __future__ import annotations
 
-import asyncio
-import io
-import random
-import time
-
 import pytest
-import structlog
 
 from resumer import pacer
-from resumer.client import Request
-from resumer.config import AppConfig, RunConfig
 from resumer.pacing import Margin
-from resumer.records import Reply, Room
-from resumer.results import ResultsWriter
-from resumer.run import Run
 from resumer.sim.config import Jitter, Latency, SimConfig
 from resumer.sim.model import SimModel
-from resumer.sim.profiles import DEMO_APPS, DEMO_IDENTIFIER, DEMO_SDKAPPID, DEMO_SECRET_KEY
-from tests.vtime import run_virtual
+from resumer.sim.profiles import DEMO_APPS
+from tests.insim import arrivals_in_sim
 
 BUDGET = 20
 
@@ -36,43 +25,15 @@ def arrivals(
     jitter: Jitter, rooms: int, seed: int, neighbour: float = 0.0
 ) -> list[tuple[float, str]]:
     """(arrival time, kind of answer) of every request resumer sent, in arrival order."""
-    seen: list[tuple[float, str]] = []
-
-    async def scenario() -> None:
-        loop = asyncio.get_running_loop()
-        config = SimConfig(
-            apps=DEMO_APPS,
-            neighbour_rate=neighbour,
-            latency=Latency(min_ms=50, max_ms=300),
-            jitter=jitter,
-            seed=seed,
-        )
-        model = SimModel(config, start=loop.time() - 2)
-
-        async def transport(request: Request) -> Reply:
-            await asyncio.sleep(model.arrival_delay())  # the trip over a jittery network
-            answer = model.handle(
-                dict(request.query), request.body, now=loop.time(), now_unix=time.time()
-            )
-            seen.append((loop.time(), answer.kind))
-            await asyncio.sleep(answer.delay)
-            return Reply(http_status=answer.status, body=answer.body)
-
-        app = AppConfig(
-            sdkappid=DEMO_SDKAPPID, identifier=DEMO_IDENTIFIER, secret_key=DEMO_SECRET_KEY
-        )
-        run = Run(
-            RunConfig(apps=(app,), endpoint="http://127.0.0.1:1"),
-            transport=transport,
-            writer=ResultsWriter(io.BytesIO(), name="test", owned=False),
-            rng=random.Random(seed),
-            wallclock=time.time,
-        )
-        await run.execute(iter([Room(room_id=f"room{i}", sdkappid=None) for i in range(rooms)]))
-
-    with structlog.testing.capture_logs():  # the run's `throttled` events: not to a stale stdout
-        run_virtual(scenario())
-    return seen
+    config = SimConfig(
+        apps=DEMO_APPS,
+        neighbour_rate=neighbour,
+        latency=Latency(min_ms=50, max_ms=300),
+        jitter=jitter,
+        seed=seed,
+    )
+    # the trip over a jittery network: the simulator's own arrival delay
+    return arrivals_in_sim(config, rooms=rooms, seed=seed, trip=SimModel.arrival_delay)
 
 
 def figures(seen: list[tuple[float, str]]) -> tuple[float, float]:

@@ -7,64 +7,26 @@ over real sockets). The transport calls `SimModel` directly, with the loop's vir
 
 from __future__ import annotations
 
-import asyncio
-import io
 import random
-import time
 
 import pytest
 
-from resumer.client import Request
-from resumer.config import AppConfig, RunConfig
-from resumer.records import Reply, Room
-from resumer.results import ResultsWriter
-from resumer.run import Run
 from resumer.sim.config import Latency, SimConfig
-from resumer.sim.model import SimModel
-from resumer.sim.profiles import DEMO_APPS, DEMO_IDENTIFIER, DEMO_SDKAPPID, DEMO_SECRET_KEY
-from tests.vtime import run_virtual
+from resumer.sim.profiles import DEMO_APPS
+from tests.insim import arrivals_in_sim
 
 BUDGET = 20
 
 
 def arrivals(neighbour: float, rooms: int, seed: int) -> list[tuple[float, str]]:
     """(arrival time, kind of answer) of every request resumer sent."""
-    seen: list[tuple[float, str]] = []
-
-    async def scenario() -> None:
-        loop = asyncio.get_running_loop()
-        config = SimConfig(
-            apps=DEMO_APPS,
-            neighbour_rate=neighbour,
-            latency=Latency(min_ms=20, max_ms=120),
-            seed=seed,
-        )
-        model = SimModel(config, start=loop.time() - 2)  # the neighbour was there first
-        network = random.Random(seed)
-
-        async def transport(request: Request) -> Reply:
-            await asyncio.sleep(network.uniform(0.0005, 0.002))  # to the server
-            answer = model.handle(
-                dict(request.query), request.body, now=loop.time(), now_unix=time.time()
-            )
-            seen.append((loop.time(), answer.kind))
-            await asyncio.sleep(answer.delay)
-            return Reply(http_status=answer.status, body=answer.body)
-
-        app = AppConfig(
-            sdkappid=DEMO_SDKAPPID, identifier=DEMO_IDENTIFIER, secret_key=DEMO_SECRET_KEY
-        )
-        run = Run(
-            RunConfig(apps=(app,), endpoint="http://127.0.0.1:1"),
-            transport=transport,
-            writer=ResultsWriter(io.BytesIO(), name="test", owned=False),
-            rng=random.Random(seed),
-            wallclock=time.time,
-        )
-        await run.execute(iter([Room(room_id=f"room{i}", sdkappid=None) for i in range(rooms)]))
-
-    run_virtual(scenario())
-    return seen
+    config = SimConfig(
+        apps=DEMO_APPS, neighbour_rate=neighbour, latency=Latency(min_ms=20, max_ms=120), seed=seed
+    )
+    network = random.Random(seed)
+    return arrivals_in_sim(
+        config, rooms=rooms, seed=seed, trip=lambda _model: network.uniform(0.0005, 0.002)
+    )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
