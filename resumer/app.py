@@ -32,16 +32,20 @@ class AppStats:
     done: int = 0  # rooms with a record written
     sent: int = 0  # requests sent, retries included
     answered: int = 0  # replies that were not transient
-    retries: int = 0
     throttles: int = 0
     skipped: int = 0  # rooms already final (--resume): neither sent nor written
     statuses: Counter[str] = field(default_factory=Counter)
     codes: Counter[str] = field(default_factory=Counter)  # error codes of the rooms not ok
-    retry_codes: Counter[int] = field(default_factory=Counter)  # what the retries were for
+    retry_codes: Counter[int] = field(default_factory=Counter)  # retries, by the code behind
     requests: Counter[tuple[str, int]] = field(default_factory=Counter)  # (action, code)
     # send-to-reply times: counts per DURATION_BUCKETS bucket (+ one over the last), and the sum
     duration_counts: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
     duration_sum: float = 0.0
+
+    @property
+    def retries(self) -> int:
+        """Retries after a transient failure (throttles and renewals are not retries)."""
+        return self.retry_codes.total()
 
     def answered_request(self, action: str, code: int, seconds: float) -> None:
         """Count one request's answer (or failure) and how long it took."""

@@ -247,7 +247,7 @@ def summary_tables(summary: Summary) -> Group:
     for sdkappid, stats in summary.apps.items():
         row(str(sdkappid), stats)
         total.sent += stats.sent
-        total.retries += stats.retries
+        total.retry_codes.update(stats.retry_codes)
         total.throttles += stats.throttles
         total.statuses.update(stats.statuses)
         total.codes.update(stats.codes)

@@ -238,7 +238,6 @@ class Run:
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             if isinstance(error, Transient):
-                app.stats.retries += 1
                 app.stats.retry_codes[error.verdict.code] += 1
                 wait = state.next_action.sleep if state.next_action else 0.0
                 self._log.info(

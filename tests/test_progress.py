@@ -161,7 +161,8 @@ async def test_events_carry_every_figure_per_app() -> None:
     events = ProgressEvents({1: one, 2: two}, input_done=lambda: False, clock=clock)
     events.sample()
     clock.now = 10.0
-    one.stats.done, one.stats.sent, one.stats.retries, one.stats.throttles = 200, 250, 40, 10
+    one.stats.done, one.stats.sent, one.stats.throttles = 200, 250, 10
+    one.stats.retry_codes[100001] = 40
     with capture_logs() as captured:
         events.emit()
     assert captured[0] == {
@@ -198,7 +199,8 @@ def test_events_run_every_interval() -> None:
 
 
 def test_summary_tables_count_rooms_codes_requests_and_stops() -> None:
-    ok = AppStats(sent=1205, retries=5, throttles=2)
+    ok = AppStats(sent=1205, throttles=2)
+    ok.retry_codes[100001] = 5
     ok.statuses.update({Status.OK: 1198, Status.REJECTED: 2})
     ok.codes.update({"100004": 2})
     bad = AppStats(sent=3)
