@@ -84,6 +84,10 @@ class ResultsWriter:
         self._written = 0
         self._spilled = 0
         self._closed = False
+        # Where the log ends, if it is a regular file: a failed write is cut back to it. Kept
+        # by adding what each write wrote (the lock keeps other writers out), not asked of the
+        # file before every write: that would be a syscall more per record.
+        self._end = self._end_of_file()
 
     @property
     def to_stdout(self) -> bool:
@@ -135,7 +139,6 @@ class ResultsWriter:
         """Write one result line; False if the log cannot be written (the line went to stderr)."""
         data = to_line(result).encode("utf-8")
         if self._failure is None:
-            end = self._end_of_file()
             try:
                 if self._torn:
                     data = b"\n" + data  # keeps a line torn by a crash alone; --resume skips it
@@ -145,10 +148,12 @@ class ResultsWriter:
                 self._stream.flush()  # a no-op on the raw streams `open` makes; tests pass others
             except OSError as exc:
                 self._failed(exc)
-                self._cut_back(end)
+                self._cut_back(self._end)
             else:
                 self._torn = False
                 self._written += 1
+                if self._end is not None:
+                    self._end += len(data)
                 return True
         self._spill_line(result)
         return False
