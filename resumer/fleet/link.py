@@ -1,0 +1,163 @@
+"""The run's link to Redis: one client, calls that fail closed, one prober while Redis is gone.
+
+Fail closed: a call that gets no answer (a refused or broken connection, a timeout, an error
+reply such as OOM or READONLY) is not skipped and not answered locally: the caller waits, and
+calls again once Redis answers. One prober pings with backoff meanwhile, so a hundred waiting
+workers cost Redis one PING a second, not a hundred. Past `limit` seconds without an answer,
+`on_lost` is told (the run stops, exit 3) and the callers' naps end in their app's stop.
+
+redis-py's defaults (5 s timeouts, retries with backoff for most of a minute) would hold a
+pacer far past the moment a slot was due: the client here gives up on a call within
+SOCKET_TIMEOUT, and retries once at once only (a pooled connection that a Redis restart broke).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import redis.asyncio as aioredis
+import structlog
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from resumer.errors import RedisLostError, UsageError
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+SOCKET_TIMEOUT = 1.0  # seconds a call may take: a script answers in well under a millisecond
+WAIT_STEP = 0.05  # seconds a caller waits between looks at whether Redis is back
+FIRST_PROBE = 0.1  # seconds before the prober's first PING; it doubles up to LAST_PROBE
+LAST_PROBE = 2.0
+
+
+def runner_id() -> str:
+    """A name for this run, unique on the Redis: host, process and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Link:
+    """One run's connection to Redis (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        shown_url: str,
+        limit: float,
+        on_lost: Callable[[RedisLostError], None],
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.redis = client
+        self.shown_url = shown_url  # the URL with any password masked
+        self.runner = runner_id()
+        self._limit = limit
+        self._on_lost = on_lost
+        self._clock = clock or asyncio.get_running_loop().time
+        self._log = structlog.get_logger("resumer")
+        self._lost_since: float | None = None  # when a call last failed, while none succeeded
+        self._prober: asyncio.Task[None] | None = None
+        self.outages = 0  # times Redis was lost and came back, or not
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, shown_url: str, limit: float, on_lost: Callable[[RedisLostError], None]
+    ) -> Link:
+        """Connect and PING once: a Redis that does not answer at the start is a usage error."""
+        client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=SOCKET_TIMEOUT,
+            retry=Retry(NoBackoff(), 1),
+            decode_responses=False,
+        )
+        try:
+            await client.ping()
+        except (RedisError, OSError) as exc:
+            await client.aclose()
+            raise UsageError(
+                f"cannot reach Redis at {shown_url} ({_reason(exc)}): start it or fix --redis"
+            ) from None
+        return cls(client, shown_url=shown_url, limit=limit, on_lost=on_lost)
+
+    @property
+    def lost(self) -> bool:
+        """Redis gave no answer to the last call, and has not answered since."""
+        return self._lost_since is not None
+
+    def script(self, source: str) -> Callable[..., Awaitable[object]]:
+        """A Lua script, run by its SHA and loaded again on NOSCRIPT (a restart, SCRIPT FLUSH)."""
+        return self.redis.register_script(source)
+
+    async def call(self, work: Callable[[aioredis.Redis], Awaitable[T]], sleep: Sleep) -> T:
+        """`work(client)`'s answer; while Redis is lost, wait (with `sleep`) until it is back.
+
+        `sleep` is the caller's nap: the run's stop (or Redis lost past the limit, which stops
+        the run) ends it by raising, so no caller waits past the stop.
+        """
+        while True:
+            if self._lost_since is None:
+                try:
+                    return await work(self.redis)
+                except (RedisError, OSError) as exc:
+                    self._lose(exc)
+            await sleep(WAIT_STEP)
+
+    def _lose(self, exc: BaseException) -> None:
+        """A call failed: from now on, callers wait for the prober to hear from Redis."""
+        if self._lost_since is not None:
+            return
+        self._lost_since = self._clock()
+        self.outages += 1
+        self._log.warning(
+            "redis_lost",
+            redis=self.shown_url,
+            reason=_reason(exc),
+            hint=f"no request is sent until Redis answers; the run stops after {self._limit:g} s",
+        )
+        self._prober = asyncio.create_task(self._probe(_reason(exc)), name="resumer-redis-probe")
+
+    async def _probe(self, reason: str) -> None:
+        """PING with backoff until Redis answers, or tell `on_lost` once the limit is past."""
+        delay = FIRST_PROBE
+        while self._lost_since is not None:
+            lost_for = self._clock() - self._lost_since
+            if lost_for >= self._limit:
+                self._on_lost(
+                    RedisLostError(
+                        f"Redis at {self.shown_url} did not answer for {self._limit:g} s "
+                        f"({reason}): once it is back, run the same command again with --resume"
+                    )
+                )
+                return
+            await asyncio.sleep(min(delay, self._limit - lost_for))
+            delay = min(delay * 2, LAST_PROBE)
+            try:
+                await self.redis.ping()
+            except (RedisError, OSError) as exc:
+                reason = _reason(exc)
+                continue
+            lost_s = round(self._clock() - self._lost_since, 1)
+            self._log.warning("redis_back", redis=self.shown_url, lost_s=lost_s)
+            self._lost_since = None
+
+    async def close(self) -> None:
+        """Stop probing and close the connections."""
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
+        await self.redis.aclose()
+
+
+def _reason(exc: BaseException) -> str:
+    """A Redis failure in a few words, for a log line or a sentence."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
