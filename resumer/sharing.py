@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from resumer.errors import RedisLostError
 from resumer.pacer import Pacer
 from resumer.records import Result
 
@@ -76,6 +77,9 @@ class Sharing(Protocol):
     async def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result) -> None:
         """The room's record is written: give the lease back and record a final outcome."""
 
+    def watch(self, on_lost: Callable[[RedisLostError], None]) -> None:
+        """Call `on_lost` if what is shared is gone past its timeout (the run stops: exit 3)."""
+
 
 class Alone:
     """No sharing: each app paced by this process alone; every room is this run's."""
@@ -87,4 +91,7 @@ class Alone:
         return LEASED
 
     async def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result) -> None:
+        return None
+
+    def watch(self, on_lost: Callable[[RedisLostError], None]) -> None:
         return None

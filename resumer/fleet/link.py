@@ -52,14 +52,14 @@ class Link:
         *,
         shown_url: str,
         limit: float,
-        on_lost: Callable[[RedisLostError], None],
+        on_lost: Callable[[RedisLostError], None] = lambda _error: None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.redis = client
         self.shown_url = shown_url  # the URL with any password masked
         self.runner = runner_id()
         self._limit = limit
-        self._on_lost = on_lost
+        self.on_lost = on_lost  # told once, when Redis is gone past `limit`
         self._clock = clock or asyncio.get_running_loop().time
         self._log = structlog.get_logger("resumer")
         self._lost_since: float | None = None  # when a call last failed, while none succeeded
@@ -67,9 +67,7 @@ class Link:
         self.outages = 0  # times Redis was lost and came back, or not
 
     @classmethod
-    async def connect(
-        cls, url: str, *, shown_url: str, limit: float, on_lost: Callable[[RedisLostError], None]
-    ) -> Link:
+    async def connect(cls, url: str, *, shown_url: str, limit: float) -> Link:
         """Connect and PING once: a Redis that does not answer at the start is a usage error."""
         client = aioredis.Redis.from_url(
             url,
@@ -85,7 +83,7 @@ class Link:
             raise UsageError(
                 f"cannot reach Redis at {shown_url} ({_reason(exc)}): start it or fix --redis"
             ) from None
-        return cls(client, shown_url=shown_url, limit=limit, on_lost=on_lost)
+        return cls(client, shown_url=shown_url, limit=limit)
 
     @property
     def lost(self) -> bool:
@@ -130,7 +128,7 @@ class Link:
         while self._lost_since is not None:
             lost_for = self._clock() - self._lost_since
             if lost_for >= self._limit:
-                self._on_lost(
+                self.on_lost(
                     RedisLostError(
                         f"Redis at {self.shown_url} did not answer for {self._limit:g} s "
                         f"({reason}): once it is back, run the same command again with --resume"

@@ -1,0 +1,103 @@
+"""`sharing.Sharing` on Redis: the budget, throttle state and rooms in flight of every run that
+names the same Redis, and this run's heartbeat, which `resumer status` reads."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from redis.exceptions import RedisError
+
+from resumer.errors import RedisLostError
+from resumer.fleet import keys
+from resumer.fleet.budget import SharedPacer
+from resumer.fleet.claims import RoomClaims, redis_now_us
+from resumer.fleet.link import Link
+from resumer.records import Result
+from resumer.sharing import Budget, Claim, Sleep
+from resumer.sharing_config import SharingConfig
+
+HEARTBEAT = 2.0  # seconds between two heartbeats of a run
+HEARTBEAT_TTL = 10.0  # seconds a heartbeat lasts: a run not heard of for this long is gone
+
+
+class RedisSharing:
+    """What one run shares on Redis; made by `open`, which also starts and stops it."""
+
+    def __init__(self, link: Link, claims: RoomClaims, *, sdkappids: Sequence[int]) -> None:
+        self._link = link
+        self._claims = claims
+        self._sdkappids = tuple(sdkappids)
+        self._started = time.time()
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, settings: SharingConfig, *, sdkappids: Sequence[int]
+    ) -> AsyncIterator[RedisSharing]:
+        """Connect (one sentence and exit 2 if Redis does not answer), run, then let go."""
+        link = await Link.connect(
+            settings.redis, shown_url=settings.shown_redis, limit=settings.redis_timeout
+        )
+        try:
+            since = None if settings.ledger else await redis_now_us(link)
+            claims = RoomClaims(
+                link, ledger=settings.ledger, ledger_ttl=settings.ledger_ttl, since_us=since
+            )
+            sharing = cls(link, claims, sdkappids=sdkappids)
+            claims.start()
+            beating = asyncio.create_task(sharing._heartbeat(), name="resumer-heartbeat")
+            try:
+                yield sharing
+            finally:
+                beating.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beating
+                await claims.close()
+                with contextlib.suppress(RedisError, OSError):
+                    await link.redis.delete(keys.RUNNERS + link.runner)
+        finally:
+            await link.close()
+
+    @property
+    def runner(self) -> str:
+        """This run's name on the Redis."""
+        return self._link.runner
+
+    def budget(self, sdkappid: int, *, rate: float, sleep: Sleep) -> Budget:
+        return SharedPacer(self._link, sdkappid, budget=rate, sleep=sleep)
+
+    async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
+        return await self._claims.claim(sdkappid, room_id, sleep)
+
+    async def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result) -> None:
+        await self._claims.release(sdkappid, room_id, claim, result)
+
+    def watch(self, on_lost: Callable[[RedisLostError], None]) -> None:
+        self._link.on_lost = on_lost
+
+    async def _heartbeat(self) -> None:
+        """Say every HEARTBEAT seconds that this run is alive, and on which apps."""
+        beat = {
+            "runner": self._link.runner,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": round(self._started, 3),
+            "apps": list(self._sdkappids),
+        }
+        key = keys.RUNNERS + self._link.runner
+        ttl_ms = int(HEARTBEAT_TTL * 1000)
+        while True:
+            with contextlib.suppress(RedisError, OSError):  # the link's callers see the loss
+                beat["seen"] = round(time.time(), 3)
+                async with self._link.redis.pipeline(transaction=False) as pipe:
+                    pipe.set(key, json.dumps(beat), px=ttl_ms)
+                    pipe.sadd(keys.APPS, *self._sdkappids)
+                    await pipe.execute()
+            await asyncio.sleep(HEARTBEAT)
