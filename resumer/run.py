@@ -416,13 +416,17 @@ class Run:
     async def _throttled(self, app: App, room: Room, verdict: Verdict, grant: int) -> None:
         """Slow the app down; then wait as long as the reply asked (a 429's Retry-After)."""
         app.stats.throttles += 1
+        margin = app.pacer.margin
         if app.pacer.throttled(grant):
+            # Arrival jitter widens the margin and keeps the rate; a neighbour cuts the rate.
+            widened = app.pacer.margin > margin
             self._log.info(
-                "throttled",
+                "margin_widened" if widened else "throttled",
                 sdkappid=app.sdkappid,
                 room_id=room.room_id,
                 code=verdict.code,
                 rate=round(app.pacer.rate, 2),
+                margin=round(app.pacer.margin, 4),
             )
         if verdict.wait:
             await app.nap(verdict.wait)
