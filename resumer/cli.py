@@ -182,7 +182,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(commands: Any) -> None:
     """`sim`, `demo` and `report` live in their own modules; the CLI only wires them in."""
-    from resumer import demo, report_cmd  # noqa: PLC0415  (see _run: heavy modules load when used)
+    from resumer import demo, report_cmd, status_cmd  # noqa: PLC0415  (heavy ones load when used)
     from resumer.sim import cli as sim_cli  # noqa: PLC0415
 
     sim = commands.add_parser("sim", help="run the local simulator of the API")
@@ -201,6 +201,12 @@ def _add_optional_commands(commands: Any) -> None:
     )
     report_cmd.add_arguments(report)
     report.set_defaults(handler=report_cmd.run)
+
+    status = commands.add_parser(
+        "status", help="the runs sharing a Redis (--redis), and each app's shared state"
+    )
+    status_cmd.add_arguments(status)
+    status.set_defaults(handler=status_cmd.run)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -58,7 +58,7 @@ def sharing_config(
                 )
         return None
     shown = mask(url)
-    _check_url(url, shown)
+    check_redis_url(url, shown)
     return SharingConfig(
         redis=url,
         shown_redis=shown,
@@ -104,7 +104,8 @@ def _ledger_name(value: object) -> str | None:
     return value
 
 
-def _check_url(url: str, shown: str) -> None:
+def check_redis_url(url: str, shown: str) -> None:
+    """Refuse, in one sentence, a --redis that is not a usable Redis URL."""
     if any(c.isspace() or not c.isprintable() for c in url):
         raise UsageError(f"--redis '{shown}' holds a space or a control character")
     try:

@@ -69,13 +69,7 @@ class Link:
     @classmethod
     async def connect(cls, url: str, *, shown_url: str, limit: float) -> Link:
         """Connect and PING once: a Redis that does not answer at the start is a usage error."""
-        client = aioredis.Redis.from_url(
-            url,
-            socket_timeout=SOCKET_TIMEOUT,
-            socket_connect_timeout=SOCKET_TIMEOUT,
-            retry=Retry(NoBackoff(), 1),
-            decode_responses=False,
-        )
+        client = connect_client(url)
         try:
             await client.ping()
         except (RedisError, OSError) as exc:
@@ -153,6 +147,17 @@ class Link:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._prober
         await self.redis.aclose()
+
+
+def connect_client(url: str) -> aioredis.Redis:
+    """A client of `url` with short timeouts, retrying a failed call once, at once."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=SOCKET_TIMEOUT,
+        retry=Retry(NoBackoff(), 1),
+        decode_responses=False,
+    )
 
 
 def _reason(exc: BaseException) -> str:
