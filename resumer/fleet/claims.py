@@ -211,7 +211,10 @@ class RoomClaims:
     async def _renew_loop(self) -> None:
         while True:
             await asyncio.sleep(self._renew_every)
-            await self.renew()
+            try:
+                await self.renew()
+            except Exception as exc:  # a task that died quietly would let every lease lapse
+                self._log.error("lease_renewal_failed", reason=f"{type(exc).__name__}: {exc}")
 
     async def renew(self) -> None:
         """Renew every lease held now, one call per app (the renewal task's tick)."""
