@@ -256,3 +256,16 @@ async def test_a_release_whose_app_stopped_while_redis_is_gone_does_not_raise(
     server.stop()
     await run.release(APP, "r1", claim, result("r1", Status.OK))
     assert (run.stats.release_failures, run.held) == (1, 0)
+
+
+async def test_releasing_a_claim_without_a_lease_or_twice_touches_nothing(
+    link: Link, peek: aioredis.Redis
+) -> None:
+    run = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
+    claim = await run.claim(APP, "r1", asyncio.sleep)
+    await run.release(APP, "r1", Claim(Hold.BUSY), result("r1", Status.OK))
+    assert await peek.exists(keys.lease(APP, "r1")) == 1
+    await run.release(APP, "r1", claim, result("r1", Status.OK))
+    await run.release(APP, "r1", claim, result("r1", Status.REJECTED))
+    assert str(await peek.hget(keys.ledger(APP, "inc"), "r1")).startswith("ok ")
+    assert run.stats.released == 1
