@@ -36,6 +36,15 @@ async def link(server: RedisServer) -> AsyncIterator[Link]:
 
 
 @pytest.fixture
+async def another(server: RedisServer) -> AsyncIterator[Link]:
+    """The link of another run on the same Redis (its own runner id)."""
+    lost: list[RedisLostError] = []
+    connected = await Link.connect(server.url, shown_url=server.url, limit=60, on_lost=lost.append)
+    yield connected
+    await connected.close()
+
+
+@pytest.fixture
 async def peek(server: RedisServer) -> AsyncIterator[aioredis.Redis]:
     """A plain client of the test's own, to look at the keys and to play another run."""
     client = aioredis.Redis.from_url(server.url, decode_responses=True)
@@ -48,23 +57,25 @@ def result(room_id: str, status: Status) -> Result:
 
 
 async def test_a_free_room_is_leased_then_busy_then_final_once_released(
-    link: Link, peek: aioredis.Redis
+    link: Link, another: Link, peek: aioredis.Redis
 ) -> None:
     run = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
     first = await run.claim(APP, "r1", asyncio.sleep)
     assert first == Claim(Hold.LEASED, 1)
     assert await peek.get(keys.lease(APP, "r1")) == f"1 {link.runner}"
     assert 0 < await peek.pttl(keys.lease(APP, "r1")) <= LEASE_TTL * 1000
-    assert await run.claim(APP, "r1", asyncio.sleep) == Claim(Hold.BUSY)
-    assert (await run.claim(APP, "r2", asyncio.sleep)).token == 2  # one fence per app
+    neighbour = RoomClaims(another, ledger="inc", ledger_ttl=DAY)
+    assert await neighbour.claim(APP, "r1", asyncio.sleep) == Claim(Hold.BUSY)
+    assert (await neighbour.claim(APP, "r2", asyncio.sleep)).token == 2  # one fence per app
 
     await run.release(APP, "r1", first, result("r1", Status.OK))
     assert await peek.exists(keys.lease(APP, "r1")) == 0
     status, at = str(await peek.hget(keys.ledger(APP, "inc"), "r1")).split()
     assert status == "ok"
     assert int(at) > 0
-    assert await run.claim(APP, "r1", asyncio.sleep) == Claim(Hold.FINAL)
-    assert (run.stats.leased, run.stats.busy, run.stats.final, run.stats.released) == (2, 1, 1, 1)
+    assert await neighbour.claim(APP, "r1", asyncio.sleep) == Claim(Hold.FINAL)
+    assert (run.stats.leased, run.stats.released) == (1, 1)
+    assert (neighbour.stats.leased, neighbour.stats.busy, neighbour.stats.final) == (1, 1, 1)
 
 
 async def test_an_outcome_that_is_not_final_frees_the_room_and_records_nothing(
@@ -80,10 +91,10 @@ async def test_an_outcome_that_is_not_final_frees_the_room_and_records_nothing(
 
 
 async def test_a_run_that_lost_its_lease_to_another_records_nothing_and_deletes_nothing(
-    link: Link, peek: aioredis.Redis
+    link: Link, another: Link, peek: aioredis.Redis
 ) -> None:
     first = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
-    second = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
+    second = RoomClaims(another, ledger="inc", ledger_ttl=DAY)
     mine = await first.claim(APP, "r1", asyncio.sleep)
     await peek.delete(keys.lease(APP, "r1"))  # as if it expired while the first run stalled
     theirs = await second.claim(APP, "r1", asyncio.sleep)
@@ -93,7 +104,7 @@ async def test_a_run_that_lost_its_lease_to_another_records_nothing_and_deletes_
         await first.release(APP, "r1", mine, result("r1", Status.REJECTED))
     assert [e["event"] for e in logs] == ["lease_lost"]
     assert (logs[0]["sdkappid"], logs[0]["room_id"]) == (APP, "r1")
-    assert await peek.get(keys.lease(APP, "r1")) == f"2 {link.runner}"
+    assert await peek.get(keys.lease(APP, "r1")) == f"2 {another.runner}"
     assert await peek.exists(keys.ledger(APP, "inc")) == 0
     assert first.stats.lost == 1
 
@@ -154,7 +165,7 @@ async def test_the_renewal_task_keeps_a_short_lease_alive_until_release(
 
 
 async def test_a_lease_not_renewed_expires_and_another_run_takes_the_room(
-    link: Link, peek: aioredis.Redis
+    link: Link, another: Link, peek: aioredis.Redis
 ) -> None:
     dead = RoomClaims(link, ledger=None, ledger_ttl=DAY, lease_ttl=0.05)  # never start()ed
     await dead.claim(APP, "r1", asyncio.sleep)
@@ -162,12 +173,12 @@ async def test_a_lease_not_renewed_expires_and_another_run_takes_the_room(
         if not await peek.exists(keys.lease(APP, "r1")):
             break
         await asyncio.sleep(0.01)
-    live = RoomClaims(link, ledger=None, ledger_ttl=DAY)
+    live = RoomClaims(another, ledger=None, ledger_ttl=DAY)
     assert await live.claim(APP, "r1", asyncio.sleep) == Claim(Hold.LEASED, 2)
 
 
 async def test_without_a_ledger_name_a_run_honours_only_entries_since_its_start(
-    link: Link, peek: aioredis.Redis
+    link: Link, another: Link, peek: aioredis.Redis
 ) -> None:
     started = await redis_now_us(link, asyncio.sleep)
     early = RoomClaims(link, ledger=None, ledger_ttl=DAY, since_us=started)
@@ -180,7 +191,7 @@ async def test_without_a_ledger_name_a_run_honours_only_entries_since_its_start(
     later = RoomClaims(link, ledger=None, ledger_ttl=DAY)  # its start: its first claim
     again = await later.claim(APP, "r1", asyncio.sleep)
     assert again.hold is Hold.LEASED
-    assert await RoomClaims(link, ledger="-x", ledger_ttl=DAY).claim(
+    assert await RoomClaims(another, ledger="-x", ledger_ttl=DAY).claim(
         APP, "r1", asyncio.sleep
     ) == Claim(Hold.BUSY)
 
@@ -269,3 +280,15 @@ async def test_releasing_a_claim_without_a_lease_or_twice_touches_nothing(
     await run.release(APP, "r1", claim, result("r1", Status.REJECTED))
     assert str(await peek.hget(keys.ledger(APP, "inc"), "r1")).startswith("ok ")
     assert run.stats.released == 1
+
+
+async def test_a_claim_made_again_after_its_reply_was_lost_gets_the_same_lease(
+    link: Link, another: Link, peek: aioredis.Redis
+) -> None:
+    run = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
+    first = await run.claim(APP, "r1", asyncio.sleep)
+    await peek.pexpire(keys.lease(APP, "r1"), 500)
+    assert await run.claim(APP, "r1", asyncio.sleep) == first
+    assert await peek.pttl(keys.lease(APP, "r1")) > 500
+    other = RoomClaims(another, ledger="inc", ledger_ttl=DAY)
+    assert await other.claim(APP, "r1", asyncio.sleep) == Claim(Hold.BUSY)

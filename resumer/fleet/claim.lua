@@ -10,7 +10,14 @@ if entry then
     return {2, 0}
   end
 end
-if redis.call('EXISTS', KEYS[2]) == 1 then
+local held = redis.call('GET', KEYS[2])
+if held then
+  local mine = ' ' .. ARGV[4]
+  if string.sub(held, -#mine) == mine then
+    -- This run's own lease: the reply to its claim was lost and the call was made again.
+    redis.call('PEXPIRE', KEYS[2], ARGV[3])
+    return {0, tonumber(string.match(held, '^(%d+) '))}
+  end
   return {1, 0}
 end
 local token = redis.call('INCR', KEYS[3])

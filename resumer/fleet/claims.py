@@ -3,7 +3,9 @@
 Claim (one script, `claim.lua`): a room final in the ledger is FINAL (skip it); else a room
 whose lease key exists is BUSY (another live run is on it); else the app's fence counter is
 INCRed and the lease `resumer:{APP}:lease:ROOM` is SET to `TOKEN RUNNER` with a PX of
-`lease_ttl`: LEASED, with that token.
+`lease_ttl`: LEASED, with that token. A lease that is this run's own already is LEASED again,
+with its token: the call is made again when its reply was lost (a timeout, a broken
+connection), and the run never claims one room twice otherwise (it drops duplicate rooms).
 
 Release (one script, `release.lua`), fenced by the lease's value `TOKEN RUNNER`:
 - the lease is still this claim's: record the outcome in the ledger if it is final, DEL the lease;
