@@ -25,13 +25,18 @@ from resumer.sharing_config import SharingConfig
 
 HEARTBEAT = 2.0  # seconds between two heartbeats of a run
 HEARTBEAT_TTL = 10.0  # seconds a heartbeat lasts: a run not heard of for this long is gone
+# The ledger of runs without --ledger matters only while runs overlap: a day is plenty.
+UNNAMED_LEDGER_TTL = 86400.0
 
 
 class RedisSharing:
     """What one run shares on Redis; made by `open`, which also starts and stops it."""
 
-    def __init__(self, link: Link, claims: RoomClaims, *, sdkappids: Sequence[int]) -> None:
+    def __init__(
+        self, link: Link, claims: RoomClaims, *, sdkappids: Sequence[int], started_us: int
+    ) -> None:
         self._link = link
+        self._started_us = started_us  # Redis's clock at the start
         self._claims = claims
         self._sdkappids = tuple(sdkappids)
         self._started = time.time()
@@ -46,11 +51,14 @@ class RedisSharing:
             settings.redis, shown_url=settings.shown_redis, limit=settings.redis_timeout
         )
         try:
-            since = None if settings.ledger else await redis_now_us(link)
+            started_us = await redis_now_us(link, asyncio.sleep)
             claims = RoomClaims(
-                link, ledger=settings.ledger, ledger_ttl=settings.ledger_ttl, since_us=since
+                link,
+                ledger=settings.ledger,
+                ledger_ttl=settings.ledger_ttl if settings.ledger else UNNAMED_LEDGER_TTL,
+                since_us=None if settings.ledger else await _overlap_start(link, started_us),
             )
-            sharing = cls(link, claims, sdkappids=sdkappids)
+            sharing = cls(link, claims, sdkappids=sdkappids, started_us=started_us)
             claims.start()
             beating = asyncio.create_task(sharing._heartbeat(), name="resumer-heartbeat")
             try:
@@ -89,6 +97,7 @@ class RedisSharing:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "started": round(self._started, 3),
+            "started_us": self._started_us,
             "apps": list(self._sdkappids),
         }
         key = keys.RUNNERS + self._link.runner
@@ -101,3 +110,20 @@ class RedisSharing:
                     pipe.sadd(keys.APPS, *self._sdkappids)
                     await pipe.execute()
             await asyncio.sleep(HEARTBEAT)
+
+
+async def _overlap_start(link: Link, started_us: int) -> int:
+    """Since when a run without --ledger honours the outcomes other runs recorded: its own
+    start, or the start of the oldest run alive now, if earlier.
+
+    Runs that overlap thus never send one room twice, whichever started first; a run started
+    after every other ended does every room again (a new incident may have broken them anew).
+    """
+    names = [k async for k in link.redis.scan_iter(match=keys.RUNNERS + "*", count=1000)]
+    beats = await link.redis.mget(names) if names else []
+    starts = [started_us]
+    for beat in beats:
+        if beat is not None:  # None: it expired since the SCAN
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                starts.append(int(json.loads(beat)["started_us"]))
+    return min(starts)
