@@ -1,0 +1,246 @@
+"""One app's send slots from a GCRA on Redis, shared by every runner that names that Redis.
+
+The slots come from `reserve.lua`, one script call (one round trip) per grant, in the
+reservation form: the script reads Redis's `TIME` (no host's clock matters), takes the app's
+shared rate, books `start = max(TAT, now)`, stores `TAT = start + 1/rate` and answers how long
+to wait. Every runner waits its turn in the order it asked, nobody polls, and the app's sends
+across the fleet stay 1/rate apart with a burst of one: after an idle spell the next slot is
+`now`, never a backlog. It refuses to book more than AHEAD into the future ("ask again in X"),
+so a crowd of callers cannot fill the next minute with promises.
+
+The local side keeps what `pacer.Pacer` keeps, as a guard and for what is this runner's own:
+the hard line (`AsyncLimiter(1, 1 / (budget × 0.999))`), the first request alone, the learned
+`pacing.Margin` (the jitter of *this* runner's path: the ceiling it passes is budget × share).
+
+Throttles, one answer per episode for the fleet: `throttled` stays synchronous and only notes
+the refused send's slot (Redis µs); the next reservation carries it, so a throttle costs no
+round trip of its own. The script answers it only if the slot is later than the last answer's
+(`decided`): five runners reporting throttles of one episode move the fleet once. It counts the
+fleet's slots in the second before the refused one, as the Pacer counts its own:
+
+- they (with the refused one) reach the caller's ceiling: the fleet alone had the whole budget,
+  so the API's window filled because arrivals came late. No cut; the script moves TAT back by
+  the widening the caller's margin would take (the caller sends it with the report), and the
+  caller widens its margin when told. Moving TAT inside the script, rather than waiting for the
+  wider ceiling to show in the next intervals, covers the very window that spans the change, for
+  every runner at once and in the same round trip, as `Schedule.delay` does for one pacer;
+- less: someone outside the fleet spends the rest. The shared CUBIC state (`keys.rate`) is cut
+  to min(current rate, measured share × (1 − margin)) at `now`, and every runner climbs back
+  from it together, with the same formula and constants as `pacing.CubicRate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from enum import IntEnum
+from importlib import resources
+from string import Template
+
+import redis.asyncio as aioredis
+from aiolimiter import AsyncLimiter
+
+from resumer.fleet import keys
+from resumer.fleet.link import Link
+from resumer.pacer import HARD_LINE_MARGIN, RING, SKEW, WINDOW
+from resumer.pacing import BETA, MIN_RATE, SCALE, Margin
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+EPOCH = 1_700_000_000  # Unix seconds (November 2023): the script's µs count from here, exactly
+AHEAD = 1.0  # seconds: the furthest ahead the script books a slot
+KEEP = 2.0  # seconds of slots kept in `keys.sends`: a window and some
+TTL = 60.0  # seconds an app's keys outlive its last reservation
+US = 1_000_000
+
+
+class Verdict(IntEnum):
+    """What the script made of the throttle report a reservation carried."""
+
+    NONE = 0  # nothing reported
+    STALE = 1  # the send was booked before the episode's answer: nothing new
+    CUT = 2  # a neighbour: the shared rate was cut
+    WIDENED = 3  # jitter: the caller's margin widens, TAT moved back by as much
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reservation:
+    """The script's answer, in seconds and requests/s (the slot stays in Redis µs)."""
+
+    booked: bool  # False: nothing booked, ask again in `wait`
+    wait: float  # seconds from the script's `now` to the slot (or to asking again)
+    slot: int  # µs since EPOCH on Redis's clock; 0 if not booked
+    rate: float  # the app's shared rate under the caller's ceiling, requests/s
+    verdict: Verdict
+
+    @classmethod
+    def parse(cls, reply: object) -> Reservation:
+        if not isinstance(reply, list) or len(reply) != 5:
+            raise TypeError(f"unexpected reply from reserve.lua: {reply!r}")
+        booked, wait, slot, rate, verdict = (int(value) for value in reply)
+        return cls(
+            booked=booked == 1,
+            wait=wait / US,
+            slot=slot,
+            rate=rate / US,
+            verdict=Verdict(verdict),
+        )
+
+
+def reserve_source() -> str:
+    """The script, its constants filled in from the Python ones it must agree with."""
+    text = resources.files("resumer.fleet").joinpath("reserve.lua").read_text(encoding="utf-8")
+    return Template(text).substitute(
+        EPOCH=EPOCH,
+        BETA=repr(BETA),
+        SCALE=repr(SCALE),
+        MIN_RATE=repr(MIN_RATE),
+        WINDOW_S=repr(WINDOW),
+        WINDOW_US=round(WINDOW * US),
+        SKEW_US=round(SKEW * US),
+        AHEAD_US=round(AHEAD * US),
+        KEEP_US=round(KEEP * US),
+        TTL_MS=round(TTL * 1000),
+    )
+
+
+Script = Callable[..., Awaitable[object]]
+
+
+def reserve_args(
+    *,
+    ceiling: float,
+    margin: float,
+    report: int = 0,
+    widen: float = 0.0,
+    after: bool = False,
+    now: int | None = None,
+) -> list[str]:
+    """The script's ARGV (see reserve.lua); `now` (µs) is for tests only."""
+    args = [repr(ceiling), repr(margin), str(report), str(round(widen * US)), "1" if after else "0"]
+    return args if now is None else [*args, str(now)]
+
+
+class SharedPacer:
+    """Grants one app's send slots from the fleet's shared GCRA (a `sharing.Budget`).
+
+    As with `pacer.Pacer`, each grant must be followed by `done(grant)`; until the first one
+    is, no other grant is handed out. A Redis that does not answer holds `acquire` (the link
+    fails closed) until it does or the run stops (`sleep` raises).
+    """
+
+    def __init__(
+        self,
+        link: Link,
+        sdkappid: int,
+        *,
+        budget: float,
+        sleep: Sleep,
+        clock: Clock | None = None,
+    ) -> None:
+        self.budget = budget
+        self._link = link
+        self._script = link.script(reserve_source())
+        self._keys = [keys.tat(sdkappid), keys.sends(sdkappid), keys.rate(sdkappid)]
+        self._sleep = sleep
+        self._clock = clock or asyncio.get_running_loop().time
+        self._margin = Margin()
+        self._hard_line = AsyncLimiter(1, 1 / (budget * (1 - HARD_LINE_MARGIN)))
+        self._turn = asyncio.Lock()  # one reservation at a time, in arrival order
+        self._contact = asyncio.Event()  # the app's first request is over: the rest may go
+        self._after = False  # the first request just ended: tell the next reservation
+        self._report = 0  # the slot of a throttled send, for the next reservation (0: none)
+        self._slots = [0] * RING  # Redis slot (µs) of grant g, at g % RING
+        self._granted = 0  # number of slots handed out so far
+        self._round_end = 0  # grants up to this one were in flight at the last report
+        self._rate = budget * self._margin.share(self._clock())
+        self._asked_at = 0.0  # when the last script call left (loop clock)
+        self.throttles = 0  # throttle signals received
+        self.widenings = 0  # reports the fleet read as jitter, which widened the margin
+        self.calls = 0  # script calls made (round trips to Redis, outages aside)
+
+    @property
+    def rate(self) -> float:
+        """The app's shared rate at the last reservation, under this runner's ceiling now."""
+        return min(self._rate, self._ceiling(self._clock()))
+
+    @property
+    def margin(self) -> float:
+        """The part of the budget this runner leaves unused for its arrival jitter now."""
+        return self._margin.margin(self._clock())
+
+    def _ceiling(self, now: float) -> float:
+        return self.budget * self._margin.share(now)
+
+    async def acquire(self) -> int:
+        """Wait for the next slot; return its sequence number (for `throttled` and `done`)."""
+        async with self._turn:
+            if self._granted and not self._contact.is_set():
+                await self._contact.wait()  # the first request goes alone
+            while True:
+                reservation = await self._reserve()
+                # The script's `now` was about half a round trip before its answer arrived.
+                ready = (self._asked_at + self._clock()) / 2 + reservation.wait
+                if reservation.booked:
+                    break
+                await self._sleep(max(0.0, ready - self._clock()))
+            if (remaining := ready - self._clock()) > 0:
+                await self._sleep(remaining)
+            await self._hard_line.acquire()
+            self._granted += 1
+            self._slots[self._granted % RING] = reservation.slot
+            return self._granted
+
+    async def _reserve(self) -> Reservation:
+        """One script call, carrying the pending report; adopt what it says."""
+        now = self._clock()
+        report, after = self._report, self._after
+        trial = dataclasses.replace(self._margin)
+        widen = trial.widen(now) if report else 0.0
+        args = reserve_args(
+            ceiling=self._ceiling(now),
+            margin=self._margin.margin(now),
+            report=report,
+            widen=widen,
+            after=after,
+        )
+
+        async def call(client: aioredis.Redis) -> object:
+            self._asked_at = self._clock()  # of the attempt that answers, not of an outage
+            self.calls += 1
+            return await self._script(keys=self._keys, args=args, client=client)
+
+        reservation = Reservation.parse(await self._link.call(call, self._sleep))
+        if self._report == report:
+            self._report = 0  # carried (a newer one, noted meanwhile, waits for the next call)
+        if reservation.booked:
+            self._after = False
+        if reservation.verdict is Verdict.WIDENED:
+            self._margin = trial
+            self.widenings += 1
+        self._rate = reservation.rate
+        return reservation
+
+    def done(self, grant: int) -> None:
+        """The request of `grant` is over: answered, failed, or never sent after all."""
+        if grant == 1 and not self._contact.is_set():
+            # It left by now, if late (a new connection on a busy loop): the next reservation
+            # books no sooner than one interval from now, so the fleet's next sends cannot reach
+            # the API within a window of it.
+            self._after = True
+            self._contact.set()
+
+    def throttled(self, grant: int) -> bool:
+        """A request answered with a throttle signal; True if it will be reported to the fleet.
+
+        One report per round of this runner's requests in flight, as the Pacer cuts once per
+        round; the script then answers one report per episode for the whole fleet.
+        """
+        self.throttles += 1
+        if grant <= self._round_end or grant <= self._granted - RING:
+            return False
+        self._round_end = self._granted
+        self._report = self._slots[grant % RING]
+        return True
