@@ -53,6 +53,7 @@ EPOCH = 1_700_000_000  # Unix seconds (November 2023): the script's µs count fr
 AHEAD = 1.0  # seconds: the furthest ahead the script books a slot
 KEEP = 2.0  # seconds of slots kept in `keys.sends`: a window and some
 TTL = 60.0  # seconds an app's keys outlive its last reservation
+QUICK_TRIP = 0.01  # seconds: a round trip this short tells when the script read the time
 US = 1_000_000
 
 
@@ -181,8 +182,7 @@ class SharedPacer:
                 await self._contact.wait()  # the first request goes alone
             while True:
                 reservation = await self._reserve()
-                # The script's `now` was about half a round trip before its answer arrived.
-                ready = (self._asked_at + self._clock()) / 2 + reservation.wait
+                ready = self._clock() + reservation.wait - self._lead()
                 if reservation.booked:
                     break
                 await self._sleep(max(0.0, ready - self._clock()))
@@ -192,6 +192,16 @@ class SharedPacer:
             self._granted += 1
             self._slots[self._granted % RING] = reservation.slot
             return self._granted
+
+    def _lead(self) -> float:
+        """How long before its answer arrived the script read the time: half the round trip.
+
+        Only for a quick one: a call that took long (Redis hung, then answered a retry) says
+        nothing of when the script ran, which may be the very moment it answered. Counting from
+        the answer then is late by up to a round trip, never early.
+        """
+        trip = self._clock() - self._asked_at
+        return trip / 2 if trip < QUICK_TRIP else 0.0
 
     async def _reserve(self) -> Reservation:
         """One script call, carrying the pending report; adopt what it says."""
