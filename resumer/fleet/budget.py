@@ -11,6 +11,10 @@ so a crowd of callers cannot fill the next minute with promises.
 The local side keeps what `pacer.Pacer` keeps, as a guard and for what is this runner's own:
 the hard line (`AsyncLimiter(1, 1 / (budget × 0.999))`), the first request alone, the learned
 `pacing.Margin` (the jitter of *this* runner's path: the ceiling it passes is budget × share).
+One thing differs: the Pacer lets a send woken late still take its slot (its hard line spaces
+the ones after it), but no hard line spaces one runner's sends from another's. A runner woken
+more than LATE after its slot (a busy loop, a process held up) gives the slot up and books
+again, so it never lands in the gap before the next runner's send.
 
 Throttles, one answer per episode for the fleet: `throttled` stays synchronous and only notes
 the refused send's slot (Redis µs); the next reservation carries it, so a throttle costs no
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections import deque
 from collections.abc import Awaitable, Callable
 from enum import IntEnum
 from importlib import resources
@@ -53,7 +58,8 @@ EPOCH = 1_700_000_000  # Unix seconds (November 2023): the script's µs count fr
 AHEAD = 1.0  # seconds: the furthest ahead the script books a slot
 KEEP = 2.0  # seconds of slots kept in `keys.sends`: a window and some
 TTL = 60.0  # seconds an app's keys outlive its last reservation
-QUICK_TRIP = 0.01  # seconds: a round trip this short tells when the script read the time
+LATE = 0.01  # seconds past its slot a send may still leave: 2/3 of the least margin's cover
+SAMPLES = 16  # reservations whose timing sets the offset between Redis's clock and the loop's
 US = 1_000_000
 
 
@@ -68,26 +74,30 @@ class Verdict(IntEnum):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Reservation:
-    """The script's answer, in seconds and requests/s (the slot stays in Redis µs)."""
+    """The script's answer; times in µs since EPOCH on Redis's clock."""
 
-    booked: bool  # False: nothing booked, ask again in `wait`
-    wait: float  # seconds from the script's `now` to the slot (or to asking again)
-    slot: int  # µs since EPOCH on Redis's clock; 0 if not booked
+    booked: bool  # False: nothing booked, ask again at `at`
+    now: int  # when the script ran
+    at: int  # the slot booked (or when to ask again)
     rate: float  # the app's shared rate under the caller's ceiling, requests/s
     verdict: Verdict
+
+    @property
+    def slot(self) -> int:
+        """The slot booked; 0 if none was."""
+        return self.at if self.booked else 0
+
+    @property
+    def wait(self) -> float:
+        """Seconds from the script's run to the slot (or to asking again)."""
+        return (self.at - self.now) / US
 
     @classmethod
     def parse(cls, reply: object) -> Reservation:
         if not isinstance(reply, list) or len(reply) != 5:
             raise TypeError(f"unexpected reply from reserve.lua: {reply!r}")
-        booked, wait, slot, rate, verdict = (int(value) for value in reply)
-        return cls(
-            booked=booked == 1,
-            wait=wait / US,
-            slot=slot,
-            rate=rate / US,
-            verdict=Verdict(verdict),
-        )
+        booked, now, at, rate, verdict = (int(value) for value in reply)
+        return cls(booked=booked == 1, now=now, at=at, rate=rate / US, verdict=Verdict(verdict))
 
 
 def reserve_source() -> str:
@@ -107,9 +117,6 @@ def reserve_source() -> str:
     )
 
 
-Script = Callable[..., Awaitable[object]]
-
-
 def reserve_args(
     *,
     ceiling: float,
@@ -117,10 +124,18 @@ def reserve_args(
     report: int = 0,
     widen: float = 0.0,
     after: bool = False,
+    unused: int = 0,
     now: int | None = None,
 ) -> list[str]:
     """The script's ARGV (see reserve.lua); `now` (µs) is for tests only."""
-    args = [repr(ceiling), repr(margin), str(report), str(round(widen * US)), "1" if after else "0"]
+    args = [
+        repr(ceiling),
+        repr(margin),
+        str(report),
+        str(round(widen * US)),
+        "1" if after else "0",
+        str(unused),
+    ]
     return args if now is None else [*args, str(now)]
 
 
@@ -157,9 +172,11 @@ class SharedPacer:
         self._granted = 0  # number of slots handed out so far
         self._round_end = 0  # grants up to this one were in flight at the last report
         self._rate = budget * self._margin.share(self._clock())
-        self._asked_at = 0.0  # when the last script call left (loop clock)
+        self._unused = 0  # the slot of a send given up, for the next reservation (0: none)
+        self._offsets: deque[float] = deque(maxlen=SAMPLES)  # loop clock − Redis's, bounds
         self.throttles = 0  # throttle signals received
         self.widenings = 0  # reports the fleet read as jitter, which widened the margin
+        self.missed = 0  # slots given up, woken too late for them
         self.calls = 0  # script calls made (round trips to Redis, outages aside)
 
     @property
@@ -181,32 +198,47 @@ class SharedPacer:
             if self._granted and not self._contact.is_set():
                 await self._contact.wait()  # the first request goes alone
             while True:
-                reservation = await self._reserve()
-                ready = self._clock() + reservation.wait - self._lead()
-                if reservation.booked:
+                slot, ready = await self._book()
+                if (remaining := ready - self._clock()) > 0:
+                    await self._sleep(remaining)
+                if self._clock() - ready <= LATE:
                     break
-                await self._sleep(max(0.0, ready - self._clock()))
-            if (remaining := ready - self._clock()) > 0:
-                await self._sleep(remaining)
-            await self._hard_line.acquire()
+                # Woken too late (the loop or the process was held up): the fleet's next send
+                # is due soon, and this one would land in its gap. Give the slot up, book anew.
+                self._unused = slot
+                self.missed += 1
+            await self._hard_line.acquire()  # a guard: the slots are further apart than it
             self._granted += 1
-            self._slots[self._granted % RING] = reservation.slot
+            self._slots[self._granted % RING] = slot
             return self._granted
 
-    def _lead(self) -> float:
-        """How long before its answer arrived the script read the time: half the round trip.
+    async def _book(self) -> tuple[int, float]:
+        """A booked slot (Redis µs) and when it comes on the loop's clock."""
+        while True:
+            reservation = await self._reserve()
+            ready = self._local(reservation)
+            if reservation.booked:
+                return reservation.slot, ready
+            await self._sleep(max(0.0, ready - self._clock()))
 
-        Only for a quick one: a call that took long (Redis hung, then answered a retry) says
-        nothing of when the script ran, which may be the very moment it answered. Counting from
-        the answer then is late by up to a round trip, never early.
+    def _local(self, reservation: Reservation) -> float:
+        """When the reservation's `at` comes on the loop's clock.
+
+        The script read Redis's clock somewhere between the call leaving and its answer being
+        read: the answer's arrival minus the script's `now` bounds the offset between the two
+        clocks from above, and a call whose answer was read late (a busy loop, a Redis that hung
+        and then answered a retry) only bounds it loosely. The tightest of the recent bounds
+        is the offset: never early, late by at most the answer's way back (µs on a LAN), and
+        the same for every reservation, so one held up in this loop shows up as lateness past
+        the slot (see LATE) instead of moving the slot.
         """
-        trip = self._clock() - self._asked_at
-        return trip / 2 if trip < QUICK_TRIP else 0.0
+        self._offsets.append(self._clock() - reservation.now / US)
+        return reservation.at / US + min(self._offsets)
 
     async def _reserve(self) -> Reservation:
         """One script call, carrying the pending report; adopt what it says."""
         now = self._clock()
-        report, after = self._report, self._after
+        report, after, unused = self._report, self._after, self._unused
         trial = dataclasses.replace(self._margin)
         widen = trial.widen(now) if report else 0.0
         args = reserve_args(
@@ -215,16 +247,18 @@ class SharedPacer:
             report=report,
             widen=widen,
             after=after,
+            unused=unused,
         )
 
         async def call(client: aioredis.Redis) -> object:
-            self._asked_at = self._clock()  # of the attempt that answers, not of an outage
             self.calls += 1
             return await self._script(keys=self._keys, args=args, client=client)
 
         reservation = Reservation.parse(await self._link.call(call, self._sleep))
         if self._report == report:
             self._report = 0  # carried (a newer one, noted meanwhile, waits for the next call)
+        if self._unused == unused:
+            self._unused = 0
         if reservation.booked:
             self._after = False
         if reservation.verdict is Verdict.WIDENED:

@@ -10,9 +10,11 @@
 --       3 report (µs: the slot of a send the API throttled; 0: nothing to report)
 --       4 widen (µs the caller's margin would widen by if the throttle was jitter; 0: widest)
 --       5 after (1: the caller's first request just ended; book no sooner than one interval on)
---       6 now (µs; tests only: runs read Redis's clock, never a host's)
+--       6 unused (µs: the slot of a send the caller gave up, woken too late for it; 0: none)
+--       7 now (µs; tests only: runs read Redis's clock, never a host's)
 -- Reply (integers only: Lua numbers reach the client truncated):
---       {booked (1, or 0: ask again in `wait`), wait µs, slot µs, rate in µrequests/s, verdict}
+--       {booked (1: at the slot `at`; 0: nothing booked, ask again at `at`), now µs, at µs,
+--        rate in µrequests/s, verdict}
 
 local tat_key, sends_key, rate_key = KEYS[1], KEYS[2], KEYS[3]
 local ceiling = tonumber(ARGV[1])
@@ -20,8 +22,8 @@ local margin = tonumber(ARGV[2])
 local report = tonumber(ARGV[3])
 local widen = tonumber(ARGV[4])
 local now
-if ARGV[6] then
-    now = tonumber(ARGV[6])
+if ARGV[7] then
+    now = tonumber(ARGV[7])
 else
     -- µs since an epoch of resumer's own, so every time stays an exact integer in a double.
     local time = redis.call('TIME')
@@ -46,6 +48,8 @@ local function pace()
     if climbed >= ceiling then return ceiling end
     return math.max(climbed, $MIN_RATE)
 end
+
+if ARGV[6] ~= '0' then redis.call('ZREM', sends_key, ARGV[6]) end -- never sent: not counted
 
 -- A throttle someone saw: one answer per episode for the whole fleet.
 local verdict = 0 -- 0 none, 1 stale (an episode answered already), 2 cut, 3 widened (jitter)
@@ -93,6 +97,6 @@ redis.call('PEXPIRE', rate_key, $TTL_MS)
 local rate_u = math.floor(rate * 1000000)
 if not booked then
     -- Too far ahead: a crowd of callers must not book the future; ask again when it is not.
-    return {0, start - now - $AHEAD_US, 0, rate_u, verdict}
+    return {0, now, start - $AHEAD_US, rate_u, verdict}
 end
-return {1, start - now, start, rate_u, verdict}
+return {1, now, start, rate_u, verdict}
