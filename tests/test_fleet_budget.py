@@ -198,3 +198,17 @@ async def test_a_slot_woken_too_late_for_is_given_up(links: list[Link]) -> None:
     pacer.done(await pacer.acquire())  # carries the slot given up
     sends = await links[0].redis.zrange(keys.sends(APP), 0, -1)
     assert len(sends) == 4  # four sent; the fifth booked was never sent, and is not counted
+
+
+async def test_a_full_window_of_the_fleets_own_sends_widens_the_margin(links: list[Link]) -> None:
+    budget = 5.0  # five sends fill a second: quick to fill
+    one, two = (SharedPacer(link, APP, budget=budget, sleep=asyncio.sleep) for link in links[:2])
+    grants = []
+    for pacer in (one, two, one, two, one):
+        grants.append(grant := await pacer.acquire())
+        pacer.done(grant)
+    assert one.throttled(grants[-1]) is True
+    one.done(await one.acquire())
+    assert one.widenings == 1
+    assert one.margin > two.margin  # its own path's jitter: the other runner's margin stays
+    assert one.rate == pytest.approx(budget * (1 - one.margin), abs=1e-3)  # no cut

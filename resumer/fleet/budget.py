@@ -173,6 +173,7 @@ class SharedPacer:
         self._round_end = 0  # grants up to this one were in flight at the last report
         self._rate = budget * self._margin.share(self._clock())
         self._unused = 0  # the slot of a send given up, for the next reservation (0: none)
+        self._asked_at = 0.0  # when the last script call left (loop clock)
         self._offsets: deque[float] = deque(maxlen=SAMPLES)  # loop clock − Redis's, bounds
         self.throttles = 0  # throttle signals received
         self.widenings = 0  # reports the fleet read as jitter, which widened the margin
@@ -230,16 +231,19 @@ class SharedPacer:
         and then answered a retry) only bounds it loosely. The tightest of the recent bounds
         is the offset: never early, late by at most the answer's way back (µs on a LAN), and
         the same for every reservation, so one held up in this loop shows up as lateness past
-        the slot (see LATE) instead of moving the slot.
+        the slot (see LATE) instead of moving the slot. Never before the call left plus the
+        wait, though: a Redis whose clock stepped back (NTP, a failover) would make the older
+        bounds read early until they age out.
         """
         self._offsets.append(self._clock() - reservation.now / US)
-        return reservation.at / US + min(self._offsets)
+        return max(reservation.at / US + min(self._offsets), self._asked_at + reservation.wait)
 
     async def _reserve(self) -> Reservation:
         """One script call, carrying the pending report; adopt what it says."""
         now = self._clock()
         report, after, unused = self._report, self._after, self._unused
-        trial = dataclasses.replace(self._margin)
+        # The widening the margin would take if the fleet reads the report as jitter.
+        trial = dataclasses.replace(self._margin) if report else self._margin
         widen = trial.widen(now) if report else 0.0
         args = reserve_args(
             ceiling=self._ceiling(now),
@@ -251,6 +255,7 @@ class SharedPacer:
         )
 
         async def call(client: aioredis.Redis) -> object:
+            self._asked_at = self._clock()  # of the attempt that answers, not of an outage
             self.calls += 1
             return await self._script(keys=self._keys, args=args, client=client)
 
