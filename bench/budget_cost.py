@@ -77,7 +77,8 @@ def main(count: int, rate: float) -> None:
         figures = {key: sorted(run[key] for run in runs)[ROUNDS // 2] for key in runs[0]}
         print(
             f"{name:12} client CPU {figures['client_us']:7.1f} µs/grant   "
-            f"round trips {figures['trips']:.3f}/grant   Redis CPU {figures['redis_us']:5.1f} µs/grant"
+            f"round trips {figures['trips']:.3f}/grant   "
+            f"Redis CPU {figures['redis_us']:5.1f} µs/grant"
         )
 
 
