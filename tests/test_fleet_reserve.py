@@ -50,10 +50,10 @@ class Reserve:
         margin: float = MARGIN,
         report: int = 0,
         widen: float = 0.0,
-        after: bool = False,
+        ended: float | None = None,
     ) -> Reservation:
         args = reserve_args(
-            ceiling=ceiling, margin=margin, report=report, widen=widen, after=after, now=now
+            ceiling=ceiling, margin=margin, report=report, widen=widen, ended=ended, now=now
         )
         return Reservation.parse(await self._script(keys=KEYS, args=args))
 
@@ -104,8 +104,10 @@ async def test_the_first_request_over_books_one_interval_on(client: aioredis.Red
     reserve = Reserve(client)
     await reserve(T0)
     late = T0 + 200_000  # the first request ended 0.2 s after its slot
-    after = await reserve(late, after=True)
+    after = await reserve(late + 10_000, ended=0.01)  # and the next reservation came 10 ms on
     assert after.slot == late + GAP
+    idle = await reserve(late + 5_000_000, ended=4.0)  # long ago: nothing to wait for
+    assert idle.slot == late + 5_000_000
 
 
 async def fill(reserve: Reserve, count: int, start: int, every: int) -> list[int]:

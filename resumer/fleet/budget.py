@@ -123,17 +123,18 @@ def reserve_args(
     margin: float,
     report: int = 0,
     widen: float = 0.0,
-    after: bool = False,
+    ended: float | None = None,
     unused: int = 0,
     now: int | None = None,
 ) -> list[str]:
-    """The script's ARGV (see reserve.lua); `now` (µs) is for tests only."""
+    """The script's ARGV (see reserve.lua): `ended` is seconds ago the caller's first request
+    ended (None: no news); `now` (µs) is for tests only."""
     args = [
         repr(ceiling),
         repr(margin),
         str(report),
         str(round(widen * US)),
-        "1" if after else "0",
+        "-1" if ended is None else str(round(ended * US)),
         str(unused),
     ]
     return args if now is None else [*args, str(now)]
@@ -166,7 +167,7 @@ class SharedPacer:
         self._hard_line = AsyncLimiter(1, 1 / (budget * (1 - HARD_LINE_MARGIN)))
         self._turn = asyncio.Lock()  # one reservation at a time, in arrival order
         self._contact = asyncio.Event()  # the app's first request is over: the rest may go
-        self._after = False  # the first request just ended: tell the next reservation
+        self._ended: float | None = None  # when the first request ended, for the next booking
         self._report = 0  # the slot of a throttled send, for the next reservation (0: none)
         self._slots = [0] * RING  # Redis slot (µs) of grant g, at g % RING
         self._granted = 0  # number of slots handed out so far
@@ -241,7 +242,7 @@ class SharedPacer:
     async def _reserve(self) -> Reservation:
         """One script call, carrying the pending report; adopt what it says."""
         now = self._clock()
-        report, after, unused = self._report, self._after, self._unused
+        report, ended, unused = self._report, self._ended, self._unused
         # The widening the margin would take if the fleet reads the report as jitter.
         trial = dataclasses.replace(self._margin) if report else self._margin
         widen = trial.widen(now) if report else 0.0
@@ -250,7 +251,7 @@ class SharedPacer:
             margin=self._margin.margin(now),
             report=report,
             widen=widen,
-            after=after,
+            ended=None if ended is None else now - ended,
             unused=unused,
         )
 
@@ -265,7 +266,7 @@ class SharedPacer:
         if self._unused == unused:
             self._unused = 0
         if reservation.booked:
-            self._after = False
+            self._ended = None
         if reservation.verdict is Verdict.WIDENED:
             self._margin = trial
             self.widenings += 1
@@ -277,8 +278,8 @@ class SharedPacer:
         if grant == 1 and not self._contact.is_set():
             # It left by now, if late (a new connection on a busy loop): the next reservation
             # books no sooner than one interval from now, so the fleet's next sends cannot reach
-            # the API within a window of it.
-            self._after = True
+            # the API within a window of it (as the Pacer restarts its grid here).
+            self._ended = self._clock()
             self._contact.set()
 
     def throttled(self, grant: int) -> bool:

@@ -9,7 +9,8 @@
 --       2 margin (the caller's margin, kept under a measured share on a cut)
 --       3 report (µs: the slot of a send the API throttled; 0: nothing to report)
 --       4 widen (µs the caller's margin would widen by if the throttle was jitter; 0: widest)
---       5 after (1: the caller's first request just ended; book no sooner than one interval on)
+--       5 ended (µs ago the caller's first request ended: book no sooner than one interval after;
+--         -1: nothing to say)
 --       6 unused (µs: the slot of a send the caller gave up, woken too late for it; 0: none)
 --       7 now (µs; tests only: runs read Redis's clock, never a host's)
 -- Reply (integers only: Lua numbers reach the client truncated):
@@ -83,7 +84,8 @@ end
 local rate = pace()
 local interval = math.ceil(1000000 / rate)
 local start = math.max(tat, now)
-if ARGV[5] == '1' then start = math.max(start, now + interval) end
+local ended = tonumber(ARGV[5])
+if ended >= 0 then start = math.max(start, now - ended + interval) end
 local booked = start - now <= $AHEAD_US
 if booked then
     tat = start + interval
