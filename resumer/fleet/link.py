@@ -67,7 +67,14 @@ class Link:
         self.outages = 0  # times Redis was lost and came back, or not
 
     @classmethod
-    async def connect(cls, url: str, *, shown_url: str, limit: float) -> Link:
+    async def connect(
+        cls,
+        url: str,
+        *,
+        shown_url: str,
+        limit: float,
+        on_lost: Callable[[RedisLostError], None] = lambda _error: None,
+    ) -> Link:
         """Connect and PING once: a Redis that does not answer at the start is a usage error."""
         client = connect_client(url)
         try:
@@ -77,7 +84,7 @@ class Link:
             raise UsageError(
                 f"cannot reach Redis at {shown_url} ({_reason(exc)}): start it or fix --redis"
             ) from None
-        return cls(client, shown_url=shown_url, limit=limit)
+        return cls(client, shown_url=shown_url, limit=limit, on_lost=on_lost)
 
     @property
     def lost(self) -> bool:
