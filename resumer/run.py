@@ -19,10 +19,11 @@ that cannot be written, Redis lost) cuts short, so nothing sleeps past the momen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import structlog
 from tenacity import RetryCallState
@@ -234,24 +235,37 @@ class Run:
         A room is put aside when another live run holds it; by now that run has most likely
         finished it (the claim says FINAL: skipped), or died (its lease expired: LEASED).
         """
+        while await self._unless_stopped(self._drained()):
+            aside = [(app, app.aside) for app in self.apps.values() if app.aside]
+            if not aside or not await self._unless_stopped(asyncio.sleep(REVISIT)):
+                return
+            for app, rooms in aside:
+                app.aside = []
+                for room in rooms:
+                    await app.queue.put(room)
+
+    async def _drained(self) -> None:
+        """Every room handed to the workers so far is done with (recorded, skipped or aside)."""
+        for app in self.apps.values():
+            await app.queue.join()
+
+    async def _unless_stopped(self, work: Awaitable[None]) -> bool:
+        """Await `work`; False, with `work` cancelled, if the run stops first."""
+        if self._stopping:
+            return False
+        task = asyncio.ensure_future(work)
         stopped = asyncio.ensure_future(self._stopped.wait())
         try:
-            while not self._stopping:
-                drained = asyncio.ensure_future(
-                    asyncio.gather(*(app.queue.join() for app in self.apps.values()))
-                )
-                await asyncio.wait((drained, stopped), return_when=asyncio.FIRST_COMPLETED)
-                drained.cancel()
-                aside = [(app, app.aside) for app in self.apps.values() if app.aside]
-                if self._stopping or not aside:
-                    return
-                await asyncio.wait((stopped,), timeout=REVISIT)
-                for app, rooms in aside:
-                    app.aside = []
-                    for room in rooms:
-                        await app.queue.put(room)
+            await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopped.cancel()
+        if task.done():
+            task.result()
+            return True
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
 
     async def _worker(self, app: App) -> None:
         while (room := await app.queue.get()) is not None:
