@@ -15,12 +15,12 @@ import asyncio
 import sys
 import time
 
+from bench.servers import redis_server
 from resumer.errors import RedisLostError
 from resumer.fleet.budget import SharedPacer
 from resumer.fleet.link import Link
 from resumer.pacer import Pacer
 from resumer.sharing import Budget
-from tests.servers import redis_server
 
 ROUNDS = 3
 APP = 1400000001

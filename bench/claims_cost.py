@@ -15,12 +15,12 @@ import asyncio
 import sys
 import time
 
+from bench.servers import redis_server
 from resumer.errors import RedisLostError
 from resumer.fleet.claims import RoomClaims
 from resumer.fleet.link import Link
 from resumer.records import Result, Status
 from resumer.sharing import Hold
-from tests.servers import redis_server
 
 APP = 1400000001
 IN_FLIGHT = 50
