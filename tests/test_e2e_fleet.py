@@ -92,12 +92,12 @@ def _within_budget(stats: dict[str, Any], throttled: int) -> None:
     assert stats["by_code"].get("100422", 0) <= throttled, stats
 
 
-def _finished(stderr: Path) -> dict[str, Any]:
+def _event(stderr: Path, name: str = "run_finished") -> dict[str, Any]:
     for line in stderr.read_text().splitlines():
         event = json.loads(line)
-        if event.get("event") == "run_finished":
+        if event.get("event") == name:
             return dict(event)
-    raise AssertionError(f"no run_finished in {stderr}")
+    raise AssertionError(f"no {name} in {stderr}")
 
 
 def test_three_runs_with_overlapping_lists_send_each_room_once_within_the_budget(
@@ -118,8 +118,11 @@ def test_three_runs_with_overlapping_lists_send_each_room_once_within_the_budget
     _within_budget(stats, throttled=3)
     span = stats["last_arrival_s"] - stats["first_arrival_s"]
     assert (stats["requests"] - 1) / span >= 18.5, f"{span:.1f} s, {time.monotonic() - started}"
-    skipped = sum(_finished(tmp_path / f"stderr-{n}.txt")["skipped"] for n in range(3))
+    skipped = sum(_event(tmp_path / f"stderr-{n}.txt")["skipped"] for n in range(3))
     assert skipped + 600 == 1400  # every room of every list: done by one run, skipped by others
+    shared = [_event(tmp_path / f"stderr-{n}.txt", "redis_shared") for n in range(3)]
+    assert sum(s["leased"] for s in shared) == 600
+    assert sum(s["lost"] + s["release_failures"] for s in shared) == 0
 
 
 def test_a_run_killed_mid_way_leaves_its_rooms_to_the_others(tmp_path: Path) -> None:
