@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from resumer.sim.profiles import DEMO_SDKAPPID
 from resumer.sim.thread import SimThread
 from tests.e2e import app_flags, app_stats, room_lines, sim_config
 from tests.servers import redis_server
@@ -90,12 +92,12 @@ def _within_budget(stats: dict[str, Any], throttled: int) -> None:
     assert stats["by_code"].get("100422", 0) <= throttled, stats
 
 
-def _finished(stderr: Path) -> dict[str, Any]:
+def _event(stderr: Path, name: str = "run_finished") -> dict[str, Any]:
     for line in stderr.read_text().splitlines():
         event = json.loads(line)
-        if event.get("event") == "run_finished":
+        if event.get("event") == name:
             return dict(event)
-    raise AssertionError(f"no run_finished in {stderr}")
+    raise AssertionError(f"no {name} in {stderr}")
 
 
 def test_three_runs_with_overlapping_lists_send_each_room_once_within_the_budget(
@@ -116,8 +118,11 @@ def test_three_runs_with_overlapping_lists_send_each_room_once_within_the_budget
     _within_budget(stats, throttled=3)
     span = stats["last_arrival_s"] - stats["first_arrival_s"]
     assert (stats["requests"] - 1) / span >= 18.5, f"{span:.1f} s, {time.monotonic() - started}"
-    skipped = sum(_finished(tmp_path / f"stderr-{n}.txt")["skipped"] for n in range(3))
+    skipped = sum(_event(tmp_path / f"stderr-{n}.txt")["skipped"] for n in range(3))
     assert skipped + 600 == 1400  # every room of every list: done by one run, skipped by others
+    shared = [_event(tmp_path / f"stderr-{n}.txt", "redis_shared") for n in range(3)]
+    assert sum(s["leased"] for s in shared) == 600
+    assert sum(s["lost"] + s["release_failures"] for s in shared) == 0
 
 
 def test_a_run_killed_mid_way_leaves_its_rooms_to_the_others(tmp_path: Path) -> None:
@@ -212,3 +217,45 @@ def test_a_second_run_of_the_same_ledger_skips_what_the_first_finished(tmp_path:
     # without --ledger a later run does every room again: the operator may be rerunning after
     # a new incident, and a room wrongly skipped stays broken
     assert Counter(sent.values()) == {2: 40}
+
+
+def _status(redis: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "resumer", "status", "--redis", redis, *flags],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_status_shows_the_live_runs_and_each_apps_shared_state(tmp_path: Path) -> None:
+    with redis_server() as redis, SimThread(sim_config()) as sim:
+        with _runs(tmp_path, sim.url, redis.url, [room_lines(300)] * 2, "--ledger", "l1") as runs:
+            _until_sent(sim, 30, runs)
+            live = _status(redis.url, "--format", "json")
+            table = _status(redis.url)
+            _wait(runs, tmp_path)
+        after = _status(redis.url, "--format", "json")
+    assert live.returncode == 0, live.stderr
+    during = json.loads(live.stdout)
+    assert len(during["runners"]) == 2
+    assert {r["pid"] for r in during["runners"]} == {run.pid for run in runs}
+    (app,) = during["apps"]
+    assert app["sdkappid"] == DEMO_SDKAPPID
+    assert 15 <= app["sent_last_second"] <= 20
+    assert table.stdout.startswith(f"Redis {redis.url}: 2 runs alive")
+    assert f"app {DEMO_SDKAPPID}: " in table.stdout
+    done = json.loads(after.stdout)
+    assert done["runners"] == []  # a run that ended says so: its heartbeat is gone
+    assert done["apps"][0]["ledgers"] == {"l1": {"ok": 300}}
+    assert done["apps"][0]["leases"] == 0
+
+
+def test_status_of_a_redis_that_does_not_answer_is_one_sentence() -> None:
+    with redis_server() as redis:
+        url = redis.url
+    done = _status(url)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"resumer: cannot read Redis at {url}")
+    assert "Traceback" not in done.stderr

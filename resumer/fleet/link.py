@@ -65,6 +65,7 @@ class Link:
         self._lost_since: float | None = None  # when a call last failed, while none succeeded
         self._prober: asyncio.Task[None] | None = None
         self.outages = 0  # times Redis was lost and came back, or not
+        self.calls = 0  # calls that Redis answered
 
     @classmethod
     async def connect(
@@ -104,9 +105,12 @@ class Link:
         while True:
             if self._lost_since is None:
                 try:
-                    return await work(self.redis)
+                    answer = await work(self.redis)
                 except (RedisError, OSError) as exc:
                     self._lose(exc)
+                else:
+                    self.calls += 1
+                    return answer
             await sleep(WAIT_STEP)
 
     def _lose(self, exc: BaseException) -> None:

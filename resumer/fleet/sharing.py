@@ -11,7 +11,9 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 
+import structlog
 from redis.exceptions import RedisError
 
 from resumer.errors import RedisLostError
@@ -40,6 +42,8 @@ class RedisSharing:
         self._claims = claims
         self._sdkappids = tuple(sdkappids)
         self._started = time.time()
+        self._budgets: list[SharedPacer] = []
+        self._log = structlog.get_logger("resumer")
 
     @classmethod
     @asynccontextmanager
@@ -68,6 +72,7 @@ class RedisSharing:
                 with contextlib.suppress(asyncio.CancelledError):
                     await beating
                 await claims.close()
+                sharing._tell()
                 with contextlib.suppress(RedisError, OSError):
                     await link.redis.delete(keys.RUNNERS + link.runner)
         finally:
@@ -79,7 +84,9 @@ class RedisSharing:
         return self._link.runner
 
     def budget(self, sdkappid: int, *, rate: float, sleep: Sleep) -> Budget:
-        return SharedPacer(self._link, sdkappid, budget=rate, sleep=sleep)
+        pacer = SharedPacer(self._link, sdkappid, budget=rate, sleep=sleep)
+        self._budgets.append(pacer)
+        return pacer
 
     async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
         return await self._claims.claim(sdkappid, room_id, sleep)
@@ -89,6 +96,18 @@ class RedisSharing:
 
     def watch(self, on_lost: Callable[[RedisLostError], None]) -> None:
         self._link.on_lost = on_lost
+
+    def _tell(self) -> None:
+        """What sharing did, in one event at the end: for the review after the incident."""
+        self._log.info(
+            "redis_shared",
+            runner=self._link.runner,
+            redis_calls=self._link.calls,
+            slots=sum(b.calls for b in self._budgets),
+            slots_given_up=sum(b.missed for b in self._budgets),
+            redis_outages=self._link.outages,
+            **asdict(self._claims.stats),
+        )
 
     async def _heartbeat(self) -> None:
         """Say every HEARTBEAT seconds that this run is alive, and on which apps."""
