@@ -44,6 +44,7 @@ LATENCY_MS = (20, 120)  # the `clean` profile's replies
 THROTTLED_TARGET = 3  # issue 11, done when: at most 3 throttled, three runs together
 OK_RATE_TARGET = 19.0  # ok answers per second, three runs together
 TWICE_TARGET = 8  # rooms sent twice after a run is killed: what it had in flight
+DEADLINE = 240.0  # seconds a run may take (the longest, overlapping without Redis, takes ~80)
 # Commands the fleet's Lua scripts run inside Redis: commandstats counts them beside the ones
 # clients send, so a round trip is any other command (the few top-level SET, DEL and TIME of a
 # heartbeat, a run's end and start are left out with them: a handful per run).
@@ -149,7 +150,7 @@ def _together(
                 url=url,
                 rooms=rooms,
                 apps=apps,
-                deadline=600,
+                deadline=DEADLINE,
                 extra=extra,
                 kill_after=kill_after if n == 0 else None,
             )
@@ -275,6 +276,7 @@ def _run(run: ToolRun) -> dict[str, Any]:
     child = run.child
     return {
         "exit_code": child.exit_code,
+        "stopped_at_deadline": child.killed,
         "wall_s": round(child.wall_s, 2),
         "cpu_s": round(child.cpu_s, 3),
         "max_rss_mb": round(child.max_rss_mb, 1),
