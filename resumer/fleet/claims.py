@@ -47,7 +47,6 @@ Every call goes through `link.call`, so it fails closed: while Redis is lost, a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -56,6 +55,7 @@ import structlog
 
 from resumer.fleet import keys
 from resumer.fleet.link import Link
+from resumer.fleet.repeat import Repeat
 from resumer.records import Result
 from resumer.sharing import Claim, Hold
 
@@ -127,7 +127,12 @@ class RoomClaims:
         self._renew = link.script(_script("renew.lua"))
         self._runner = link.runner.encode()
         self._held: dict[int, dict[str, _Held]] = {}  # sdkappid -> room -> lease
-        self._renewer: asyncio.Task[None] | None = None
+        self._renewer = Repeat(
+            self._renew_round,
+            every=self._renew_every,
+            first=self._renew_every,
+            name="resumer-lease-renewal",
+        )
         self._log = structlog.get_logger("resumer")
         self.stats = ClaimStats()
 
@@ -187,16 +192,11 @@ class RoomClaims:
 
     def start(self) -> None:
         """Start renewing this run's leases (call once, inside the run's event loop)."""
-        if self._renewer is None:
-            self._renewer = asyncio.create_task(self._renew_loop(), name="resumer-lease-renewal")
+        self._renewer.start()
 
     async def close(self) -> None:
         """Stop renewing; leases still held expire on their own after their TTL."""
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
-            self._renewer = None
+        await self._renewer.stop()
 
     @property
     def held(self) -> int:
@@ -210,13 +210,11 @@ class RoomClaims:
             self._since_us = await redis_now_us(self._link, sleep)
         return str(self._since_us)
 
-    async def _renew_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._renew_every)
-            try:
-                await self.renew()
-            except Exception as exc:  # a task that died quietly would let every lease lapse
-                self._log.error("lease_renewal_failed", reason=f"{type(exc).__name__}: {exc}")
+    async def _renew_round(self) -> None:
+        try:
+            await self.renew()
+        except Exception as exc:  # a task that died quietly would let every lease lapse
+            self._log.error("lease_renewal_failed", reason=f"{type(exc).__name__}: {exc}")
 
     async def renew(self) -> None:
         """Renew every lease held now, one call per app (the renewal task's tick)."""

@@ -14,7 +14,6 @@ SOCKET_TIMEOUT, and retries once at once only (a pooled connection that a Redis 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
 import socket
@@ -28,6 +27,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from resumer.errors import RedisLostError, UsageError
+from resumer.fleet.repeat import GRACE
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -64,6 +64,7 @@ class Link:
         self._log = structlog.get_logger("resumer")
         self._lost_since: float | None = None  # when a call last failed, while none succeeded
         self._prober: asyncio.Task[None] | None = None
+        self._closed = False
         self.outages = 0  # times Redis was lost and came back, or not
         self.calls = 0  # calls that Redis answered
 
@@ -130,7 +131,7 @@ class Link:
     async def _probe(self, reason: str) -> None:
         """PING with backoff until Redis answers, or tell `on_lost` once the limit is past."""
         delay = FIRST_PROBE
-        while self._lost_since is not None:
+        while self._lost_since is not None and not self._closed:
             lost_for = self._clock() - self._lost_since
             if lost_for >= self._limit:
                 self.on_lost(
@@ -153,10 +154,10 @@ class Link:
 
     async def close(self) -> None:
         """Stop probing and close the connections."""
+        self._closed = True
         if self._prober is not None:
             self._prober.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._prober
+            await asyncio.wait((self._prober,), timeout=GRACE)  # see fleet.repeat: never hang
         await self.redis.aclose()
 
 

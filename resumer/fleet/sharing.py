@@ -21,12 +21,13 @@ from resumer.fleet import keys
 from resumer.fleet.budget import SharedPacer
 from resumer.fleet.claims import RoomClaims, redis_now_us
 from resumer.fleet.link import Link
+from resumer.fleet.repeat import Repeat
 from resumer.records import Result
 from resumer.sharing import Budget, Claim, Sleep
 from resumer.sharing_config import SharingConfig
 
 HEARTBEAT = 2.0  # seconds between two heartbeats of a run
-HEARTBEAT_TTL = 10.0  # seconds a heartbeat lasts: a run not heard of for this long is gone
+HEARTBEAT_TTL_MS = 10_000  # a heartbeat lasts this long: a run not heard of for 10 s is gone
 # The ledger of runs without --ledger matters only while runs overlap: a day is plenty.
 UNNAMED_LEDGER_TTL = 86400.0
 
@@ -64,13 +65,12 @@ class RedisSharing:
             )
             sharing = cls(link, claims, sdkappids=sdkappids, started_us=started_us)
             claims.start()
-            beating = asyncio.create_task(sharing._heartbeat(), name="resumer-heartbeat")
+            heartbeat = Repeat(sharing._beat, every=HEARTBEAT, first=0, name="resumer-heartbeat")
+            heartbeat.start()
             try:
                 yield sharing
             finally:
-                beating.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await beating
+                await heartbeat.stop()
                 await claims.close()
                 sharing._tell()
                 with contextlib.suppress(RedisError, OSError):
@@ -109,8 +109,8 @@ class RedisSharing:
             **asdict(self._claims.stats),
         )
 
-    async def _heartbeat(self) -> None:
-        """Say every HEARTBEAT seconds that this run is alive, and on which apps."""
+    async def _beat(self) -> None:
+        """Say that this run is alive, and on which apps (every HEARTBEAT seconds)."""
         beat = {
             "runner": self._link.runner,
             "host": socket.gethostname(),
@@ -118,17 +118,13 @@ class RedisSharing:
             "started": round(self._started, 3),
             "started_us": self._started_us,
             "apps": list(self._sdkappids),
+            "seen": round(time.time(), 3),
         }
-        key = keys.RUNNERS + self._link.runner
-        ttl_ms = int(HEARTBEAT_TTL * 1000)
-        while True:
-            with contextlib.suppress(RedisError, OSError):  # the link's callers see the loss
-                beat["seen"] = round(time.time(), 3)
-                async with self._link.redis.pipeline(transaction=False) as pipe:
-                    pipe.set(key, json.dumps(beat), px=ttl_ms)
-                    pipe.sadd(keys.APPS, *self._sdkappids)
-                    await pipe.execute()
-            await asyncio.sleep(HEARTBEAT)
+        with contextlib.suppress(RedisError, OSError):  # the link's callers see the loss
+            async with self._link.redis.pipeline(transaction=False) as pipe:
+                pipe.set(keys.RUNNERS + self._link.runner, json.dumps(beat), px=HEARTBEAT_TTL_MS)
+                pipe.sadd(keys.APPS, *self._sdkappids)
+                await pipe.execute()
 
 
 async def _overlap_start(link: Link, started_us: int) -> int:
