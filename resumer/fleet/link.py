@@ -2,9 +2,12 @@
 
 Fail closed: a call that gets no answer (a refused or broken connection, a timeout, an error
 reply such as OOM or READONLY) is not skipped and not answered locally: the caller waits, and
-calls again once Redis answers. One prober pings with backoff meanwhile, so a hundred waiting
-workers cost Redis one PING a second, not a hundred. Past `limit` seconds without an answer,
-`on_lost` is told (the run stops, exit 3) and the callers' naps end in their app's stop.
+calls again once Redis answers. One prober probes with backoff meanwhile, so a hundred waiting
+workers cost Redis one probe a second, not a hundred. The probe is a write (a SET of a key that
+expires at once), not a PING: a Redis out of memory or turned read-only still answers PING while
+every real call fails, and taking PONG for "back" would flap lost/back forever, the outage clock
+reset each time, the run never stopped. Past `limit` seconds without an answer, `on_lost` is
+told (the run stops, exit 3) and the callers' naps end in their app's stop.
 
 redis-py's defaults (5 s timeouts, retries with backoff for most of a minute) would hold a
 pacer far past the moment a slot was due: the client here gives up on a call within
@@ -28,14 +31,16 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from resumer.errors import RedisLostError, UsageError
+from resumer.fleet import keys
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
 SOCKET_TIMEOUT = 1.0  # seconds a call may take: a script answers in well under a millisecond
 WAIT_STEP = 0.05  # seconds a caller waits between looks at whether Redis is back
-FIRST_PROBE = 0.1  # seconds before the prober's first PING; it doubles up to LAST_PROBE
+FIRST_PROBE = 0.1  # seconds before the prober's first probe; it doubles up to LAST_PROBE
 LAST_PROBE = 2.0
+PROBE_TTL_MS = 1000  # the probe's key is gone a second after it is written
 
 
 def runner_id() -> str:
@@ -128,7 +133,7 @@ class Link:
         self._prober = asyncio.create_task(self._probe(_reason(exc)), name="resumer-redis-probe")
 
     async def _probe(self, reason: str) -> None:
-        """PING with backoff until Redis answers, or tell `on_lost` once the limit is past."""
+        """Probe with backoff until Redis takes a write, or tell `on_lost` past the limit."""
         delay = FIRST_PROBE
         while self._lost_since is not None:
             lost_for = self._clock() - self._lost_since
@@ -143,7 +148,7 @@ class Link:
             await asyncio.sleep(min(delay, self._limit - lost_for))
             delay = min(delay * 2, LAST_PROBE)
             try:
-                await self.redis.ping()
+                await self.redis.set(keys.PROBES + self.runner, b"1", px=PROBE_TTL_MS)
             except (RedisError, OSError) as exc:
                 reason = _reason(exc)
                 continue
