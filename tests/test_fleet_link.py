@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 from structlog.testing import capture_logs
 
-from resumer.errors import RedisLostError
+from resumer.errors import RedisLostError, UsageError
 from resumer.fleet.link import Link
 from tests.servers import RedisServer, redis_server
 
@@ -74,3 +74,13 @@ async def test_a_redis_that_takes_writes_again_is_back(server: RedisServer) -> N
         assert (link.outages, lost) == (1, [])
     finally:
         await link.close()
+
+
+@pytest.mark.parametrize("password", ["", ":wrong@"])
+async def test_a_redis_that_wants_a_password_is_one_plain_sentence(
+    server: RedisServer, password: str
+) -> None:
+    url = server.url.replace("redis://", f"redis://{password}")
+    assert server.command("CONFIG", "SET", "requirepass", "s3cret") == "+OK"
+    with pytest.raises(UsageError, match=r"wants a password, or another one: put it in the URL"):
+        await Link.connect(url, shown_url="redis://shown", limit=1.0)

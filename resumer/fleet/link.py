@@ -28,7 +28,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError
 
 from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
@@ -85,6 +85,12 @@ class Link:
         client = connect_client(url)
         try:
             await client.ping()
+        except AuthenticationError:
+            await client.aclose()
+            raise UsageError(
+                f"Redis at {shown_url} wants a password, or another one: put it in the URL, "
+                "e.g. redis://:PASSWORD@host:6379/0"
+            ) from None
         except (RedisError, OSError) as exc:
             await client.aclose()
             raise UsageError(
