@@ -84,3 +84,47 @@ async def test_a_redis_that_wants_a_password_is_one_plain_sentence(
     assert server.command("CONFIG", "SET", "requirepass", "s3cret") == "+OK"
     with pytest.raises(UsageError, match=r"wants a password, or another one: put it in the URL"):
         await Link.connect(url, shown_url="redis://shown", limit=1.0)
+
+
+async def test_an_error_the_probe_does_not_meet_still_ends_in_the_limit(
+    server: RedisServer,
+) -> None:
+    # The probe's write succeeds but the run's own command is refused (here an ACL): only a
+    # call that succeeds ends the outage, so the clock runs on to the limit (exit 3).
+    lost: list[RedisLostError] = []
+    link = await Link.connect(server.url, shown_url=server.url, limit=1.0, on_lost=lost.append)
+    try:
+        assert server.command("ACL", "SETUSER", "default", "-time") == "+OK"
+        with capture_logs() as logs:
+            calling = asyncio.create_task(link.call(lambda r: r.time(), asyncio.sleep))
+            for _ in range(1000):
+                if lost:
+                    break
+                await asyncio.sleep(0.01)
+            assert lost, "the limit passed without on_lost"
+            calling.cancel()
+        events = [entry["event"] for entry in logs]
+        assert (events.count("redis_lost"), events.count("redis_back")) == (1, 0)
+        assert "NoPermissionError" in str(lost[0])
+    finally:
+        await link.close()
+
+
+async def test_a_call_that_succeeds_after_a_hang_ends_the_outage(server: RedisServer) -> None:
+    link = await Link.connect(server.url, shown_url=server.url, limit=30.0)
+    try:
+        server.pause()
+        with capture_logs() as logs:
+            calling = asyncio.create_task(link.call(lambda r: r.time(), asyncio.sleep))
+            for _ in range(500):
+                if link.lost:
+                    break
+                await asyncio.sleep(0.01)
+            assert link.lost
+            server.resume()
+            await asyncio.wait_for(calling, timeout=10)
+        assert not link.lost
+        events = [entry["event"] for entry in logs]
+        assert (events.count("redis_lost"), events.count("redis_back"), link.outages) == (1, 1, 1)
+    finally:
+        await link.close()

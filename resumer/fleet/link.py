@@ -67,7 +67,9 @@ class Link:
         self.on_lost = on_lost  # told once, when Redis is gone past `limit`
         self._clock = clock or asyncio.get_running_loop().time
         self._log = structlog.get_logger("resumer")
-        self._lost_since: float | None = None  # when a call last failed, while none succeeded
+        self._lost_since: float | None = None  # when a call first failed, while none succeeded
+        self._waiting = False  # callers wait: a call failed, and no probe succeeded since
+        self._delay = FIRST_PROBE  # the prober's next wait: doubles through one outage
         self._prober: asyncio.Task[None] | None = None
         self.outages = 0  # times Redis was lost and came back, or not
         self.calls = 0  # calls that Redis answered
@@ -114,34 +116,54 @@ class Link:
         the run) ends it by raising, so no caller waits past the stop.
         """
         while True:
-            if self._lost_since is None:
+            if not self._waiting:
                 try:
                     answer = await work(self.redis)
                 except (RedisError, OSError) as exc:
                     self._lose(exc)
                 else:
                     self.calls += 1
+                    self._back()
                     return answer
             await sleep(WAIT_STEP)
 
     def _lose(self, exc: BaseException) -> None:
         """A call failed: from now on, callers wait for the prober to hear from Redis."""
-        if self._lost_since is not None:
+        if self._waiting:
             return
-        self._lost_since = self._clock()
-        self.outages += 1
-        self._log.warning(
-            "redis_lost",
-            redis=self.shown_url,
-            reason=_reason(exc),
-            hint=f"no request is sent until Redis answers; the run stops after {self._limit:g} s",
-        )
-        self._prober = asyncio.create_task(self._probe(_reason(exc)), name="resumer-redis-probe")
+        self._waiting = True
+        if self._lost_since is None:
+            self._lost_since = self._clock()
+            self._delay = FIRST_PROBE
+            self.outages += 1
+            self._log.warning(
+                "redis_lost",
+                redis=self.shown_url,
+                reason=_reason(exc),
+                hint="no request is sent until Redis answers; "
+                f"the run stops after {self._limit:g} s",
+            )
+        if self._prober is None or self._prober.done():
+            self._prober = asyncio.create_task(
+                self._probe(_reason(exc)), name="resumer-redis-probe"
+            )
+
+    def _back(self) -> None:
+        """A call succeeded: the outage, if there was one, is over."""
+        self._waiting = False  # a call that was out when another failed: Redis answers
+        if self._lost_since is not None:
+            lost_s = round(self._clock() - self._lost_since, 1)
+            self._log.warning("redis_back", redis=self.shown_url, lost_s=lost_s)
+            self._lost_since = None
 
     async def _probe(self, reason: str) -> None:
-        """Probe with backoff until Redis takes a write, or tell `on_lost` past the limit."""
-        delay = FIRST_PROBE
-        while self._lost_since is not None:
+        """Probe with backoff until Redis takes a write, or tell `on_lost` past the limit.
+
+        A probe that succeeds lets the callers try again, but only a call that succeeds ends
+        the outage: an error that the probe does not meet (a script's keys out of memory, an
+        ACL that refuses a command) keeps the clock running to the limit, not reset each time.
+        """
+        while self._waiting and self._lost_since is not None:
             lost_for = self._clock() - self._lost_since
             if lost_for >= self._limit:
                 self.on_lost(
@@ -151,16 +173,14 @@ class Link:
                     )
                 )
                 return
-            await asyncio.sleep(min(delay, self._limit - lost_for))
-            delay = min(delay * 2, LAST_PROBE)
+            await asyncio.sleep(min(self._delay, self._limit - lost_for))
+            self._delay = min(self._delay * 2, LAST_PROBE)
             try:
                 await self.redis.set(keys.PROBES + self.runner, b"1", px=PROBE_TTL_MS)
             except (RedisError, OSError) as exc:
                 reason = _reason(exc)
                 continue
-            lost_s = round(self._clock() - self._lost_since, 1)
-            self._log.warning("redis_back", redis=self.shown_url, lost_s=lost_s)
-            self._lost_since = None
+            self._waiting = False
 
     async def close(self) -> None:
         """Stop probing and close the connections."""
