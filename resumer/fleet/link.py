@@ -96,7 +96,7 @@ class Link:
         except (RedisError, OSError) as exc:
             await client.aclose()
             raise UsageError(
-                f"cannot reach Redis at {shown_url} ({_reason(exc)}): start it or fix --redis"
+                f"cannot reach Redis at {shown_url} ({reason(exc)}): start it or fix --redis"
             ) from None
         return cls(client, shown_url=shown_url, limit=limit, on_lost=on_lost)
 
@@ -139,14 +139,12 @@ class Link:
             self._log.warning(
                 "redis_lost",
                 redis=self.shown_url,
-                reason=_reason(exc),
+                reason=reason(exc),
                 hint="no request is sent until Redis answers; "
                 f"the run stops after {self._limit:g} s",
             )
         if self._prober is None or self._prober.done():
-            self._prober = asyncio.create_task(
-                self._probe(_reason(exc)), name="resumer-redis-probe"
-            )
+            self._prober = asyncio.create_task(self._probe(reason(exc)), name="resumer-redis-probe")
 
     def _back(self) -> None:
         """A call succeeded: the outage, if there was one, is over."""
@@ -178,7 +176,7 @@ class Link:
             try:
                 await self.redis.set(keys.PROBES + self.runner, b"1", px=PROBE_TTL_MS)
             except (RedisError, OSError) as exc:
-                reason = _reason(exc)
+                reason = reason(exc)
                 continue
             self._waiting = False
 
@@ -202,7 +200,7 @@ def connect_client(url: str) -> aioredis.Redis:
     )
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
     """A Redis failure in a few words, for a log line or a sentence."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
