@@ -154,7 +154,7 @@ class Link:
             self._log.warning("redis_back", redis=self.shown_url, lost_s=lost_s)
             self._lost_since = None
 
-    async def _probe(self, reason: str) -> None:
+    async def _probe(self, why: str) -> None:
         """Probe with backoff until Redis takes a write, or tell `on_lost` past the limit.
 
         A probe that succeeds lets the callers try again, but only a call that succeeds ends
@@ -167,7 +167,7 @@ class Link:
                 self.on_lost(
                     RedisLostError(
                         f"Redis at {self.shown_url} did not answer for {self._limit:g} s "
-                        f"({reason}): once it is back, run the same command again with --resume"
+                        f"({why}): once it is back, run the same command again with --resume"
                     )
                 )
                 return
@@ -176,7 +176,7 @@ class Link:
             try:
                 await self.redis.set(keys.PROBES + self.runner, b"1", px=PROBE_TTL_MS)
             except (RedisError, OSError) as exc:
-                reason = reason(exc)
+                why = reason(exc)
                 continue
             self._waiting = False
 
