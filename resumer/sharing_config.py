@@ -18,6 +18,7 @@ DEFAULT_LEDGER_TTL = 7 * 86400.0  # seconds a ledger keeps its entries after its
 _SCHEMES = ("redis", "rediss", "unix")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _LEDGER_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_DB_PATH = re.compile(r"/?[0-9]*")  # the URL's path: none, or the database's number
 
 # The keys of the config file this module reads, with the type each must have.
 TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
@@ -120,3 +121,10 @@ def check_redis_url(url: str, shown: str) -> None:
         )
     if parsed.scheme != "unix" and (not parsed.host or port is None or not 1 <= port <= 65535):
         raise UsageError(f"--redis '{shown}' needs a host and a port from 1 to 65535")
+    # redis-py quietly takes DB 0 for a path that is not a number: runs meant to share one DB
+    # would not, and runs meant to be apart would share.
+    if parsed.scheme != "unix" and not _DB_PATH.fullmatch(parsed.path):
+        raise UsageError(
+            f"--redis '{shown}' names no database number: end it with /0 to /15, "
+            "e.g. redis://host:6379/0"
+        )

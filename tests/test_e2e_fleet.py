@@ -202,6 +202,19 @@ def test_a_redis_that_does_not_answer_at_the_start_is_one_sentence(tmp_path: Pat
     assert sent == 0
 
 
+def test_a_redis_that_refuses_the_first_calls_is_one_sentence(tmp_path: Path) -> None:
+    # PING passes; an ACL refuses what the start needs next (SCAN, for the runs alive).
+    with redis_server() as redis, SimThread(sim_config()) as sim:
+        assert redis.command("ACL", "SETUSER", "default", "-scan") == "+OK"
+        done = _run([*app_flags(sim.url), "--redis", redis.url, "-o", str(tmp_path / "log.jsonl")])
+        sent = app_stats(sim.stats())["requests"]
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("resumer: cannot use Redis at"), done.stderr
+    assert "Traceback" not in done.stderr
+    assert sent == 0
+
+
 def test_a_second_run_of_the_same_ledger_skips_what_the_first_finished(tmp_path: Path) -> None:
     with redis_server() as redis, SimThread(sim_config()) as sim:
         first_log, second_log = tmp_path / "first.jsonl", tmp_path / "second.jsonl"

@@ -292,3 +292,22 @@ async def test_a_claim_made_again_after_its_reply_was_lost_gets_the_same_lease(
     assert await peek.pttl(keys.lease(APP, "r1")) > 500
     other = RoomClaims(another, ledger="inc", ledger_ttl=DAY)
     assert await other.claim(APP, "r1", asyncio.sleep) == Claim(Hold.BUSY)
+
+
+async def test_renewal_takes_again_a_lease_that_expired_so_no_other_run_claims_the_room(
+    link: Link, another: Link, peek: aioredis.Redis
+) -> None:
+    # Redis (or this run) stalled past the lease TTL, or Redis restarted empty: the room is
+    # still this run's to send, so the next renewal holds it again and reports nothing lost.
+    run = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
+    claim = await run.claim(APP, "r1", asyncio.sleep)
+    await peek.delete(keys.lease(APP, "r1"))
+    with capture_logs() as logs:
+        await run.renew()
+    assert logs == []
+    assert await peek.get(keys.lease(APP, "r1")) == f"1 {link.runner}"
+    assert 0 < await peek.pttl(keys.lease(APP, "r1")) <= LEASE_TTL * 1000
+    other = RoomClaims(another, ledger="inc", ledger_ttl=DAY)
+    assert await other.claim(APP, "r1", asyncio.sleep) == Claim(Hold.BUSY)
+    await run.release(APP, "r1", claim, result("r1", Status.OK))
+    assert (run.stats.lost, run.stats.released, run.held) == (0, 1, 0)

@@ -73,11 +73,18 @@ def test_the_ledger_and_timeout_need_a_redis(key: str) -> None:
         ("redis://:6379/0", "needs a host and a port"),
         ("redis://host:99999/0", "is not a URL"),
         ("redis://ho st:6379", "holds a space"),
+        ("redis://host:6379/abc", "names no database number"),
+        ("redis://host:6379/0/x", "names no database number"),
     ],
 )
 def test_a_bad_url_is_one_sentence(url: str, says: str) -> None:
     with pytest.raises(UsageError, match=says):
         settings(redis=url)
+
+
+@pytest.mark.parametrize("url", ["redis://h:6379", "redis://h:6379/", "rediss://h:1/15"])
+def test_a_url_may_leave_the_database_out_or_number_it(url: str) -> None:
+    assert settings(redis=url).redis == url
 
 
 def test_a_password_in_the_url_is_never_shown() -> None:

@@ -16,14 +16,16 @@ A release that cannot reach Redis (the run stopped, or Redis was lost past its t
 not raise into the worker: the record is in the local results log already; it is counted and
 the lease expires on its own.
 
-Renewal (`renew.lua`, one call per app every `renew_every` s) sets the PX of every lease this
-run holds back to `lease_ttl`, each only if it is still this run's, and reports the others
-(`lease_lost`). Leases are renewed for as long as a room is held, while it waits for a send
-slot as while its request is out, so the TTL need not cover the longest wait plus the request
-timeout: it bounds only how long the rooms of a runner that died (SIGKILL, a lost host) stay
-BUSY. LEASE_TTL = 10 s with RENEW_EVERY = TTL/4 lets a lease survive three renewals in a row
-that were late or failed (a call gives up after link.SOCKET_TIMEOUT, 1 s; a loaded event loop
-may be late) and frees a dead runner's rooms 10 s after its last renewal.
+Renewal (`renew.lua`, one call per app every `renew_every` s) sets the PX of every lease this run
+holds back to `lease_ttl`, each only if it is still this run's, takes again one that is gone (it
+expired during a stall of Redis or of this run longer than the TTL, or Redis restarted empty: this
+run sends the room anyway, so nobody else may claim it) and reports those another run holds now
+(`lease_lost`). Leases are renewed for as long as a room is held, while it waits for a send slot as
+while its request is out, so the TTL need not cover the longest wait plus the request timeout: it
+bounds only how long the rooms of a runner that died (SIGKILL, a lost host) stay BUSY. LEASE_TTL =
+10 s with RENEW_EVERY = TTL/4 lets a lease survive three renewals in a row that were late or failed
+(a call gives up after link.SOCKET_TIMEOUT, 1 s; a loaded event loop may be late) and frees a dead
+runner's rooms 10 s after its last renewal.
 
 The ledger: a hash per app and ledger name, room -> `STATUS TIME_US` (Redis `TIME`, integer
 µs), holding final outcomes only (ok, rejected, invalid: what `--resume` skips; gave_up and
@@ -88,7 +90,7 @@ class ClaimStats:
     final: int = 0
     released: int = 0  # releases that found the lease still this run's
     expired: int = 0  # releases that found no lease any more (outcome recorded all the same)
-    lost: int = 0  # leases found held by another run (at renewal or release) or gone at renewal
+    lost: int = 0  # leases found held by another run (at renewal or at release)
     release_failures: int = 0  # releases that could not reach Redis: the lease expires alone
     renewals: int = 0  # renewal calls (one per app with leases, per tick)
 

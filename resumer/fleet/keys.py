@@ -10,6 +10,7 @@ from __future__ import annotations
 PREFIX = "resumer"
 RUNNERS = f"{PREFIX}:runner:"  # + runner id: a heartbeat, expiring unless renewed
 APPS = f"{PREFIX}:apps"  # a set of the SDKAppIDs any run has paced on this Redis
+PROBES = f"{PREFIX}:probe:"  # + runner id: what a run writes to learn that Redis takes writes
 
 
 def app_key(sdkappid: int, name: str) -> str:

@@ -3,7 +3,6 @@ names the same Redis, and this run's heartbeat, which `resumer status` reads."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -16,11 +15,11 @@ from dataclasses import asdict
 import structlog
 from redis.exceptions import RedisError
 
-from resumer.errors import RedisLostError
+from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
 from resumer.fleet.budget import SharedPacer
-from resumer.fleet.claims import RoomClaims, redis_now_us
-from resumer.fleet.link import Link
+from resumer.fleet.claims import RoomClaims
+from resumer.fleet.link import Link, reason
 from resumer.fleet.repeat import Repeat
 from resumer.records import Result
 from resumer.sharing import Budget, Claim, Sleep
@@ -56,12 +55,19 @@ class RedisSharing:
             settings.redis, shown_url=settings.shown_redis, limit=settings.redis_timeout
         )
         try:
-            started_us = await redis_now_us(link, asyncio.sleep)
+            try:  # at the start, not failed closed: a Redis that refuses is a usage error
+                seconds, micros = await link.redis.time()
+                started_us = int(seconds) * 1_000_000 + int(micros)
+                since_us = None if settings.ledger else await _overlap_start(link, started_us)
+            except (RedisError, OSError) as exc:
+                raise UsageError(
+                    f"cannot use Redis at {settings.shown_redis} ({reason(exc)}): fix it or --redis"
+                ) from None
             claims = RoomClaims(
                 link,
                 ledger=settings.ledger,
                 ledger_ttl=settings.ledger_ttl if settings.ledger else UNNAMED_LEDGER_TTL,
-                since_us=None if settings.ledger else await _overlap_start(link, started_us),
+                since_us=since_us,
             )
             sharing = cls(link, claims, sdkappids=sdkappids, started_us=started_us)
             claims.start()
