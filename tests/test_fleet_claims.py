@@ -224,6 +224,22 @@ async def test_a_named_ledger_is_honoured_whole_by_every_run_that_names_it(
         assert 3_500_000 < await peek.pttl(key) <= 3_600_000
 
 
+async def test_runs_that_overlap_never_send_a_room_twice_whatever_their_ledger_names(
+    link: Link, another: Link, peek: aioredis.Redis
+) -> None:
+    started = await redis_now_us(link, asyncio.sleep)
+    first = RoomClaims(link, ledger="incident-7", ledger_ttl=3600, since_us=started)
+    second = RoomClaims(another, ledger="incident-8", ledger_ttl=3600, since_us=started)
+    claim = await first.claim(APP, "r1", asyncio.sleep)
+    assert await second.claim(APP, "r1", asyncio.sleep) == Claim(Hold.BUSY)
+    await first.release(APP, "r1", claim, result("r1", Status.OK))
+    assert await second.claim(APP, "r1", asyncio.sleep) == Claim(Hold.FINAL)  # not sent again
+    # the overlap ledger "-" has it too, for a day; the other name's ledger has nothing
+    assert str(await peek.hget(keys.ledger(APP, UNNAMED), "r1")).startswith("ok ")
+    assert 86_300_000 < await peek.pttl(keys.ledger(APP, UNNAMED)) <= 86_400_000
+    assert await peek.exists(keys.ledger(APP, "incident-8")) == 0
+
+
 async def test_scripts_flushed_between_calls_are_loaded_again(
     link: Link, server: RedisServer
 ) -> None:

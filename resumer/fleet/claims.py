@@ -37,11 +37,12 @@ entries expire together, `ledger_ttl` after the ledger's *last* write.
 Which entries a run honours:
 - `--ledger NAME`: every entry of NAME. Runs that name it skip what any of them finished, as
   `--resume` does with a results log, until the ledger expires.
-- no `--ledger`: runs still share the default ledger "-", but a run honours only entries
-  written at or after its own start (`since_us`, Redis time). Runs that overlap never send a
-  room that another finished while they ran; a run started later does every room again: an
-  operator rerunning after a new incident must not have rooms skipped by an older run's ledger.
-  (A room another run finished *before* this run started is done again: that is the rule.)
+- the overlap ledger "-", which every run writes too (with or without a name): only entries
+  written at or after `since_us`, the start (Redis time) of the oldest run alive when this one
+  started (see fleet.sharing). Runs that overlap never send a room that another finished while
+  they ran, whatever their ledger names; a run started after every other ended does every room
+  again, as an operator rerunning after a new incident must not have rooms skipped by an older
+  run. "-" is kept OVERLAP_TTL (a day) after its last write.
 
 Every call goes through `link.call`, so it fails closed: while Redis is lost, a claim waits.
 """
@@ -65,7 +66,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 LEASE_TTL = 10.0  # seconds a lease lives unless renewed: how long a dead runner's rooms stay BUSY
 RENEW_SHARE = 4  # renewals per lease TTL: a lease outlives three late or failed renewals
-UNNAMED = "-"  # the ledger of runs without --ledger (they honour only entries since their start)
+UNNAMED = "-"  # the overlap ledger: every run writes it, and honours it since its start
+OVERLAP_TTL = 86400.0  # seconds "-" keeps its entries: they matter only while runs overlap
 
 _HOLDS = (Hold.LEASED, Hold.BUSY, Hold.FINAL)  # claim.lua's answers, in its numbering
 _RELEASED, _EXPIRED, _LOST = 1, 2, 0  # release.lua's answers
@@ -122,6 +124,9 @@ class RoomClaims:
         self._named = ledger is not None
         self._since_us = since_us
         self._ledger_ttl_ms = str(max(1, round(ledger_ttl * 1000)))
+        self._overlap_ttl_ms = (
+            str(round(OVERLAP_TTL * 1000)) if self._named else self._ledger_ttl_ms
+        )
         self._lease_ttl_ms = str(max(1, round(lease_ttl * 1000)))
         self._renew_every = renew_every if renew_every is not None else lease_ttl / RENEW_SHARE
         self._claim = link.script(_script("claim.lua"))
@@ -141,9 +146,13 @@ class RoomClaims:
     async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
         """Claim a room before it is sent: LEASED (with its token), BUSY or FINAL."""
         since = await self._since(sleep)
-        keys_ = [keys.ledger(sdkappid, self._ledger), keys.lease(sdkappid, room_id)]
-        keys_.append(keys.fence(sdkappid))
-        args = [room_id, since, self._lease_ttl_ms, self._runner]
+        keys_ = [
+            keys.ledger(sdkappid, self._ledger),
+            keys.ledger(sdkappid, UNNAMED),
+            keys.lease(sdkappid, room_id),
+            keys.fence(sdkappid),
+        ]
+        args = [room_id, since, self._lease_ttl_ms, self._runner, "1" if self._named else "0"]
         answer = await self._link.call(
             lambda r: self._claim(keys=keys_, args=args, client=r), sleep
         )
@@ -175,8 +184,10 @@ class RoomClaims:
             keys.lease(sdkappid, room_id),
             keys.ledger(sdkappid, self._ledger),
             keys.ledger_counts(sdkappid, self._ledger),
+            keys.ledger(sdkappid, UNNAMED),
+            keys.ledger_counts(sdkappid, UNNAMED),
         ]
-        args = [held.value, room_id, status, self._ledger_ttl_ms]
+        args = [held.value, room_id, status, self._ledger_ttl_ms, self._overlap_ttl_ms]
         try:
             answer = await self._link.call(
                 lambda r: self._release(keys=keys_, args=args, client=r), held.sleep
@@ -206,8 +217,6 @@ class RoomClaims:
         return sum(not h.lost for rooms in self._held.values() for h in rooms.values())
 
     async def _since(self, sleep: Sleep) -> str:
-        if self._named:
-            return ""
         if self._since_us is None:
             self._since_us = await redis_now_us(self._link, sleep)
         return str(self._since_us)

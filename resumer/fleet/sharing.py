@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
 from resumer.fleet.budget import SharedPacer
-from resumer.fleet.claims import RoomClaims
+from resumer.fleet.claims import OVERLAP_TTL, RoomClaims
 from resumer.fleet.link import Link, reason
 from resumer.fleet.repeat import Repeat
 from resumer.records import Result
@@ -27,8 +27,6 @@ from resumer.sharing_config import SharingConfig
 
 HEARTBEAT = 2.0  # seconds between two heartbeats of a run
 HEARTBEAT_TTL_MS = 10_000  # a heartbeat lasts this long: a run not heard of for 10 s is gone
-# The ledger of runs without --ledger matters only while runs overlap: a day is plenty.
-UNNAMED_LEDGER_TTL = 86400.0
 
 
 class RedisSharing:
@@ -58,7 +56,7 @@ class RedisSharing:
             try:  # at the start, not failed closed: a Redis that refuses is a usage error
                 seconds, micros = await link.redis.time()
                 started_us = int(seconds) * 1_000_000 + int(micros)
-                since_us = None if settings.ledger else await _overlap_start(link, started_us)
+                since_us = await _overlap_start(link, started_us)
             except (RedisError, OSError) as exc:
                 raise UsageError(
                     f"cannot use Redis at {settings.shown_redis} ({reason(exc)}): fix it or --redis"
@@ -66,7 +64,7 @@ class RedisSharing:
             claims = RoomClaims(
                 link,
                 ledger=settings.ledger,
-                ledger_ttl=settings.ledger_ttl if settings.ledger else UNNAMED_LEDGER_TTL,
+                ledger_ttl=settings.ledger_ttl if settings.ledger else OVERLAP_TTL,
                 since_us=since_us,
             )
             sharing = cls(link, claims, sdkappids=sdkappids, started_us=started_us)
