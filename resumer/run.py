@@ -291,7 +291,8 @@ class Run:
             return
         if result := await self._resume(app, room):
             self._write(app, result)
-            await self._sharing.release(app.sdkappid, room.room_id, claim, result)
+        # None: never sent (a stop came while it waited): given back, not left to expire
+        await self._sharing.release(app.sdkappid, room.room_id, claim, result)
 
     async def _claim(self, app: App, room: Room) -> Claim | None:
         """The claim on a room; None if the run stopped while waiting for it.

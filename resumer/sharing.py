@@ -74,8 +74,14 @@ class Sharing(Protocol):
     async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
         """Claim a room before it is sent (waits through a Redis outage, with `sleep`)."""
 
-    async def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result) -> None:
-        """The room's record is written: give the lease back and record a final outcome."""
+    async def release(
+        self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
+    ) -> None:
+        """The room's record is written: give the lease back and record a final outcome.
+
+        `result` None: the room was never sent after all (the run stopped while it waited for
+        a slot): the lease is given back so another run need not wait for it to expire.
+        """
 
     def watch(self, on_lost: Callable[[RedisLostError], None]) -> None:
         """Call `on_lost` if what is shared is gone past its timeout (the run stops: exit 3)."""
@@ -90,7 +96,9 @@ class Alone:
     async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
         return LEASED
 
-    async def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result) -> None:
+    async def release(
+        self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
+    ) -> None:
         return None
 
     def watch(self, on_lost: Callable[[RedisLostError], None]) -> None:

@@ -46,10 +46,12 @@ class Shelf:
         self.claims.append((room_id, hold, now))
         return LEASED if hold is Hold.LEASED else Claim(hold)
 
-    async def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result) -> None:
+    async def release(
+        self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
+    ) -> None:
         assert self.out is not None
         self.written_before_release.append(room_id.encode() in self.out.getvalue())
-        self.released.append((room_id, result.status.value))
+        self.released.append((room_id, "" if result is None else result.status.value))
 
     def watch(self, on_lost: object) -> None:
         return None
@@ -121,3 +123,27 @@ def test_a_stop_while_rooms_are_aside_ends_the_run() -> None:
     assert summary.interrupted
     assert summary.apps[1400000001].done == 0  # not sent, not written: --resume does it
     assert len([c for c in shelf.claims if c[0] == "held"]) >= 20  # tried about once a second
+
+
+def test_a_stop_gives_back_the_rooms_claimed_but_never_sent() -> None:
+    shelf = Shelf(held_until={}, finished=set())
+
+    async def scenario() -> None:
+        run = Run(
+            config(),  # 8 workers: each claims a room, most wait for their slot
+            transport=ScriptedApi(),
+            writer=ResultsWriter(shelf.out or io.BytesIO(), name="test", owned=False),
+            sharing=shelf,
+        )
+        asyncio.get_running_loop().call_later(1.0, run.stop)
+        await run.execute(iter([Room(room_id=f"r{i}", sdkappid=None) for i in range(100)]))
+
+    shelf.out = io.BytesIO()
+    run_virtual(scenario())
+    leased = [room for room, hold, _ in shelf.claims if hold is Hold.LEASED]
+    released = [room for room, _ in shelf.released]
+    assert sorted(released) == sorted(leased)  # every lease given back, once
+    never_sent = [room for room, status in shelf.released if status == ""]
+    assert never_sent  # those waiting for a slot at the stop
+    written = shelf.out.getvalue().decode()
+    assert not any(f'"{room}"' in written for room in never_sent)

@@ -169,7 +169,9 @@ class RoomClaims:
             self.stats.final += 1
         return Claim(hold)
 
-    async def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result) -> None:
+    async def release(
+        self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
+    ) -> None:
         """The room's record is written: give the lease back, recording a final outcome."""
         if claim.hold is not Hold.LEASED:
             return
@@ -179,7 +181,7 @@ class RoomClaims:
             self._held.pop(sdkappid, None)
         if held is None:
             return  # released before, or not claimed by this RoomClaims
-        status = result.status.value if result.status.is_final else ""
+        status = result.status.value if result is not None and result.status.is_final else ""
         keys_ = [
             keys.lease(sdkappid, room_id),
             keys.ledger(sdkappid, self._ledger),

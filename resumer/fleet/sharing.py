@@ -95,7 +95,9 @@ class RedisSharing:
     async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
         return await self._claims.claim(sdkappid, room_id, sleep)
 
-    async def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result) -> None:
+    async def release(
+        self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
+    ) -> None:
         await self._claims.release(sdkappid, room_id, claim, result)
 
     def watch(self, on_lost: Callable[[RedisLostError], None]) -> None:
