@@ -235,9 +235,9 @@ class Run:
         A room is put aside when another live run holds it; by now that run has most likely
         finished it (the claim says FINAL: skipped), or died (its lease expired: LEASED).
         """
-        while await self._unless_stopped(self._drained()):
+        while await self._unless_stopped(self._drained):
             aside = [(app, app.aside) for app in self.apps.values() if app.aside]
-            if not aside or not await self._unless_stopped(asyncio.sleep(REVISIT)):
+            if not aside or not await self._unless_stopped(lambda: asyncio.sleep(REVISIT)):
                 return
             for app, rooms in aside:
                 app.aside = []
@@ -249,11 +249,11 @@ class Run:
         for app in self.apps.values():
             await app.queue.join()
 
-    async def _unless_stopped(self, work: Awaitable[None]) -> bool:
-        """Await `work`; False, with `work` cancelled, if the run stops first."""
+    async def _unless_stopped(self, work: Callable[[], Awaitable[None]]) -> bool:
+        """Await `work()`; False, with it cancelled, if the run stops first (or had stopped)."""
         if self._stopping:
             return False
-        task = asyncio.ensure_future(work)
+        task = asyncio.ensure_future(work())
         stopped = asyncio.ensure_future(self._stopped.wait())
         try:
             await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
