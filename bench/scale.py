@@ -9,6 +9,7 @@ over 10k to 1M room IDs: peak RSS, and the bytes each further room costs.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -41,15 +42,21 @@ def step(
     apps_count: int,
     rooms_per_app: int,
     *,
-    launcher: Sequence[str] = ("-m", "resumer"),
+    launcher: Sequence[str] | None = None,
     name: str = "scale",
     extra: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One step: `apps_count` apps with `rooms_per_app` rooms each, all at once.
 
     `extra` are more options of `resumer run` (`bench/metrics_cost.py` adds its metrics ones).
+    By default resumer runs under `bench/looplag.py`, which times its event loop's timers; a
+    `launcher` (a profiler) replaces that, and the step then has no client loop lag.
     """
     folder = ws.dir(f"{name}-{apps_count}-apps")
+    lag_file = folder / "client-loop-lag.json"
+    lag_file.unlink(missing_ok=True)
+    if launcher is None:
+        launcher = ("-m", "bench.looplag", str(lag_file))
     apps = bench_apps(apps_count)
     profile = {
         "seed": 5,
@@ -82,6 +89,7 @@ def step(
     aggregate = gaps / span if span > 0 else 0.0
     ideal = apps_count * PACE
     child = run.child
+    client_lag = json.loads(lag_file.read_text()) if lag_file.exists() else {}
     return {
         "apps": apps_count,
         "rooms": len(rooms),
@@ -102,6 +110,8 @@ def step(
         "client_max_rss_mb": round(child.max_rss_mb, 1),
         "sim_cpu_share_of_one_core": round(sim.cpu_s / child.wall_s, 3),
         "sim_max_loop_lag_ms": loop_lag["max_ms"],
+        "client_loop_lag_ms": {k: client_lag.get(f"{k}_ms") for k in ("p50", "p99", "max")},
+        "client_loop": client_lag.get("loop"),
         "code_100422_first_2s": sum(
             k == "100422" and t < min(firsts, default=0.0) + 2
             for times, kinds in arrivals
