@@ -72,7 +72,8 @@ def _base_policy() -> type[asyncio.AbstractEventLoopPolicy]:
     if os.environ.get("BENCH_LOOP") == "uvloop":
         import uvloop  # noqa: PLC0415  (only for this comparison; not a bench dependency)
 
-        return uvloop.EventLoopPolicy
+        policy: type[asyncio.AbstractEventLoopPolicy] = uvloop.EventLoopPolicy
+        return policy
     return asyncio.DefaultEventLoopPolicy
 
 
@@ -80,7 +81,8 @@ def watched_policy(lag: LoopLag) -> asyncio.AbstractEventLoopPolicy:
     """A policy whose first new loop carries `lag.watch()` as a task."""
     base = _base_policy()
 
-    class Watched(base):  # type: ignore[valid-type, misc]  (a base chosen at run time)
+    # The base is chosen at run time, which mypy cannot follow.
+    class Watched(base):  # type: ignore[valid-type, misc]
         started = False
 
         def new_event_loop(self) -> asyncio.AbstractEventLoop:

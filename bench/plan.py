@@ -34,6 +34,8 @@ class Plan:
     metrics_rooms_per_app: int
     metrics_rounds: int  # each variant this many times, interleaved
     jitter_rooms: int  # rooms of each run of the jitter sweep (scenario 7)
+    soak_apps: int  # scenario 8: this many apps at once, each for about soak_seconds
+    soak_seconds: float
 
 
 FULL = Plan(
@@ -52,6 +54,8 @@ FULL = Plan(
     metrics_rooms_per_app=300,  # 15 s per run, as scale's steps
     metrics_rounds=3,
     jitter_rooms=1200,  # about 62 s at 19.5/s: the learning, and a while after it
+    soak_apps=100,
+    soak_seconds=300,  # 5,910 rooms per app, 591,000 in all
 )
 
 SMOKE = Plan(
@@ -70,6 +74,8 @@ SMOKE = Plan(
     metrics_rooms_per_app=10,
     metrics_rounds=1,
     jitter_rooms=30,
+    soak_apps=3,
+    soak_seconds=2,
 )
 
 
