@@ -41,6 +41,8 @@ SCENARIO_FIELDS = {
     "scale": {"steps", "saturates_at_apps", "dry_run", "aiohttp_floor", "cpu_over_floor", "meets"},
     "metrics_cost": {"apps", "rooms", "rounds", "variants", "scrape_cpu_ms", "meets"},
     "jitter": {"rooms", "latency_ms", "paths", "load_average", "runs", "meets"},
+    "soak": {"throttled_fraction", "share_of_ideal_middle_60", "code_100422_first_2s", "meets"}
+    | {"client_loop_lag_ms", "load_average", "rooms_not_ok", "max_arrivals_1s"},
 }
 JITTER_FIELDS = {
     "share_of_cap",
@@ -61,6 +63,7 @@ STEP_FIELDS = {
     "code_100422",
     "max_arrivals_1s",
     "rooms_not_ok",
+    "client_loop_lag_ms",
 }
 METRICS_VARIANT_FIELDS = {
     "client_cpu_ms_per_request",
@@ -113,6 +116,7 @@ def test_the_smoke_run_reports_every_scenario_and_resumer_keeps_to_the_budget(
         "outage": scenarios["outage"],
         **{f"scale {step['apps']} apps": step for step in steps},
         **{f"metrics {name}": v for name, v in variants.items()},
+        "soak": scenarios["soak"],
     }
     peaks = {name: run["max_arrivals_1s"] for name, run in resumer_runs.items()}
     assert max(peaks.values()) <= BUDGET, peaks
@@ -123,5 +127,10 @@ def test_the_smoke_run_reports_every_scenario_and_resumer_keeps_to_the_budget(
     assert len(jitter_runs) == 2 * len(scenarios["jitter"]["paths"]) >= 4
     assert all(set(run) >= JITTER_FIELDS and run["rooms_not_ok"] == 0 for run in jitter_runs)
     assert all(run["max_accepted_1s"] <= BUDGET for run in jitter_runs)
+    # the client's loop lag was measured (bench/looplag.py ran inside resumer)
+    lags = [step["client_loop_lag_ms"] for step in steps] + [
+        scenarios["soak"]["client_loop_lag_ms"]
+    ]
+    assert all(lag["p99"] is not None and lag["p50"] <= lag["p99"] <= lag["max"] for lag in lags)
     floor = scenarios["scale"]["aiohttp_floor"]
     assert floor["ok"] == floor["requests"], floor  # the floor client really got its replies
