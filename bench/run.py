@@ -1,6 +1,6 @@
 """Run the benchmarks: `python -m bench.run [--smoke] [--out DIR] [--only NAME ...]`.
 
-The full run (about 10 minutes on two cores) writes `report.json` to `--out` (default
+The full run (about 32 minutes on two cores) writes `report.json` to `--out` (default
 `bench/out/`) and `bench/RESULTS.md`. `--smoke` runs every scenario at tiny sizes in seconds,
 with no thresholds, so CI keeps the suite working; its RESULTS.md goes to `--out`, as does a
 run limited with `--only`.
