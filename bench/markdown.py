@@ -230,7 +230,8 @@ def _scale(s: dict[str, Any]) -> str:
             "",
             f"The floor, measured in the same run: a bare aiohttp client (`bench/floor.py`: "
             f"resumer's session and request, nothing else, {floor['requests']} requests as fast "
-            f"as the simulator answers; {floor['ok']} answered ok) spends "
+            f"as the simulator answers; {floor['ok']} answered ok), run just before and just "
+            f"after the largest step ({_floor_runs(floor)} ms each), spends "
             f"{floor['client_cpu_ms_per_request']} ms of CPU per request; resumer at the "
             f"largest step spends {s['cpu_over_floor']} × that (target ≤ 1.15: "
             f"{_cell(meets.get('cpu_over_floor<=1.15'))}). Client loop lag p99 at the largest "
@@ -244,6 +245,11 @@ def _scale(s: dict[str, Any]) -> str:
             f"largest size ≤ 150 MB: {_cell(next(iter(dry['meets'].values())))}.",
         ]
     )
+
+
+def _floor_runs(floor: dict[str, Any]) -> str:
+    runs = floor.get("runs", [floor])
+    return " and ".join(str(r["client_cpu_ms_per_request"]) for r in runs)
 
 
 def _client_lag(step: dict[str, Any]) -> str:
@@ -268,8 +274,9 @@ def _soak(s: dict[str, Any]) -> str:
          _met(s, "client_loop_lag_p99<=5ms")],
         ["simulator loop lag max", f"{s['sim_max_loop_lag_ms']} ms", "", None],
         ["max requests in any 1 s (worst app)", s["max_arrivals_1s"], "≤ 20", None],
-        ["completion; rooms; rooms not ok",
-         f"{s['wall_s']} s; {s['rooms']}; {s['rooms_not_ok']}", "", None],
+        ["completion (deadline); exit code; rooms; rooms not ok",
+         f"{s['wall_s']} s ({s.get('deadline_s', '–')} s); {s['exit_code']}; {s['rooms']}; "
+         f"{s['rooms_not_ok']}", "", None],
         ["client CPU per request; CPU (cores); peak RSS",
          f"{s['client_cpu_ms_per_request']} ms; {s['client_cpu_share_of_one_core']}; "
          f"{s['client_max_rss_mb']} MB", "", None],

@@ -48,6 +48,7 @@ def step(
     launcher: Sequence[str] | None = None,
     name: str = "scale",
     extra: Sequence[str] = (),
+    deadline: float = 600.0,
 ) -> dict[str, Any]:
     """One step: `apps_count` apps with `rooms_per_app` rooms each, all at once.
 
@@ -76,7 +77,7 @@ def step(
             url=sim.url,
             rooms=rooms,
             apps=apps,
-            deadline=600,
+            deadline=deadline,
             launcher=launcher,
             extra=extra,
         )
@@ -148,9 +149,9 @@ def _middle_rate(arrivals: list[tuple[list[float], list[str]]], first: float, la
     return accepted / (high - low)
 
 
-def floor(ws: Workspace, requests: int) -> dict[str, Any]:
+def floor(ws: Workspace, requests: int, *, name: str = "floor") -> dict[str, Any]:
     """A bare aiohttp client's CPU per request against the same simulator (`bench/floor.py`)."""
-    folder = ws.dir("floor")
+    folder = ws.dir(name)
     app = bench_apps(1)[0]
     profile = {
         "seed": 5,
@@ -180,6 +181,21 @@ def floor(ws: Workspace, requests: int) -> dict[str, Any]:
         "wall_s": round(child.wall_s, 2),
         "client_cpu_s": round(child.cpu_s, 2),
         "client_cpu_ms_per_request": round(1000 * child.cpu_s / requests, 3),
+    }
+
+
+def _averaged(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The two floor runs as one: their requests and CPU pooled, and each run's figures."""
+    requests = before["requests"] + after["requests"]
+    cpu = before["client_cpu_s"] + after["client_cpu_s"]
+    return {
+        "requests": requests,
+        "ok": before["ok"] + after["ok"],
+        "exit_code": before["exit_code"] or after["exit_code"],
+        "wall_s": round(before["wall_s"] + after["wall_s"], 2),
+        "client_cpu_s": round(cpu, 2),
+        "client_cpu_ms_per_request": round(1000 * cpu / max(requests, 1), 3),
+        "runs": [before, after],
     }
 
 
@@ -213,10 +229,17 @@ def dry_runs(ws: Workspace, sizes: tuple[int, ...]) -> dict[str, Any]:
 
 def scale(ws: Workspace, plan: Plan) -> dict[str, Any]:
     """Scenario 5: the steps, where the machine saturates, and the dry runs."""
-    steps = [step(ws, n, plan.scale_rooms_per_app) for n in plan.scale_apps]
+    *smaller, largest = plan.scale_apps
+    steps = [step(ws, n, plan.scale_rooms_per_app) for n in smaller]
+    # The floor runs just before and just after the largest step, and the two are averaged:
+    # on a machine shared with other work, the load drifts within a minute, and a floor taken
+    # on one side only would carry that drift into the ratio.
+    before = floor(ws, plan.floor_requests, name="floor-before")
+    steps.append(step(ws, largest, plan.scale_rooms_per_app))
+    after = floor(ws, plan.floor_requests, name="floor-after")
+    bare = _averaged(before, after)
     saturated = next((s["apps"] for s in steps if s["saturated"]), None)
     top = steps[-1]
-    bare = floor(ws, plan.floor_requests)
     per_request = bare["client_cpu_ms_per_request"]
     ratio = round(top["client_cpu_ms_per_request"] / max(per_request, 1e-9), 2)
     lag_p99 = top["client_loop_lag_ms"]["p99"]
