@@ -60,7 +60,7 @@ class LoopLag:
             "tick_ms": TICK * 1000,
             "p50_ms": round(percentile(ms, 50), 2),
             "p99_ms": round(percentile(ms, 99), 2),
-            "max_ms": round(max(ms, default=0.0), 1),
+            "max_ms": round(max(ms, default=0.0), 2),
             "earliest_ms": round(min(ms, default=0.0), 2),
             f"over_{LATE_MS:g}ms": sum(x > LATE_MS for x in ms),
             "loop": self.loop,
