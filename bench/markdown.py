@@ -14,7 +14,8 @@ SIDE_HEADER = (
 SCALE_HEADER = (
     *("apps", "rooms", "aggregate req/s", "ideal (apps × planned rate)", "share"),
     *("client CPU ms/request", "client CPU (cores)", "client peak RSS MB", "sim CPU (cores)"),
-    *("sim loop lag max ms", "100422 (first 2 s)", "max in 1 s (worst app)", "rooms not ok"),
+    *("client loop lag p50 / p99 / max ms", "sim loop lag max ms", "100422 (first 2 s)"),
+    *("max in 1 s (worst app)", "rooms not ok"),
 )
 METRICS_HEADER = (
     *("run", "client CPU ms/request (each run)", "× no metrics", "share of ideal (each run)"),
@@ -233,7 +234,8 @@ def _scale(s: dict[str, Any]) -> str:
         [
             st["apps"], st["rooms"], st["aggregate_rate"], st["ideal_rate"], st["share_of_ideal"],
             st["client_cpu_ms_per_request"], st["client_cpu_share_of_one_core"],
-            st["client_max_rss_mb"], st["sim_cpu_share_of_one_core"], st["sim_max_loop_lag_ms"],
+            st["client_max_rss_mb"], st["sim_cpu_share_of_one_core"],
+            _client_lag(st), st["sim_max_loop_lag_ms"],
             f"{st['code_100422']} ({st['code_100422_first_2s']})", st["max_arrivals_1s"],
             st["rooms_not_ok"],
         ]
@@ -257,9 +259,12 @@ def _scale(s: dict[str, Any]) -> str:
             "",
             f"The floor, measured in the same run: a bare aiohttp client (`bench/floor.py`: "
             f"resumer's session and request, nothing else, {floor['requests']} requests as fast "
-            f"as the simulator answers; {floor['ok']} answered ok) spends "
+            f"as the simulator answers; {floor['ok']} answered ok), run just before and just "
+            f"after the largest step ({_floor_runs(floor)} ms each), spends "
             f"{floor['client_cpu_ms_per_request']} ms of CPU per request; resumer at the "
-            f"largest step spends {s['cpu_over_floor']} × that.",
+            f"largest step spends {s['cpu_over_floor']} × that (target ≤ 1.15: "
+            f"{_cell(meets.get('cpu_over_floor<=1.15'))}). Client loop lag p99 at the largest "
+            f"step ≤ 5 ms: {_cell(meets.get('client_loop_lag_p99<=5ms'))}.",
             "",
             f"`--dry-run` over room IDs like {dry['room_id_format']}:",
             "",
@@ -267,6 +272,57 @@ def _scale(s: dict[str, Any]) -> str:
             "",
             f"Memory grows by {dry['bytes_per_room']} bytes per further room; peak RSS at the "
             f"largest size ≤ 150 MB: {_cell(next(iter(dry['meets'].values())))}.",
+        ]
+    )
+
+
+def _floor_runs(floor: dict[str, Any]) -> str:
+    runs = floor.get("runs", [floor])
+    return " and ".join(str(r["client_cpu_ms_per_request"]) for r in runs)
+
+
+def _client_lag(step: dict[str, Any]) -> str:
+    """The client's loop lag, p50 / p99 / max (`bench/looplag.py`); – under a profiler."""
+    lag = step.get("client_loop_lag_ms") or {}
+    if lag.get("p99") is None:
+        return "–"
+    return f"{lag['p50']} / {lag['p99']} / {lag['max']}"
+
+
+def _soak(s: dict[str, Any]) -> str:
+    rows: list[list[object]] = [
+        ["100422 in the first 2 s", s["code_100422_first_2s"], "0",
+         _met(s, "code_100422_first_2s==0")],
+        ["requests throttled over the soak (100422 / requests)",
+         f"{s['throttled_fraction']:.3%} ({s['code_100422']} of {s['requests']})", "≤ 0.05 %",
+         _met(s, "throttled_fraction<=0.0005")],
+        [f"accepted / ({s['apps']} apps × {s['planned_rate_per_app']}/s), middle 60 % of the run",
+         f"{s['share_of_ideal_middle_60']} ({s['accepted_rate_middle_60']}/s)", "≥ 0.98",
+         _met(s, "share_of_ideal_middle_60>=0.98")],
+        ["client loop lag p50 / p99 / max", f"{_client_lag(s)} ms", "p99 ≤ 5 ms",
+         _met(s, "client_loop_lag_p99<=5ms")],
+        ["simulator loop lag max", f"{s['sim_max_loop_lag_ms']} ms", "", None],
+        ["max requests in any 1 s (worst app)", s["max_arrivals_1s"], "≤ 20", None],
+        ["completion (deadline); exit code; rooms; rooms not ok",
+         f"{s['wall_s']} s ({s.get('deadline_s', '–')} s); {s['exit_code']}; {s['rooms']}; "
+         f"{s['rooms_not_ok']}", "", None],
+        ["client CPU per request; CPU (cores); peak RSS",
+         f"{s['client_cpu_ms_per_request']} ms; {s['client_cpu_share_of_one_core']}; "
+         f"{s['client_max_rss_mb']} MB", "", None],
+        ["simulator CPU (cores)", s["sim_cpu_share_of_one_core"], "", None],
+    ]  # fmt: skip
+    load = ", ".join(str(x) for x in s["load_average"])
+    return "\n".join(
+        [
+            f"## 9. Soak: {s['apps']} apps for about {s['seconds_planned']:g} s, "
+            f"{s['rooms']} rooms",
+            "",
+            "Scenario 5's step, long: one resumer process, one simulator process, every app "
+            "from the start. Middle 60 %: the run's span less its first and last fifth.",
+            "",
+            _table(FIGURE_HEADER, rows),
+            "",
+            f"Load average (1, 5, 15 min) before and after: {load}.",
         ]
     )
 
@@ -548,6 +604,7 @@ _SECTIONS = (
     ("metrics_cost", _metrics_cost),
     ("jitter", _jitter),
     ("fleet", _fleet),
+    ("soak", _soak),
 )
 
 
@@ -570,5 +627,8 @@ NOTES = """## How each figure is measured
 - **Settled rate** (scenario 3): requests not throttled per second over the second half of
   resumer's run. **Recovery** (scenario 4): from the end of the outage to the first `ok` reply,
   and to the first 1 s window holding 90 % of the planned rate.
+- **Client loop lag** (scenarios 5 and 8): resumer runs under `bench/looplag.py`, whose task on
+  resumer's own event loop sleeps 10 ms at a time and notes how late each wake-up is, by the
+  monotonic clock. A late timer is a late pacer slot: loop lag becomes arrival jitter.
 - **Rooms not ok**: rooms of the input without an `ok` outcome in the tool's own output (its
   results log; for the baselines, the reply each printed last)."""

@@ -39,6 +39,8 @@ class Plan:
     fleet_kill_after: float  # seconds after its start
     fleet_apps: int  # three runners with every app of a config file
     fleet_rooms_per_app: int  # distinct rooms per app, over three overlapping lists
+    soak_apps: int  # scenario 9: this many apps at once, each for about soak_seconds
+    soak_seconds: float
 
 
 FULL = Plan(
@@ -62,6 +64,8 @@ FULL = Plan(
     fleet_kill_after=8.0,
     fleet_apps=10,
     fleet_rooms_per_app=300,  # 15 s per app at 19.7/s
+    soak_apps=100,
+    soak_seconds=300,  # 5,910 rooms per app, 591,000 in all
 )
 
 SMOKE = Plan(
@@ -85,6 +89,8 @@ SMOKE = Plan(
     fleet_kill_after=1.0,
     fleet_apps=2,
     fleet_rooms_per_app=12,
+    soak_apps=3,
+    soak_seconds=2,
 )
 
 

@@ -1,6 +1,6 @@
 """Run the benchmarks: `python -m bench.run [--smoke] [--out DIR] [--only NAME ...]`.
 
-The full run (about 10 minutes on two cores) writes `report.json` to `--out` (default
+The full run (about 32 minutes on two cores) writes `report.json` to `--out` (default
 `bench/out/`) and `bench/RESULTS.md`. `--smoke` runs every scenario at tiny sizes in seconds,
 with no thresholds, so CI keeps the suite working; its RESULTS.md goes to `--out`, as does a
 run limited with `--only`, unless `--update` asks to put its sections into bench/RESULTS.md
@@ -20,7 +20,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import fleet, jitter, machine, markdown, metrics_cost, scale, scenarios, sidebyside
+from bench import (
+    fleet,
+    jitter,
+    machine,
+    markdown,
+    metrics_cost,
+    scale,
+    scenarios,
+    sidebyside,
+    soak,
+)
 from bench.plan import FULL, SMOKE, Plan, Workspace
 
 HERE = Path(__file__).resolve().parent
@@ -34,6 +44,7 @@ SCENARIOS: dict[str, Scenario] = {
     "metrics_cost": metrics_cost.metrics_cost,
     "jitter": jitter.jitter,
     "fleet": fleet.fleet,
+    "soak": soak.soak,
 }
 
 

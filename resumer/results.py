@@ -11,7 +11,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import json
+import json.encoder
+import math
 import os
 import select
 import stat
@@ -31,17 +34,59 @@ FileId = tuple[int, int]  # (st_dev, st_ino): the same file, however its path is
 
 
 def utc_timestamp(unix: float) -> str:
-    """ISO 8601 in UTC with milliseconds, e.g. 2026-11-24T10:00:00.123Z."""
-    moment = datetime.fromtimestamp(unix, tz=UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+    """ISO 8601 in UTC with milliseconds, e.g. 2026-11-24T10:00:00.123Z.
+
+    Every record gets one, so it is cheap: the second is formatted once (`_utc_second`) and
+    the milliseconds come from a table. The arithmetic is `datetime.fromtimestamp`'s own (the
+    fraction rounded half-even to microseconds, a carry into the next second), so the text is
+    the one a datetime would give, to the byte (tests/test_results.py checks it against one).
+    """
+    fraction, whole = math.modf(unix)
+    micros = round(fraction * 1_000_000)
+    second = int(whole)
+    if micros >= 1_000_000:
+        micros -= 1_000_000
+        second += 1
+    elif micros < 0:  # before 1970: modf's fraction is negative
+        micros += 1_000_000
+        second -= 1
+    return _utc_second(second) + _MILLIS[micros // 1000]
+
+
+@functools.lru_cache(maxsize=4)  # the records of one second share it; 4: a late one or two
+def _utc_second(second: int) -> str:
+    return f"{datetime.fromtimestamp(second, tz=UTC):%Y-%m-%dT%H:%M:%S}"
+
+
+_MILLIS = tuple(f".{n:03d}Z" for n in range(1000))
+# The JSON text of each status, and of a string: the C function json.dumps itself uses
+# (ensure_ascii=False), so a line built by hand is the line json.dumps would build.
+_STATUS_JSON = {status: json.encoder.encode_basestring(status.value) for status in Status}
+_string = json.encoder.encode_basestring
 
 
 def to_line(result: Result) -> str:
     """One compact JSON object and a newline, keys in the documented order."""
-    text = json.dumps(_fields(result), ensure_ascii=False, separators=(",", ":"))
+    return line_bytes(result).decode("utf-8")
+
+
+def line_bytes(result: Result) -> bytes:
+    """`to_line` as the UTF-8 bytes the writer writes, built without a json.dumps per record.
+
+    Byte for byte what `json.dumps(_fields(result), ensure_ascii=False, separators=(",", ":"))`
+    gives (tests/test_results.py checks it over random records): this runs once per room.
+    """
+    r = result
+    text = (
+        f'{{"ts":{_string(r.ts)},"sdkappid":{"null" if r.sdkappid is None else r.sdkappid},'
+        f'"room_id":{_string(r.room_id)},"status":{_STATUS_JSON[r.status]},'
+        f'"error_code":{r.error_code},"error_info":{_string(r.error_info)},'
+        f'"request_id":{_string(r.request_id)},"attempts":{r.attempts},'
+        f'"elapsed_ms":{r.elapsed_ms}}}\n'
+    )
     # A lone surrogate (from a JSON escape in a reply) cannot be written as UTF-8; written as
     # \udNNN it is still inside a JSON string, where that is the JSON escape for the same value.
-    return text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n"
+    return text.encode("utf-8", "backslashreplace")
 
 
 def _fields(result: Result) -> dict[str, object]:
@@ -137,7 +182,7 @@ class ResultsWriter:
 
     def write(self, result: Result) -> bool:
         """Write one result line; False if the log cannot be written (the line went to stderr)."""
-        data = to_line(result).encode("utf-8")
+        data = line_bytes(result)
         if self._failure is None:
             try:
                 if self._torn:

@@ -42,6 +42,8 @@ SCENARIO_FIELDS = {
     "metrics_cost": {"apps", "rooms", "rounds", "variants", "scrape_cpu_ms", "meets"},
     "jitter": {"rooms", "latency_ms", "paths", "load_average", "runs", "meets"},
     "fleet": {"runs", "rooms", "parts", "cpu_ratio", "load_average", "meets"},
+    "soak": {"throttled_fraction", "share_of_ideal_middle_60", "code_100422_first_2s", "meets"}
+    | {"client_loop_lag_ms", "load_average", "rooms_not_ok", "max_arrivals_1s"},
 }
 FLEET_PART_FIELDS = {
     "runs",
@@ -77,6 +79,7 @@ STEP_FIELDS = {
     "code_100422",
     "max_arrivals_1s",
     "rooms_not_ok",
+    "client_loop_lag_ms",
 }
 METRICS_VARIANT_FIELDS = {
     "client_cpu_ms_per_request",
@@ -129,6 +132,7 @@ def test_the_smoke_run_reports_every_scenario_and_resumer_keeps_to_the_budget(
         "outage": scenarios["outage"],
         **{f"scale {step['apps']} apps": step for step in steps},
         **{f"metrics {name}": v for name, v in variants.items()},
+        "soak": scenarios["soak"],
     }
     peaks = {name: run["max_arrivals_1s"] for name, run in resumer_runs.items()}
     assert max(peaks.values()) <= BUDGET, peaks
@@ -149,5 +153,9 @@ def test_the_smoke_run_reports_every_scenario_and_resumer_keeps_to_the_budget(
     assert parts["shared"]["rooms_sent_by_two_runs"] == 0
     assert parts["apps"]["rooms_sent_by_two_runs"] == 0
     assert max(part["max_arrivals_1s"] for part in shared) <= BUDGET + 1  # a loaded machine
+    # the client's loop lag was measured (bench/looplag.py ran inside resumer)
+    lags = [step["client_loop_lag_ms"] for step in [*steps, scenarios["soak"]]]
+    ordered = [lag["p99"] is not None and lag["p50"] <= lag["p99"] <= lag["max"] for lag in lags]
+    assert all(ordered), lags
     floor = scenarios["scale"]["aiohttp_floor"]
     assert floor["ok"] == floor["requests"], floor  # the floor client really got its replies

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from resumer.results import (
     ResultsWriter,
     from_line,
     has_records,
+    line_bytes,
     read_final,
     to_line,
     utc_timestamp,
@@ -95,6 +97,70 @@ def test_to_line_is_always_valid_utf8_json(room_id: str, error_info: str) -> Non
 )
 def test_utc_timestamp(unix: float, text: str) -> None:
     assert utc_timestamp(unix) == text
+
+
+def _datetime_timestamp(unix: float) -> str:
+    """utc_timestamp as it was, by datetime: what the table-driven one must equal."""
+    moment = datetime.fromtimestamp(unix, tz=UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+@given(
+    st.one_of(
+        st.floats(min_value=0, max_value=4102444800, allow_nan=False),  # 1970 to 2100
+        st.integers(min_value=1795514400, max_value=1795514500).map(lambda s: s + 0.9999995),
+        st.integers(min_value=1795514400, max_value=1795514500).map(lambda s: s - 5e-7),
+        st.integers(min_value=0, max_value=4102444800),
+    )
+)
+def test_utc_timestamp_is_the_datetime_text(unix: float) -> None:
+    assert utc_timestamp(unix) == _datetime_timestamp(unix)
+
+
+def test_utc_timestamp_rounds_to_microseconds_as_datetime_does() -> None:
+    # the fraction is rounded to microseconds first: .9999996 s is the next second
+    for unix in (1795514400.9999996, 1795514400.0009995, 1795514400.0005, 1795514400.9994999):
+        assert utc_timestamp(unix) == _datetime_timestamp(unix)
+
+
+# Any text, lone surrogates and characters JSON escapes included.
+_ANY_TEXT = st.one_of(
+    st.text(st.characters(exclude_categories=())),
+    st.text(alphabet='"\\\x00\x1f\x7f\u2028\ud800\udfffa直'),
+)
+
+
+@given(
+    st.builds(
+        Result,
+        ts=_ANY_TEXT,
+        sdkappid=st.one_of(st.none(), st.integers(min_value=-(2**63), max_value=2**63)),
+        room_id=_ANY_TEXT,
+        status=st.sampled_from(Status),
+        error_code=st.integers(),
+        error_info=_ANY_TEXT,
+        request_id=_ANY_TEXT,
+        attempts=st.integers(min_value=0, max_value=10**6),
+        elapsed_ms=st.integers(min_value=0, max_value=10**12),
+    )
+)
+def test_to_line_is_the_json_dumps_line_byte_for_byte(result: Result) -> None:
+    # the line json.dumps built before the line was built by hand: the log did not change
+    fields = {
+        "ts": result.ts,
+        "sdkappid": result.sdkappid,
+        "room_id": result.room_id,
+        "status": result.status.value,
+        "error_code": result.error_code,
+        "error_info": result.error_info,
+        "request_id": result.request_id,
+        "attempts": result.attempts,
+        "elapsed_ms": result.elapsed_ms,
+    }
+    text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    before = text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n"
+    assert to_line(result) == before
+    assert line_bytes(result) == before.encode("utf-8")
 
 
 def test_the_writer_appends_and_never_truncates(tmp_path: Path) -> None:
