@@ -34,6 +34,7 @@ class Plan:
     metrics_rooms_per_app: int
     metrics_rounds: int  # each variant this many times, interleaved
     jitter_rooms: int  # rooms of each run of the jitter sweep (scenario 7)
+    seen_sizes: tuple[int, int]  # scenario 8: dry runs over this few and this many rooms
 
 
 FULL = Plan(
@@ -52,6 +53,7 @@ FULL = Plan(
     metrics_rooms_per_app=300,  # 15 s per run, as scale's steps
     metrics_rounds=3,
     jitter_rooms=1200,  # about 62 s at 19.5/s: the learning, and a while after it
+    seen_sizes=(10_000, 3_000_000),
 )
 
 SMOKE = Plan(
@@ -70,6 +72,7 @@ SMOKE = Plan(
     metrics_rooms_per_app=10,
     metrics_rounds=1,
     jitter_rooms=30,
+    seen_sizes=(1_000, 10_000),
 )
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import jitter, machine, markdown, metrics_cost, scale, scenarios, sidebyside
+from bench import jitter, machine, markdown, metrics_cost, scale, scenarios, seen, sidebyside
 from bench.plan import FULL, SMOKE, Plan, Workspace
 
 HERE = Path(__file__).resolve().parent
@@ -32,6 +32,7 @@ SCENARIOS: dict[str, Scenario] = {
     "scale": scale.scale,
     "metrics_cost": metrics_cost.metrics_cost,
     "jitter": jitter.jitter,
+    "seen": seen.seen,
 }
 
 

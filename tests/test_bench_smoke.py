@@ -41,6 +41,7 @@ SCENARIO_FIELDS = {
     "scale": {"steps", "saturates_at_apps", "dry_run", "aiohttp_floor", "cpu_over_floor", "meets"},
     "metrics_cost": {"apps", "rooms", "rounds", "variants", "scrape_cpu_ms", "meets"},
     "jitter": {"rooms", "latency_ms", "paths", "load_average", "runs", "meets"},
+    "seen": {"sizes", "memory", "timing", "meets"},
 }
 JITTER_FIELDS = {
     "share_of_cap",
@@ -123,5 +124,7 @@ def test_the_smoke_run_reports_every_scenario_and_resumer_keeps_to_the_budget(
     assert len(jitter_runs) == 2 * len(scenarios["jitter"]["paths"]) >= 4
     assert all(set(run) >= JITTER_FIELDS and run["rooms_not_ok"] == 0 for run in jitter_runs)
     assert all(run["max_accepted_1s"] <= BUDGET for run in jitter_runs)
+    dry_runs = [run for row in scenarios["seen"]["memory"].values() for run in row.values()]
+    assert all(run["exit_codes"] == [0, 0] for run in dry_runs), dry_runs
     floor = scenarios["scale"]["aiohttp_floor"]
     assert floor["ok"] == floor["requests"], floor  # the floor client really got its replies
