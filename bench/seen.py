@@ -28,6 +28,7 @@ from bench.harness import ChildRun, run_child, toml_text
 from bench.plain_sets import PlainRouter
 from bench.plan import IDENTIFIER, Plan, Workspace
 from bench.scale import bench_apps
+from bench.tools import BenchApp
 from resumer.records import Room
 from resumer.routing import Router
 from resumer.run import BATCH
@@ -129,12 +130,16 @@ def _config(folder: Path, apps: int) -> Path:
     table = {
         "endpoint": "http://127.0.0.1:9",
         "apps": [
-            {"sdkappid": a.sdkappid, "identifier": IDENTIFIER, "secret_key": a.secret_key}
+            {"sdkappid": a.sdkappid, "identifier": IDENTIFIER, "secret_key_env": _key_env(a)}
             for a in bench_apps(apps)
         ],
     }
     path.write_text(toml_text(table))
     return path
+
+
+def _key_env(app: BenchApp) -> str:
+    return f"BENCH_KEY_{app.sdkappid}"
 
 
 def _dry_run(
@@ -151,6 +156,7 @@ def _dry_run(
         [sys.executable, *launcher, "run", "--dry-run", "-c", str(config), str(rooms), *resume],
         stdout=folder / f"dry-run-{name}.txt",
         stderr=folder / f"dry-run-{name}.err",
+        env={_key_env(a): a.secret_key for a in bench_apps(100)},
         deadline=1200,
     )
 
