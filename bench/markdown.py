@@ -384,7 +384,8 @@ def _seen(s: dict[str, Any]) -> str:
             f"the apps as a run's input is): CPU per room, the longest `route` call, and the "
             f"longest {s['batch']} calls in a row (what the dispatcher routes in one turn of "
             "the event loop: a stall that long). The thread's CPU time, the garbage collector "
-            "off: the structures' own cost, not the machine's other jobs' nor a collection's.",
+            "off, each call and batch at the lesser of two passes: the structures' own cost, "
+            "not the machine's other jobs' nor a collection's.",
             "",
             _table(["apps", "ns per room", "longest call ms", f"longest {s['batch']} ms"], timing),
             "",
