@@ -445,8 +445,8 @@ def _cannot_write(path: str, exc: OSError) -> str:
 class FinalRooms:
     """Rooms whose last record in a results log is final, per sdkappid: what --resume skips.
 
-    Kept as fingerprints (resumer.seen): about 8 B per room, where a set of room IDs per app
-    cost over 100; a room is taken for final by mistake with probability n^2/2^65 over n rooms.
+    Kept as fingerprints (resumer.seen): about 10 B per room, where a set of room IDs per app
+    cost over 100; a room is taken for final by mistake with odds at most n^2/2^66 over n rooms.
     """
 
     rooms: SeenRooms = field(default_factory=SeenRooms)

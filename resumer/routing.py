@@ -37,7 +37,7 @@ class Router:
     An entry recorded invalid is an outcome like any other: once per (sdkappid, room_id as
     recorded), and skipped by --resume when the log holds it. Invalid entries are remembered
     apart from the rooms to send (under tags of their own), so an invalid line never hides a
-    valid room of the same text. One `SeenRooms` holds them all: about 8 B per room, and no
+    valid room of the same text. One `SeenRooms` holds them all: about 10 B per room, and no
     step of it stalls the loop (see resumer.seen, also for the odds of a false duplicate).
     """
 

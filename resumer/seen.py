@@ -1,25 +1,28 @@
 """A set of rooms kept as 64-bit fingerprints, pure: what the duplicate check and --resume remember.
 
-Why not a Python set of room IDs: at 3M rooms it costs 98-133 B per room, and a set grows by
-rehashing its whole table at once. A run's sets grow together (each app's rooms arrive
-interleaved), so at 100 apps they all rehashed in one batch: +39 MB and a 20-59 ms stall of the
-event loop, long enough to stamp requests late. Here each room is 6 bytes in one of 65,536
-small buckets (bytearrays), so memory is about 8 B per room at 3M rooms and growing one bucket
-copies a few hundred bytes: no step of the set ever touches more than one bucket.
+Why not a Python set of room IDs: at 3M rooms it costs 121-135 B per room, and a set grows
+by rehashing its whole table at once. A run's sets grow together (each app's rooms arrive
+interleaved), so at 100 apps they all rehashed in one batch of input: a stall of the event
+loop of tens to hundreds of ms, long enough to stamp requests late (bench scenario 8). Here
+each room is 6 bytes in one of 65,536 small buckets (bytearrays), about 10 B per room at 3M
+rooms with the buckets' headers and slack, and growing a bucket copies a few hundred bytes:
+no step ever touches more than one bucket.
 
-The fingerprint of (tag, room_id) is Python's own `hash` of the pair. On 64-bit CPython a str's
-hash is SipHash-1-3 under a 128-bit key drawn at random for each process (PEP 456), and a
-tuple's hash mixes its items' hashes with an xxHash round that is invertible in the last item:
-two different room IDs of one tag get the same fingerprint with probability 2^-64, and the same
-room ID under two tags never does (their tag hashes differ, see `tag`). It is also the fastest
-keyed hash CPython has: the room ID's hash is cached on the string, and blake2b cost 20 times
-as much here. The top 16 bits pick the bucket, the other 48 are stored.
+The fingerprint of (tag, room_id) is Python's own `hash` of the pair. On 64-bit CPython (as
+sys.hash_info says: width 64, siphash13) a str's hash is SipHash-1-3 under a 128-bit key drawn
+at random for each process (PEP 456), and a tuple's hash mixes its items' hashes with xxHash
+rounds, each invertible in the item it adds. So two different room IDs get one fingerprint
+only if their keyed hashes collide (2^-64 for a pair), and the same room ID under two tags
+only if the tags' hashes are equal: never for two apps (see `tag`), 2^-64 for a string tag.
+It is also the fastest keyed hash CPython has (the room ID's hash is cached on the string;
+blake2b costs 20 times as much). The top 16 bits pick the bucket, the other 48 are stored.
 
-A false "already seen" needs two of the n rooms to share a fingerprint: probability at most
-n^2 / 2^65, about 2.4e-7 for a run over 3M rooms, i.e. one room wrongly taken for a duplicate
-(or for final, under --resume) in some four million such runs. The key is fresh in every
-process, so no input can be built to collide unless PYTHONHASHSEED fixes it; `collisions`
-below exists to test that path, not because it is expected.
+A false "already seen" needs a room to share a fingerprint with another one: over n rooms the
+odds are at most n^2/2^65 (the birthday bound), about 2.4e-7 for a run over 3M rooms, i.e. one
+room wrongly dropped as a duplicate in some four million such runs. --resume's final rooms
+are another set: a room taken for final by mistake has odds below q*f/2^64 for q rooms to do
+and f final ones, at most n^2/2^66. The key is fresh in every process, so no input can be
+built to collide, unless PYTHONHASHSEED fixes the key.
 """
 
 from __future__ import annotations
