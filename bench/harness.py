@@ -55,8 +55,13 @@ def run_child(
     stdin: Path | None = None,
     env: Mapping[str, str] | None = None,
     deadline: float = 600.0,
+    kill_tool_after: float | None = None,
 ) -> ChildRun:
-    """Run `command` to its end, or stop its process group at `deadline` seconds."""
+    """Run `command` to its end, or stop its process group at `deadline` seconds.
+
+    `kill_tool_after`: SIGKILL the tool alone (not its launcher, which still records what it
+    cost) that many seconds in, as a crash or an OOM kill would.
+    """
     killed = threading.Event()
     usage = stdout.with_name(stdout.name + ".usage.json")
     usage.unlink(missing_ok=True)
@@ -84,6 +89,8 @@ def run_child(
             threading.Timer(deadline, stop, (signal.SIGTERM,)),
             threading.Timer(deadline + KILL_AFTER, stop, (signal.SIGKILL,)),
         ]
+        if kill_tool_after is not None:
+            timers.append(threading.Timer(kill_tool_after, _kill_children, (proc.pid,)))
         for timer in timers:
             timer.start()
         try:
@@ -100,6 +107,17 @@ def run_child(
         measured = json.loads(usage.read_text())
         code, cpu, rss = measured["exit_code"], measured["cpu_s"], measured["max_rss_mb"]
     return ChildRun(exit_code=code, wall_s=wall, cpu_s=cpu, max_rss_mb=rss, killed=killed.is_set())
+
+
+def _kill_children(pid: int) -> None:
+    """SIGKILL the children of `pid` (the launcher's: the tool)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:  # the launcher ended meanwhile
+        return
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(child), signal.SIGKILL)
 
 
 class Sim:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,22 +30,50 @@ TOOL_NAMES = {
 
 def render(report: dict[str, Any]) -> str:
     """The whole document."""
-    parts = [_head(report)]
+    return "\n\n".join([_head(report), *sections(report), NOTES]) + "\n"
+
+
+def sections(report: dict[str, Any]) -> list[str]:
+    """The section of each scenario the report holds, in the document's order."""
     scenarios = report["scenarios"]
-    for key, section in (
-        ("pacing", _pacing),
-        ("side_by_side", _side),
-        ("contention", _contention),
-        ("outage", _outage),
-        ("scale", _scale),
-        ("metrics_cost", _metrics_cost),
-        ("jitter", _jitter),
-        ("seen", _seen),
-    ):
-        if key in scenarios:
-            parts.append(section(scenarios[key]))
-    parts.append(NOTES)
-    return "\n\n".join(parts) + "\n"
+    return [section(scenarios[key]) for key, section in _SECTIONS if key in scenarios]
+
+
+_HEADING = re.compile(r"^## (\d+)\. ", re.MULTILINE)
+
+
+def splice(document: str, report: dict[str, Any]) -> str:
+    """`document` (a RESULTS.md) with the sections of `report`'s scenarios put in: each one
+    replaces the section of its number, or goes where its number falls; the others are kept.
+
+    Each section put in says which run it comes from, since the document's head names another.
+    """
+    blocks = re.split(r"(?m)^(?=## )", document.rstrip("\n") + "\n")
+    for section in sections(report):
+        number = _number(section)
+        if number is None:  # every section's heading is "## N. ..."
+            raise ValueError(f"a section without a number: {section[:40]!r}")
+        block = section + "\n\n" + _provenance(report) + "\n\n"
+        same = [n for n, b in enumerate(blocks) if _number(b) == number]
+        if same:
+            blocks[same[0]] = block
+            continue
+        later = [n for n, b in enumerate(blocks[1:], 1) if (_number(b) or 10**9) > number]
+        blocks.insert(later[0] if later else len(blocks), block)
+    return "".join(blocks).rstrip("\n") + "\n"
+
+
+def _number(block: str) -> int | None:
+    found = _HEADING.match(block)
+    return int(found.group(1)) if found else None
+
+
+def _provenance(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    return (
+        f"*This section alone: `{report['command']}`, {report['duration_s']} s, finished "
+        f"{report['finished']} at commit `{m['git']}`, on the machine above.*"
+    )
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -347,6 +376,66 @@ def _jitter(j: dict[str, Any]) -> str:
     )
 
 
+def _fleet(f: dict[str, Any]) -> str:
+    parts = f["parts"]
+    alone, shared, killed, apps = parts["alone"], parts["shared"], parts["killed"], parts["apps"]
+    meets = f["meets"]
+    lists = ", ".join(str(n) for n in shared["lists"])
+    return "\n".join(
+        [
+            f"## 8. Several runs, one budget: {f['runs']} runs at once, Redis shared",
+            "",
+            f"Three `resumer run` processes started together against one simulator (replies "
+            f"{f['latency_ms'][0]}–{f['latency_ms'][1]} ms, a strict 20/s window per app) and "
+            "a real `redis-server` of their own, both fresh for each part. Who sent a room: "
+            "each run's results log (a record with attempts); what the API saw: the "
+            "simulator; what Redis did: its `INFO commandstats` and `cpu`, reset before the "
+            "part, and each run's `redis_shared` event.",
+            "",
+            f"**Overlapping lists** ({lists} rooms of one app, {shared['distinct_rooms']} "
+            "distinct: the first 2/3, the last 2/3, all), without `--redis`, then with "
+            f"`--redis` and `--ledger {f['ledger']}`:",
+            "",
+            _table(
+                ("figure", "without --redis", "with --redis", "target (with)", ""),
+                _overlap_rows(alone, shared, meets),
+            ),
+            "",
+            f"**A run killed**: {f['kill_rooms']} rooms, the same list for all three, `--redis` "
+            f"and a ledger; the first run SIGKILLed {f['kill_after_s']:g} s after its start "
+            "(its leases expire 10 s after their last renewal; the others do its rooms then):",
+            "",
+            _table(FIGURE_HEADER, _killed_rows(killed, meets)),
+            "",
+            f"**{f['apps']} apps**: three runners, each with every app in its config file and "
+            f"overlapping lists per app ({f['rooms_per_app']} distinct rooms per app, "
+            f"{apps['distinct_rooms']} in all), `--redis` and a ledger. Share: an app's ok "
+            f"answers per second / {f['planned_rate']}.",
+            "",
+            _table(
+                ("app", "requests", "100422", "max in 1 s", "ok/s", "share of pace"),
+                _app_rows(apps),
+            ),
+            "",
+            "**What sharing costs**: one runner over the same apps and rooms (every room of "
+            "every app, no overlap), without and with `--redis`, one after the other; and the "
+            "parts above. Round trips: commands Redis received from the clients (every command "
+            "of `INFO commandstats` but the ones its Lua scripts run, and the bench's own "
+            "`INFO`), which includes a `HELLO` per new connection; the runs' own count of "
+            "calls Redis answered is beside it.",
+            "",
+            _table(COST_HEADER, _cost_rows(f)),
+            "",
+            f"With `--redis`, client CPU per request is {f['cpu_ratio']} × that without "
+            f"(one runner, {f['apps']} apps). Targets (issue 11): "
+            + "; ".join(f"{k}: {_cell(v)}" for k, v in meets.items())
+            + ". Load average (1, 5, 15 min) before and after: "
+            + ", ".join(str(x) for x in f["load_average"])
+            + ".",
+        ]
+    )
+
+
 def _seen(s: dict[str, Any]) -> str:
     small, large = s["sizes"]
     memory = [
@@ -371,7 +460,7 @@ def _seen(s: dict[str, Any]) -> str:
     load = f"{s['load_before']} before, {s['load_after']} after"
     return "\n".join(
         [
-            "## 8. Remembering the rooms: fingerprints now / Python sets before",
+            "## 9. Remembering the rooms: fingerprints now / Python sets before",
             "",
             f"`resumer run --dry-run` over {small:,} and {large:,} room IDs like "
             f"{s['room_id_format']}; each cell: as shipped (`resumer.seen`) / with the sets of "
@@ -392,6 +481,122 @@ def _seen(s: dict[str, Any]) -> str:
             f"Targets: {targets}. Load average (1, 5, 15 min): {load}.",
         ]
     )
+
+
+COST_HEADER = (
+    *("run", "requests", "client CPU ms/request", "round trips/request"),
+    *("Redis calls/request (runs' count)", "commands in scripts/request"),
+    *("Redis CPU ms/request", "round trips by command"),
+)
+
+
+def _pct(part: dict[str, Any]) -> str:
+    return f"{part['code_100422']} ({part['throttled_fraction']:.1%})"
+
+
+def _overlap_rows(
+    alone: dict[str, Any], shared: dict[str, Any], meets: dict[str, bool]
+) -> list[list[object]]:
+    def both(key: str) -> list[object]:
+        return [alone[key], shared[key]]
+
+    wall = [f"{p['wall_s']} s (× {p['wall_over_ideal']})" for p in (alone, shared)]
+    trips = shared["redis"]["round_trips_per_request"]
+    return [
+        ["requests; per distinct room",
+         *(f"{p['requests']}; {p['requests_per_room']}" for p in (alone, shared)), "", None],
+        ["throttled (100422)", _pct(alone), _pct(shared), "≤ 3",
+         meets["shared: code_100422<=3"]],
+        ["max arrivals in any 1 s", *both("max_arrivals_1s"), "≤ 20",
+         meets["shared: max_arrivals_1s<=20"]],
+        ["rooms sent by two runs", *both("rooms_sent_by_two_runs"), "0",
+         meets["shared: rooms_sent_by_two_runs==0"]],
+        ["rooms not ok", *both("rooms_not_ok"), "0", meets["shared: rooms_not_ok==0"]],
+        ["ok answers per second, together", *both("ok_rate"), "≥ 19.0",
+         meets["shared: ok_rate>=19.0"]],
+        [f"wall time (× the ideal, {shared['ideal_s']} s)", *wall, "", None],
+        ["rooms skipped by each run", *(_skipped(p) for p in (alone, shared)), "", None],
+        ["client CPU per request (3 runs)",
+         *(f"{p['client_cpu_ms_per_request']} ms" for p in (alone, shared)), "", None],
+        ["Redis round trips per request", "–", trips, "", None],
+    ]  # fmt: skip
+
+
+def _skipped(part: dict[str, Any]) -> str:
+    return ", ".join(str(r["skipped"]) for r in part["runs"])
+
+
+def _killed_rows(k: dict[str, Any], meets: dict[str, bool]) -> list[list[object]]:
+    codes = ", ".join(str(r["exit_code"]) for r in k["runs"])
+    busy = k["redis"]["told_by_runs"]
+    return [
+        ["exit codes (the killed one first)", codes, "0 for the other two",
+         meets["killed: the others exit 0"]],
+        ["rooms not ok", k["rooms_not_ok"], "0", meets["killed: rooms_not_ok==0"]],
+        ["rooms the API received more than once", k["rooms_received_twice"], "≤ 8",
+         meets["killed: rooms_received_twice<=8"]],
+        ["max arrivals in any 1 s", k["max_arrivals_1s"], "≤ 20",
+         meets["killed: max_arrivals_1s<=20"]],
+        ["throttled (100422); requests", f"{_pct(k)}; {k['requests']}", "", None],
+        ["rooms sent by two runs (by the results logs)", k["rooms_sent_by_two_runs"], "", None],
+        ["rooms met busy; leases lost (the two that lived)",
+         f"{busy['busy']}; {busy['lost']}", "", None],
+        ["ok answers per second; wall time",
+         f"{k['ok_rate']}; {k['wall_s']} s (ideal {k['ideal_s']} s)", "", None],
+    ]  # fmt: skip
+
+
+def _app_rows(part: dict[str, Any]) -> list[list[object]]:
+    rows: list[list[object]] = [
+        [app, a["requests"], a["code_100422"], a["max_arrivals_1s"], a["ok_rate"],
+         a["share_of_pace"]]
+        for app, a in part["apps"].items()
+    ]  # fmt: skip
+    shares = [a["share_of_pace"] for a in part["apps"].values()]
+    rows.append([
+        "all", part["requests"], part["code_100422"], f"{part['max_arrivals_1s']} (worst)",
+        part["ok_rate"], f"{min(shares)}–{max(shares)}",
+    ])  # fmt: skip
+    return rows
+
+
+def _cost_rows(f: dict[str, Any]) -> list[list[object]]:
+    names = {
+        "cost_alone": f"1 runner, {f['apps']} apps, no Redis",
+        "cost_shared": f"1 runner, {f['apps']} apps, `--redis`",
+        "alone": "3 runs, 1 app, overlapping, no Redis",
+        "shared": "3 runs, 1 app, overlapping, `--redis`",
+        "killed": "3 runs, 1 app, one killed, `--redis`",
+        "apps": f"3 runs, {f['apps']} apps, `--redis`",
+    }
+    rows: list[list[object]] = []
+    for key, name in names.items():
+        p = f["parts"][key]
+        r = p["redis"]
+        if r is None:
+            rows.append([name, p["requests"], p["client_cpu_ms_per_request"], "–", "–", "–",
+                         "–", "–"])  # fmt: skip
+            continue
+        by = ", ".join(f"{k} {v}" for k, v in sorted(r["round_trips_by_command"].items()))
+        rows.append([
+            name, p["requests"], p["client_cpu_ms_per_request"], r["round_trips_per_request"],
+            r["redis_calls_per_request"], r["commands_in_scripts_per_request"],
+            r["redis_cpu_ms_per_request"], by,
+        ])  # fmt: skip
+    return rows
+
+
+_SECTIONS = (
+    ("pacing", _pacing),
+    ("side_by_side", _side),
+    ("contention", _contention),
+    ("outage", _outage),
+    ("scale", _scale),
+    ("metrics_cost", _metrics_cost),
+    ("jitter", _jitter),
+    ("fleet", _fleet),
+    ("seen", _seen),
+)
 
 
 NOTES = """## How each figure is measured

@@ -28,12 +28,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.metrics import percentile
 from bench.plan import BUDGET, IDENTIFIER, PACE, Plan, Workspace
 from bench.scale import bench_apps, step
+from bench.servers import free_port, pushgateway
 from bench.tools import BenchApp
 from resumer.app import App
 from resumer.config import AppConfig
 from resumer.metrics import PUSH_EVERY, exposition, snapshot
 from resumer.records import Status
-from tests.servers import free_port, pushgateway
 
 SCRAPE_EVERY = 1.0  # seconds between two GETs of /metrics
 VARIANTS = ("none", "scrape", "push")

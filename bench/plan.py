@@ -34,7 +34,12 @@ class Plan:
     metrics_rooms_per_app: int
     metrics_rounds: int  # each variant this many times, interleaved
     jitter_rooms: int  # rooms of each run of the jitter sweep (scenario 7)
-    seen_sizes: tuple[int, int]  # scenario 8: dry runs over this few and this many rooms
+    fleet_rooms: int  # scenario 8: distinct rooms of three runs' overlapping lists, one app
+    fleet_kill_rooms: int  # the same rooms for three runs, one of them killed
+    fleet_kill_after: float  # seconds after its start
+    fleet_apps: int  # three runners with every app of a config file
+    fleet_rooms_per_app: int  # distinct rooms per app, over three overlapping lists
+    seen_sizes: tuple[int, int]  # scenario 9: dry runs over this few and this many rooms
 
 
 FULL = Plan(
@@ -53,6 +58,11 @@ FULL = Plan(
     metrics_rooms_per_app=300,  # 15 s per run, as scale's steps
     metrics_rounds=3,
     jitter_rooms=1200,  # about 62 s at 19.5/s: the learning, and a while after it
+    fleet_rooms=600,  # lists of 400, 400 and 600: 31 s at 19.7/s when shared, as issue 11
+    fleet_kill_rooms=500,
+    fleet_kill_after=8.0,
+    fleet_apps=10,
+    fleet_rooms_per_app=300,  # 15 s per app at 19.7/s
     seen_sizes=(10_000, 3_000_000),
 )
 
@@ -72,6 +82,11 @@ SMOKE = Plan(
     metrics_rooms_per_app=10,
     metrics_rounds=1,
     jitter_rooms=30,
+    fleet_rooms=30,  # over 20 requests, so the 1 s peak means something
+    fleet_kill_rooms=30,
+    fleet_kill_after=1.0,
+    fleet_apps=2,
+    fleet_rooms_per_app=12,
     seen_sizes=(1_000, 10_000),
 )
 

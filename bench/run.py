@@ -3,7 +3,8 @@
 The full run (about 10 minutes on two cores) writes `report.json` to `--out` (default
 `bench/out/`) and `bench/RESULTS.md`. `--smoke` runs every scenario at tiny sizes in seconds,
 with no thresholds, so CI keeps the suite working; its RESULTS.md goes to `--out`, as does a
-run limited with `--only`.
+run limited with `--only`, unless `--update` asks to put its sections into bench/RESULTS.md
+(each replacing the section of its number; the others, and the head, are kept).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import jitter, machine, markdown, metrics_cost, scale, scenarios, seen, sidebyside
+from bench import fleet, jitter, machine, markdown, metrics_cost, scale, scenarios, seen, sidebyside
 from bench.plan import FULL, SMOKE, Plan, Workspace
 
 HERE = Path(__file__).resolve().parent
@@ -32,6 +33,7 @@ SCENARIOS: dict[str, Scenario] = {
     "scale": scale.scale,
     "metrics_cost": metrics_cost.metrics_cost,
     "jitter": jitter.jitter,
+    "fleet": fleet.fleet,
     "seen": seen.seen,
 }
 
@@ -42,7 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds; for CI")
     parser.add_argument("--out", type=Path, default=HERE / "out", help="folder of the outputs")
     parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), help="just these")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="with --only: put these sections into bench/RESULTS.md, keeping the others",
+    )
     args = parser.parse_args(argv)
+    if args.update and (args.smoke or not args.only):
+        parser.error("--update goes with --only, on a full run")
     plan = SMOKE if args.smoke else FULL
     if not plan.smoke and shutil.which("curl") is None:
         print("bench: the full run needs curl for the xargs baseline: apt-get install curl")
@@ -72,8 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     official = not plan.smoke and not args.only
-    target = HERE / "RESULTS.md" if official else args.out / "RESULTS.md"
-    target.write_text(markdown.render(report), encoding="utf-8")
+    target = HERE / "RESULTS.md" if official or args.update else args.out / "RESULTS.md"
+    if args.update:  # the other scenarios' sections stay as their own run left them
+        text = markdown.splice(target.read_text(encoding="utf-8"), report)
+    else:
+        text = markdown.render(report)
+    target.write_text(text, encoding="utf-8")
     print(f"bench: {report['duration_s']} s; wrote {args.out / 'report.json'} and {target}")
     return 0
 

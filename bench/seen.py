@@ -1,4 +1,4 @@
-"""Scenario 8: what remembering the rooms costs, in memory and in stalls, now and as before.
+"""Scenario 9: what remembering the rooms costs, in memory and in stalls, now and as before.
 
 A run remembers every room it has seen (to drop duplicates) and, with --resume, every room
 final in the log. Now: one set of 64-bit fingerprints for all apps (`resumer.seen`); before:

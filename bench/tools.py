@@ -48,11 +48,13 @@ def run_resumer(
     deadline: float = 600.0,
     launcher: Sequence[str] = ("-m", "resumer"),
     extra: Sequence[str] = (),
+    kill_after: float | None = None,
 ) -> ToolRun:
     """`python -m resumer run -c config.toml rooms.txt -o results.jsonl` over (sdkappid, room).
 
     `launcher` is what follows `python`: a profiler can be put in front of `-m resumer`.
-    `extra` are more options of `resumer run`, such as `--metrics HOST:PORT`.
+    `extra` are more options of `resumer run`, such as `--metrics HOST:PORT`. `kill_after`:
+    SIGKILL resumer that many seconds in.
     """
     config = folder / "config.toml"
     config.write_text(
@@ -85,6 +87,7 @@ def run_resumer(
         stderr=folder / "stderr.jsonl",
         env={f"BENCH_KEY_{app.sdkappid}": app.secret_key for app in apps},
         deadline=deadline,
+        kill_tool_after=kill_after,
     )
     ok = set()
     if results.exists():
@@ -97,7 +100,7 @@ def run_resumer(
         child=child,
         rooms_ok=len(ok & wanted),
         rooms_not_ok=len(wanted - ok),
-        summary=_event(folder / "stderr.jsonl", "run_finished"),
+        summary=last_event(folder / "stderr.jsonl", "run_finished"),
     )
 
 
@@ -167,7 +170,7 @@ def _error_code(reply: str) -> object:
     return data.get("ErrorCode") if isinstance(data, dict) else None
 
 
-def _event(log: Path, name: str) -> dict[str, Any]:
+def last_event(log: Path, name: str) -> dict[str, Any]:
     """The last JSON log event called `name` in resumer's stderr, or {}."""
     found: dict[str, Any] = {}
     if log.exists():

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from resumer.classify import Verdict
 from resumer.config import AppConfig
 from resumer.outage import OutageGate
-from resumer.pacer import Pacer
 from resumer.records import Room
+from resumer.sharing import Alone, Budget, Sharing
 from resumer.usersig import UserSigSource
 
 QUEUE = 512  # rooms waiting for an app's workers; the input is read no further ahead
@@ -57,10 +57,18 @@ class AppStats:
 class App:
     """One app during the run: its pacer, UserSig, queue, workers' stop signal and counters."""
 
-    def __init__(self, config: AppConfig, *, rate: float, wallclock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        rate: float,
+        wallclock: Callable[[], float],
+        sharing: Sharing | None = None,
+    ) -> None:
         self.config = config
         self.sdkappid = config.sdkappid
-        self.pacer = Pacer(budget=rate, sleep=self.nap)
+        sharing = sharing or Alone()
+        self.pacer: Budget = sharing.budget(config.sdkappid, rate=rate, sleep=self.nap)
         self.usersigs = UserSigSource(
             sdkappid=config.sdkappid,
             identifier=config.identifier,
@@ -69,6 +77,7 @@ class App:
             usersig=config.usersig,
         )
         self.queue: asyncio.Queue[Room | None] = asyncio.Queue(maxsize=QUEUE)
+        self.aside: list[Room] = []  # rooms another live run held: tried again after the input
         self.halt = asyncio.Event()
         self.fatal: Verdict | None = None
         self.stopped_because = ""  # the one sentence for the operator, once `fatal` is set

@@ -36,7 +36,13 @@ from resumer.config import (
     environ,
     read_toml,
 )
-from resumer.errors import InputBrokeError, ResultsLogError, UsageError, UserSigError
+from resumer.errors import (
+    InputBrokeError,
+    RedisLostError,
+    ResultsLogError,
+    UsageError,
+    UserSigError,
+)
 from resumer.pacer import MARGIN
 from resumer.records import Status
 from resumer.results import (
@@ -48,6 +54,7 @@ from resumer.results import (
     regular_file_id,
 )
 from resumer.routing import Entry, Route, Router
+from resumer.sharing_config import REDIS_URL_ENV
 from resumer.usersig import decode_usersig, make_usersig
 
 if TYPE_CHECKING:
@@ -76,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputBrokeError as exc:
         _say(exc)
         return EXIT_INPUT_BROKE
+    except RedisLostError as exc:
+        _say(exc)
+        return EXIT_FATAL
     except KeyboardInterrupt:
         return EXIT_SIGNAL[signal.SIGINT]
     return code
@@ -145,6 +155,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--metrics-push", metavar="URL", help="push the metrics to this Prometheus Pushgateway"
     )
+    shared = run.add_argument_group("several runs, one budget (needs resumer[redis])")
+    shared.add_argument(
+        "--redis",
+        metavar="URL",
+        help=f"share each app's budget and rooms in flight on this Redis (or {REDIS_URL_ENV})",
+    )
+    shared.add_argument(
+        "--redis-timeout", metavar="DURATION", help="stop (exit 3) if Redis is gone this long: 60s"
+    )
+    shared.add_argument(
+        "--ledger", metavar="NAME", help="record final outcomes under NAME; skip rooms final there"
+    )
+    shared.add_argument("--ledger-ttl", metavar="DURATION", help="keep ledger entries: 7d")
     add_verbosity(run)
 
     sig = commands.add_parser("usersig", help="print a UserSig made from RESUMER_SECRET_KEY")
@@ -159,7 +182,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(commands: Any) -> None:
     """`sim`, `demo` and `report` live in their own modules; the CLI only wires them in."""
-    from resumer import demo, report_cmd  # noqa: PLC0415  (see _run: heavy modules load when used)
+    from resumer import demo, report_cmd, status_cmd  # noqa: PLC0415  (heavy ones load when used)
     from resumer.sim import cli as sim_cli  # noqa: PLC0415
 
     sim = commands.add_parser("sim", help="run the local simulator of the API")
@@ -178,6 +201,12 @@ def _add_optional_commands(commands: Any) -> None:
     )
     report_cmd.add_arguments(report)
     report.set_defaults(handler=report_cmd.run)
+
+    status = commands.add_parser(
+        "status", help="the runs sharing a Redis (--redis), and each app's shared state"
+    )
+    status_cmd.add_arguments(status)
+    status.set_defaults(handler=status_cmd.run)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -348,6 +377,10 @@ def _load_config(args: argparse.Namespace) -> RunConfig:
         "timeout": args.timeout,
         "metrics": args.metrics,
         "metrics_push": args.metrics_push,
+        "redis_flag": args.redis,
+        "redis_timeout": args.redis_timeout,
+        "ledger": args.ledger,
+        "ledger_ttl": args.ledger_ttl,
     }
     if args.region is not None:
         file = {k: v for k, v in file.items() if k != "endpoint"}  # a flag beats the file

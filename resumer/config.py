@@ -16,6 +16,8 @@ from yarl import URL
 
 from resumer.classify import NO_OVERRIDES, OVERRIDE_CLASSES, Action, Overrides
 from resumer.errors import UsageError
+from resumer.sharing_config import TYPES as _SHARING_TYPES
+from resumer.sharing_config import SharingConfig, sharing_config
 
 MAX_RATE = 20.0  # the API's documented budget, requests/s per SDKAppID
 DEFAULT_TIMEOUT = 6.0  # seconds; the backend gives up after 3 s, so wait longer than that
@@ -48,6 +50,7 @@ _RUN_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
     "metrics": (str, 'a string, HOST:PORT such as "127.0.0.1:9464"'),
     "metrics_push": (str, 'a string, the Pushgateway\'s URL such as "http://pushgateway:9091"'),
     "codes": (dict, "a table: [codes] with retry = [...], throttle, reject or fatal"),
+    **_SHARING_TYPES,
 }
 _APP_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
     "sdkappid": ((int, str), "a whole number"),  # a string of digits is tolerated
@@ -89,6 +92,7 @@ class RunConfig:
     codes: Overrides = field(default_factory=lambda: NO_OVERRIDES)
     metrics: tuple[str, int] | None = None  # serve /metrics on (host, port)
     metrics_push: str | None = None  # push the metrics to this Pushgateway
+    sharing: SharingConfig | None = None  # --redis: share each app's budget with other runs
 
     def __repr__(self) -> str:  # keep the endpoint's credentials out of any log or traceback
         return (
@@ -171,6 +175,7 @@ def build_config(
         codes=MappingProxyType(_codes(file.get("codes", {}))),
         metrics=None if metrics is None else parse_listen(metrics),
         metrics_push=None if push is None else _check_endpoint(push, "--metrics-push"),
+        sharing=sharing_config(merged, env, mask=mask_endpoint),
         apps=_apps(file, flags, env, base),
         endpoint=endpoint,
         rate=rate,

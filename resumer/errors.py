@@ -7,6 +7,7 @@
     ├── ResultsLogError          the results log could not be written mid-run: exit 4, the rest
     │                            of the outcomes went to stderr
     ├── InputBrokeError          an input broke after requests were sent: exit 5
+    ├── RedisLostError           --redis: Redis gave no answer for --redis-timeout: exit 3
     └── TransportError           one request got no reply envelope (library errors translated here)
         ├── ConnectError         could not connect, or the connection broke mid-request
         └── RequestTimeout       no reply within --timeout
@@ -42,6 +43,13 @@ class ResultsLogError(ResumerError):
 
 class InputBrokeError(ResumerError):
     """An input could not be read any further after requests were sent; the log holds those."""
+
+
+class RedisLostError(ResumerError):
+    """Redis, which the run shares its budget on, gave no answer for longer than its timeout.
+
+    The run stopped as on a signal (no request leaves without a shared slot); --resume finishes.
+    """
 
 
 class TransportError(ResumerError):

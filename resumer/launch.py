@@ -25,6 +25,7 @@ from resumer.progress import ProgressDisplay, ProgressEvents, log_stream, summar
 from resumer.results import ResultsWriter
 from resumer.routing import Entry
 from resumer.run import Run
+from resumer.sharing import Alone, Sharing
 from resumer.summary import Summary
 
 if TYPE_CHECKING:
@@ -55,9 +56,13 @@ async def execute(
     display = progress and console.is_terminal and not (writer.to_stdout and sys.stdout.isatty())
     log = structlog.get_logger("resumer")
     connections = config.concurrency * len(config.apps)
-    async with AiohttpTransport.new_session(connections=connections) as session:
+    async with (
+        _sharing(config) as sharing,
+        AiohttpTransport.new_session(connections=connections) as session,
+    ):
         transport = AiohttpTransport(session, timeout=config.timeout)
-        run = Run(config, transport=transport, writer=writer, skip=skip)
+        run = Run(config, transport=transport, writer=writer, skip=skip, sharing=sharing)
+        sharing.watch(run.lose_sharing)
         stopper = Stopper(run, console)
         loop = asyncio.get_running_loop()
         for signum in EXIT_SIGNAL:
@@ -114,6 +119,15 @@ def _metrics(run: Run, config: RunConfig) -> AbstractAsyncContextManager[Metrics
     return exported(run.apps, listen=config.metrics, push=config.metrics_push)
 
 
+def _sharing(config: RunConfig) -> AbstractAsyncContextManager[Sharing]:
+    """What the run shares with others: alone, or every run on the same Redis (--redis)."""
+    if config.sharing is None:
+        return contextlib.nullcontext(Alone())
+    from resumer.fleet.sharing import RedisSharing  # noqa: PLC0415  (redis-py is an extra)
+
+    return RedisSharing.open(config.sharing, sdkappids=[a.sdkappid for a in config.apps])
+
+
 def _optional_settings(config: RunConfig) -> dict[str, object]:
     """The settings a run may have, for `run_started`: only those it has."""
     settings: dict[str, object] = {}
@@ -125,6 +139,10 @@ def _optional_settings(config: RunConfig) -> dict[str, object]:
         settings["metrics"] = "{}:{}".format(*config.metrics)
     if config.metrics_push is not None:
         settings["metrics_push"] = mask_endpoint(config.metrics_push)
+    if config.sharing is not None:
+        settings["redis"] = config.sharing.shown_redis
+        if config.sharing.ledger is not None:
+            settings["ledger"] = config.sharing.ledger
     return settings
 
 

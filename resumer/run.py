@@ -1,22 +1,29 @@
 """The run loop: route each room to its app, resume it through the pacer with retries, record it.
 
     input thread ──batches──▶ dispatcher ──▶ one queue per app ──▶ N workers per app
-                                  │                                   │ pacer, transport,
-                                  └── invalid / duplicate / skipped   │ classify, retries
+                                  │                 ▲                 │ claim, budget,
+                                  │                 └── rooms put ────┤ transport, classify,
+                                  │                     aside, again  │ retries, release
+                                  └── invalid / duplicate / skipped   │
                                                    ▼                  ▼
                                               results log (one line per room, flushed)
 
+Each room is claimed before it is sent (`sharing.Sharing`: alone, every claim succeeds; on
+Redis, a room another live run holds is put aside and claimed again once the input is done,
+and one another run finished is skipped).
+
 Every wait goes through the app's `nap`, which a stop (a fatal reply, a signal, a results log
-that cannot be written) cuts short, so nothing sleeps past the moment the run decided to stop.
+that cannot be written, Redis lost) cuts short, so nothing sleeps past the moment it stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import structlog
 from tenacity import RetryCallState
@@ -25,12 +32,13 @@ from resumer.app import App, Halted
 from resumer.classify import Action, Verdict, classify, fatal_cause
 from resumer.client import MAX_RANDOM, Transport, build_request
 from resumer.config import RunConfig
-from resumer.errors import InputBrokeError, ResumerError, TransportError
+from resumer.errors import InputBrokeError, RedisLostError, ResumerError, TransportError
 from resumer.handover import Handover
 from resumer.records import Result, Room, Status
 from resumer.results import ResultsWriter, utc_timestamp
 from resumer.retrying import Transient, room_retrying
 from resumer.routing import Entry, Route, Router
+from resumer.sharing import LEASED, Alone, Claim, Hold, Sharing
 from resumer.summary import Summary
 
 BATCH = 512  # input lines: the unit of read-ahead
@@ -40,6 +48,7 @@ AHEAD = 4  # batches the reader may be ahead of the dispatcher
 GRACE_MARGIN = 2.0
 OUTAGE_LIMIT = 300.0  # seconds of nothing but transient errors before an app is stopped
 FIRST_CONTACT_LIMIT = 30.0  # the same, for an app with no JSON envelope yet (a wrong endpoint?)
+REVISIT = 1.0  # seconds between claims of the rooms put aside, once the input is done
 
 
 class Run:
@@ -52,16 +61,21 @@ class Run:
         transport: Transport,
         writer: ResultsWriter,
         skip: Callable[[int | None, str], bool] = lambda _sdkappid, _room_id: False,
+        sharing: Sharing | None = None,
         wallclock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
         self._transport = transport
         self._writer = writer
+        self._sharing = sharing or Alone()
         self._wallclock = wallclock
         self._rng = rng or random.Random()
         self._log = structlog.get_logger("resumer")
-        self.apps = {a.sdkappid: App(a, rate=config.rate, wallclock=wallclock) for a in config.apps}
+        self.apps = {
+            a.sdkappid: App(a, rate=config.rate, wallclock=wallclock, sharing=self._sharing)
+            for a in config.apps
+        }
         self._router = Router(self.apps, skip=skip)
         self.skipped = 0  # rooms --resume found already final
         self.duplicates = 0
@@ -69,6 +83,7 @@ class Run:
         self._heard_from: set[int] = set()  # apps that got an envelope: the endpoint is the API
         self._stopping = False
         self._stopped = asyncio.Event()
+        self._lost: RedisLostError | None = None  # the shared state was lost: the run stopped
         self._handover: Handover[Entry] | None = None
         # Rooms being resumed, whose record is not written yet: what `abort_in_flight` records.
         self._unrecorded: dict[int, tuple[App, list[int], Callable[..., Result]]] = {}
@@ -87,6 +102,13 @@ class Run:
                 self._handover.close()
             for app in self.apps.values():
                 app.halt.set()
+
+    def lose_sharing(self, error: RedisLostError) -> None:
+        """What the run shares its budget on is gone past its timeout: stop, exit 3 after."""
+        if self._lost is None:
+            self._lost = error
+            self._log.error("redis_lost_for_good", message=str(error))
+        self.stop()
 
     def abort_in_flight(self) -> int:
         """Record now, synchronously, every room with a request sent and no record yet.
@@ -113,6 +135,7 @@ class Run:
         failure: ResumerError | None = None
         try:
             await self._dispatch(entries)
+            await self._revisit()
         except ResumerError as exc:  # the input broke mid-run: stop as on a signal, then say so
             failure = exc
             self.stop()
@@ -128,7 +151,7 @@ class Run:
         broke = None if failure is None else self._input_broke(failure)
         return Summary(
             # a log that could not be written outranks the rest: outcomes are on stderr
-            failure=self._writer.error or broke,
+            failure=self._writer.error or broke or self._lost,
             apps={sdkappid: app.stats for sdkappid, app in self.apps.items()},
             stopped={a.sdkappid: a.stopped_because for a in self.apps.values() if a.fatal},
             duration=self._clock() - started,
@@ -206,12 +229,82 @@ class Run:
                 if app is not None:
                     app.stats.skipped += 1
 
+    async def _revisit(self) -> None:
+        """Claim the rooms put aside again, until none is left (or the run stops).
+
+        A room is put aside when another live run holds it; by now that run has most likely
+        finished it (the claim says FINAL: skipped), or died (its lease expired: LEASED).
+        """
+        while await self._unless_stopped(self._drained):
+            aside = [(app, app.aside) for app in self.apps.values() if app.aside]
+            if not aside or not await self._unless_stopped(lambda: asyncio.sleep(REVISIT)):
+                return
+            for app, rooms in aside:
+                app.aside = []
+                for room in rooms:
+                    await app.queue.put(room)
+
+    async def _drained(self) -> None:
+        """Every room handed to the workers so far is done with (recorded, skipped or aside)."""
+        for app in self.apps.values():
+            await app.queue.join()
+
+    async def _unless_stopped(self, work: Callable[[], Awaitable[None]]) -> bool:
+        """Await `work()`; False, with it cancelled, if the run stops first (or had stopped)."""
+        if self._stopping:
+            return False
+        task = asyncio.ensure_future(work())
+        stopped = asyncio.ensure_future(self._stopped.wait())
+        try:
+            await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if task.done():
+            task.result()
+            return True
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+
     async def _worker(self, app: App) -> None:
         while (room := await app.queue.get()) is not None:
-            if self._stopping and not app.fatal:
-                continue  # never got to it: not written, --resume does it
-            if result := await self._resume(app, room):
-                self._write(app, result)
+            try:
+                await self._take(app, room)
+            finally:
+                app.queue.task_done()
+
+    async def _take(self, app: App, room: Room) -> None:
+        """Claim one room, resume it, write its record and release it."""
+        if self._stopping and not app.fatal:
+            return  # never got to it: not written, --resume does it
+        claim = await self._claim(app, room)
+        if claim is None:
+            return
+        if claim.hold is Hold.BUSY:
+            app.aside.append(room)
+            return
+        if claim.hold is Hold.FINAL:
+            app.stats.routed -= 1  # out of the total: another run finished it
+            app.stats.skipped += 1
+            self.skipped += 1
+            return
+        if result := await self._resume(app, room):
+            self._write(app, result)
+        # None: never sent (a stop came while it waited): given back, not left to expire
+        await self._sharing.release(app.sdkappid, room.room_id, claim, result)
+
+    async def _claim(self, app: App, room: Room) -> Claim | None:
+        """The claim on a room; None if the run stopped while waiting for it.
+
+        A stopped app claims nothing: its rooms are recorded aborted without a request.
+        """
+        if app.fatal:
+            return LEASED
+        try:
+            return await self._sharing.claim(app.sdkappid, room.room_id, app.nap)
+        except Halted:
+            return LEASED if app.fatal else None
 
     async def _resume(self, app: App, room: Room) -> Result | None:
         """Resume one room: attempts with backoff until an outcome, and return its record.
@@ -338,13 +431,17 @@ class Run:
     async def _throttled(self, app: App, room: Room, verdict: Verdict, grant: int) -> None:
         """Slow the app down; then wait as long as the reply asked (a 429's Retry-After)."""
         app.stats.throttles += 1
+        margin = app.pacer.margin
         if app.pacer.throttled(grant):
+            # Arrival jitter widens the margin and keeps the rate; a neighbour cuts the rate.
+            widened = app.pacer.margin > margin
             self._log.info(
-                "throttled",
+                "margin_widened" if widened else "throttled",
                 sdkappid=app.sdkappid,
                 room_id=room.room_id,
                 code=verdict.code,
                 rate=round(app.pacer.rate, 2),
+                margin=round(app.pacer.margin, 4),
             )
         if verdict.wait:
             await app.nap(verdict.wait)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resumer.app import AppStats
-from resumer.errors import InputBrokeError, ResultsLogError
+from resumer.errors import InputBrokeError, RedisLostError, ResultsLogError
 from resumer.records import Status
 
 
@@ -23,8 +23,9 @@ class Summary:
     skipped: int = 0  # rooms --resume found already final: not sent, not written again
     duplicates: int = 0  # input lines naming a room already seen: sent once
     # what cut the run short besides a signal or a fatal reply: the results log could not be
-    # written, or the input broke after requests were sent (the CLI says it and exits 4 / 5)
-    failure: ResultsLogError | InputBrokeError | None = None
+    # written, the input broke after requests were sent, or Redis was gone past its timeout
+    # (the CLI says it and exits 4 / 5 / 3)
+    failure: ResultsLogError | InputBrokeError | RedisLostError | None = None
 
     def count(self, status: Status) -> int:
         """Rooms with this status, over every app."""

@@ -12,7 +12,8 @@ import asyncio
 import io
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
+from typing import Any
 
 import structlog
 
@@ -30,9 +31,17 @@ Trip = Callable[[SimModel], float]  # seconds a request takes to reach the model
 
 
 def arrivals_in_sim(
-    config: SimConfig, *, rooms: int, seed: int, trip: Trip
+    config: SimConfig,
+    *,
+    rooms: int,
+    seed: int,
+    trip: Trip,
+    events: list[MutableMapping[str, Any]] | None = None,
 ) -> list[tuple[float, str]]:
-    """(arrival time, kind of answer) of every request a run of `rooms` rooms sent."""
+    """(arrival time, kind of answer) of every request a run of `rooms` rooms sent.
+
+    The run's log events are added to `events`, if given.
+    """
     seen: list[tuple[float, str]] = []
 
     async def scenario() -> None:
@@ -60,6 +69,8 @@ def arrivals_in_sim(
         )
         await run.execute(iter([Room(room_id=f"room{i}", sdkappid=None) for i in range(rooms)]))
 
-    with structlog.testing.capture_logs():  # the run's events: kept out of the test's output
+    with structlog.testing.capture_logs() as logged:  # kept out of the test's output
         run_virtual(scenario())
+    if events is not None:
+        events.extend(logged)
     return seen

@@ -41,7 +41,23 @@ SCENARIO_FIELDS = {
     "scale": {"steps", "saturates_at_apps", "dry_run", "aiohttp_floor", "cpu_over_floor", "meets"},
     "metrics_cost": {"apps", "rooms", "rounds", "variants", "scrape_cpu_ms", "meets"},
     "jitter": {"rooms", "latency_ms", "paths", "load_average", "runs", "meets"},
+    "fleet": {"runs", "rooms", "parts", "cpu_ratio", "load_average", "meets"},
     "seen": {"sizes", "memory", "timing", "meets"},
+}
+FLEET_PART_FIELDS = {
+    "runs",
+    "distinct_rooms",
+    "requests",
+    "requests_per_room",
+    "code_100422",
+    "max_arrivals_1s",
+    "rooms_sent_by_two_runs",
+    "rooms_received_twice",
+    "rooms_not_ok",
+    "ok_rate",
+    "wall_s",
+    "client_cpu_ms_per_request",
+    "redis",
 }
 JITTER_FIELDS = {
     "share_of_cap",
@@ -124,6 +140,16 @@ def test_the_smoke_run_reports_every_scenario_and_resumer_keeps_to_the_budget(
     assert len(jitter_runs) == 2 * len(scenarios["jitter"]["paths"]) >= 4
     assert all(set(run) >= JITTER_FIELDS and run["rooms_not_ok"] == 0 for run in jitter_runs)
     assert all(run["max_accepted_1s"] <= BUDGET for run in jitter_runs)
+    # Several runs, one budget: every part reports; shared, no room goes out twice or is lost
+    parts = scenarios["fleet"]["parts"]
+    assert set(parts) == {"alone", "shared", "killed", "apps", "cost_alone", "cost_shared"}
+    assert all(set(part) >= FLEET_PART_FIELDS for part in parts.values())
+    shared = [part for part in parts.values() if part["redis"] is not None]
+    assert all(part["redis"]["round_trips_per_request"] > 0 for part in shared)
+    assert all(part["rooms_not_ok"] == 0 for part in parts.values()), parts
+    assert parts["shared"]["rooms_sent_by_two_runs"] == 0
+    assert parts["apps"]["rooms_sent_by_two_runs"] == 0
+    assert max(part["max_arrivals_1s"] for part in shared) <= BUDGET + 1  # a loaded machine
     dry_runs = [run for row in scenarios["seen"]["memory"].values() for run in row.values()]
     assert all(run["exit_codes"] == [0, 0] for run in dry_runs), dry_runs
     floor = scenarios["scale"]["aiohttp_floor"]

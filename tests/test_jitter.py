@@ -9,6 +9,10 @@ same thing over real sockets).
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import MutableMapping
+from typing import Any
+
 import pytest
 
 from resumer import pacer
@@ -22,7 +26,11 @@ BUDGET = 20
 
 
 def arrivals(
-    jitter: Jitter, rooms: int, seed: int, neighbour: float = 0.0
+    jitter: Jitter,
+    rooms: int,
+    seed: int,
+    neighbour: float = 0.0,
+    events: list[MutableMapping[str, Any]] | None = None,
 ) -> list[tuple[float, str]]:
     """(arrival time, kind of answer) of every request resumer sent, in arrival order."""
     config = SimConfig(
@@ -33,7 +41,9 @@ def arrivals(
         seed=seed,
     )
     # the trip over a jittery network: the simulator's own arrival delay
-    return arrivals_in_sim(config, rooms=rooms, seed=seed, trip=SimModel.arrival_delay)
+    return arrivals_in_sim(
+        config, rooms=rooms, seed=seed, trip=SimModel.arrival_delay, events=events
+    )
 
 
 def figures(seen: list[tuple[float, str]]) -> tuple[float, float]:
@@ -81,3 +91,14 @@ def test_the_learned_margin_keeps_more_than_reading_every_throttle_as_a_neighbou
     fixed = figures(arrivals(Jitter(max_ms=40), rooms=1200, seed=1))
     assert learned[0] > fixed[0] + 0.02
     assert learned[1] < fixed[1] / 2
+
+
+def test_the_log_tells_a_widened_margin_from_a_cut() -> None:
+    events: list[MutableMapping[str, Any]] = []
+    arrivals(Jitter(max_ms=40), rooms=600, seed=1, events=events)
+    arrivals(Jitter(), rooms=300, seed=1, neighbour=12, events=events)
+    names = Counter(e["event"] for e in events if e["event"] in ("margin_widened", "throttled"))
+    assert names["margin_widened"] >= 1  # the jittery path: alone in the window
+    assert names["throttled"] >= 1  # the neighbour at 12/s: a cut
+    widened = next(e for e in events if e["event"] == "margin_widened")
+    assert widened["margin"] > 0.015

@@ -1,0 +1,296 @@
+"""One app's send slots from a GCRA on Redis, shared by every runner that names that Redis.
+
+The slots come from `reserve.lua`, one script call (one round trip) per grant, in the
+reservation form: the script reads Redis's `TIME` (no host's clock matters), takes the app's
+shared rate, books `start = max(TAT, now)`, stores `TAT = start + 1/rate` and answers how long
+to wait. Every runner waits its turn in the order it asked, nobody polls, and the app's sends
+across the fleet stay 1/rate apart with a burst of one: after an idle spell the next slot is
+`now`, never a backlog. It refuses to book more than AHEAD into the future ("ask again in X"),
+so a crowd of callers cannot fill the next minute with promises.
+
+The local side keeps what `pacer.Pacer` keeps, as a guard and for what is this runner's own:
+the hard line (`AsyncLimiter(1, 1 / (budget × 0.999))`), the first request alone, the learned
+`pacing.Margin` (the jitter of *this* runner's path: the ceiling it passes is budget × share).
+One thing differs: the Pacer lets a send woken late still take its slot (its hard line spaces
+the ones after it), but no hard line spaces one runner's sends from another's. A runner woken
+more than LATE after its slot (a busy loop, a process held up) gives the slot up and books
+again, so it never lands in the gap before the next runner's send.
+
+Throttles, one answer per episode for the fleet: `throttled` stays synchronous and only notes
+the refused send's slot (Redis µs); the next reservation carries it, so a throttle costs no
+round trip of its own. The script answers it only if the slot is later than the last answer's
+(`decided`): five runners reporting throttles of one episode move the fleet once. It counts the
+fleet's slots in the second before the refused one, as the Pacer counts its own:
+
+- they (with the refused one) reach the caller's ceiling: the fleet alone had the whole budget,
+  so the API's window filled because arrivals came late. No cut; the script moves TAT back by
+  the widening the caller's margin would take (the caller sends it with the report), and the
+  caller widens its margin when told. Moving TAT inside the script, rather than waiting for the
+  wider ceiling to show in the next intervals, covers the very window that spans the change, for
+  every runner at once and in the same round trip, as `Schedule.delay` does for one pacer;
+- less: someone outside the fleet spends the rest. The shared CUBIC state (`keys.rate`) is cut
+  to min(current rate, measured share × (1 − margin)) at `now`, and every runner climbs back
+  from it together, with the same formula and constants as `pacing.CubicRate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import deque
+from collections.abc import Awaitable, Callable
+from enum import IntEnum
+from importlib import resources
+from string import Template
+
+import redis.asyncio as aioredis
+from aiolimiter import AsyncLimiter
+
+from resumer.fleet import keys
+from resumer.fleet.link import Link
+from resumer.pacer import HARD_LINE_MARGIN, RING, SKEW, WINDOW
+from resumer.pacing import BETA, MIN_RATE, SCALE, Margin
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+EPOCH = 1_700_000_000  # Unix seconds (November 2023): the script's µs count from here, exactly
+AHEAD = 1.0  # seconds: the furthest ahead the script books a slot
+KEEP = 2.0  # seconds of slots kept in `keys.sends`: a window and some
+TTL = 60.0  # seconds an app's keys outlive its last reservation
+LATE = 0.01  # seconds past its slot a send may still leave: 2/3 of the least margin's cover
+SAMPLES = 16  # reservations whose timing sets the offset between Redis's clock and the loop's
+US = 1_000_000
+
+
+class Verdict(IntEnum):
+    """What the script made of the throttle report a reservation carried."""
+
+    NONE = 0  # nothing reported
+    STALE = 1  # the send was booked before the episode's answer: nothing new
+    CUT = 2  # a neighbour: the shared rate was cut
+    WIDENED = 3  # jitter: the caller's margin widens, TAT moved back by as much
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reservation:
+    """The script's answer; times in µs since EPOCH on Redis's clock."""
+
+    booked: bool  # False: nothing booked, ask again at `at`
+    now: int  # when the script ran
+    at: int  # the slot booked (or when to ask again)
+    rate: float  # the app's shared rate under the caller's ceiling, requests/s
+    verdict: Verdict
+
+    @property
+    def slot(self) -> int:
+        """The slot booked; 0 if none was."""
+        return self.at if self.booked else 0
+
+    @property
+    def wait(self) -> float:
+        """Seconds from the script's run to the slot (or to asking again)."""
+        return (self.at - self.now) / US
+
+    @classmethod
+    def parse(cls, reply: object) -> Reservation:
+        if not isinstance(reply, list) or len(reply) != 5:
+            raise TypeError(f"unexpected reply from reserve.lua: {reply!r}")
+        booked, now, at, rate, verdict = (int(value) for value in reply)
+        return cls(booked=booked == 1, now=now, at=at, rate=rate / US, verdict=Verdict(verdict))
+
+
+def reserve_source() -> str:
+    """The script, its constants filled in from the Python ones it must agree with."""
+    text = resources.files("resumer.fleet").joinpath("reserve.lua").read_text(encoding="utf-8")
+    return Template(text).substitute(
+        EPOCH=EPOCH,
+        BETA=repr(BETA),
+        SCALE=repr(SCALE),
+        MIN_RATE=repr(MIN_RATE),
+        WINDOW_S=repr(WINDOW),
+        WINDOW_US=round(WINDOW * US),
+        SKEW_US=round(SKEW * US),
+        AHEAD_US=round(AHEAD * US),
+        KEEP_US=round(KEEP * US),
+        TTL_MS=round(TTL * 1000),
+    )
+
+
+def reserve_args(
+    *,
+    ceiling: float,
+    margin: float,
+    report: int = 0,
+    widen: float = 0.0,
+    ended: float | None = None,
+    unused: int = 0,
+    now: int | None = None,
+) -> list[str]:
+    """The script's ARGV (see reserve.lua): `ended` is seconds ago the caller's first request
+    ended (None: no news); `now` (µs) is for tests only."""
+    args = [
+        repr(ceiling),
+        repr(margin),
+        str(report),
+        str(round(widen * US)),
+        "-1" if ended is None else str(round(ended * US)),
+        str(unused),
+    ]
+    return args if now is None else [*args, str(now)]
+
+
+class SharedPacer:
+    """Grants one app's send slots from the fleet's shared GCRA (a `sharing.Budget`).
+
+    As with `pacer.Pacer`, each grant must be followed by `done(grant)`; until the first one
+    is, no other grant is handed out. A Redis that does not answer holds `acquire` (the link
+    fails closed) until it does or the run stops (`sleep` raises).
+    """
+
+    def __init__(
+        self,
+        link: Link,
+        sdkappid: int,
+        *,
+        budget: float,
+        sleep: Sleep,
+        clock: Clock | None = None,
+    ) -> None:
+        self.budget = budget
+        self._link = link
+        self._script = link.script(reserve_source())
+        self._keys = [keys.tat(sdkappid), keys.sends(sdkappid), keys.rate(sdkappid)]
+        self._sleep = sleep
+        self._clock = clock or asyncio.get_running_loop().time
+        self._margin = Margin()
+        self._hard_line = AsyncLimiter(1, 1 / (budget * (1 - HARD_LINE_MARGIN)))
+        self._turn = asyncio.Lock()  # one reservation at a time, in arrival order
+        self._contact = asyncio.Event()  # the app's first request is over: the rest may go
+        self._ended: float | None = None  # when the first request ended, for the next booking
+        self._report = 0  # the slot of a throttled send, for the next reservation (0: none)
+        self._slots = [0] * RING  # Redis slot (µs) of grant g, at g % RING
+        self._granted = 0  # number of slots handed out so far
+        self._round_end = 0  # grants up to this one were in flight at the last report
+        self._rate = budget * self._margin.share(self._clock())
+        self._unused = 0  # the slot of a send given up, for the next reservation (0: none)
+        self._asked_at = 0.0  # when the last script call left (loop clock)
+        self._offsets: deque[float] = deque(maxlen=SAMPLES)  # loop clock − Redis's, bounds
+        self.throttles = 0  # throttle signals received
+        self.widenings = 0  # reports the fleet read as jitter, which widened the margin
+        self.missed = 0  # slots given up, woken too late for them
+        self.calls = 0  # script calls made (round trips to Redis, outages aside)
+
+    @property
+    def rate(self) -> float:
+        """The app's shared rate at the last reservation, under this runner's ceiling now."""
+        return min(self._rate, self._ceiling(self._clock()))
+
+    @property
+    def margin(self) -> float:
+        """The part of the budget this runner leaves unused for its arrival jitter now."""
+        return self._margin.margin(self._clock())
+
+    def _ceiling(self, now: float) -> float:
+        return self.budget * self._margin.share(now)
+
+    async def acquire(self) -> int:
+        """Wait for the next slot; return its sequence number (for `throttled` and `done`)."""
+        async with self._turn:
+            if self._granted and not self._contact.is_set():
+                await self._contact.wait()  # the first request goes alone
+            while True:
+                slot, ready = await self._book()
+                if (remaining := ready - self._clock()) > 0:
+                    await self._sleep(remaining)
+                if self._clock() - ready <= LATE:
+                    break
+                # Woken too late (the loop or the process was held up): the fleet's next send
+                # is due soon, and this one would land in its gap. Give the slot up, book anew.
+                self._unused = slot
+                self.missed += 1
+            await self._hard_line.acquire()  # a guard: the slots are further apart than it
+            self._granted += 1
+            self._slots[self._granted % RING] = slot
+            return self._granted
+
+    async def _book(self) -> tuple[int, float]:
+        """A booked slot (Redis µs) and when it comes on the loop's clock."""
+        while True:
+            reservation = await self._reserve()
+            ready = self._local(reservation)
+            if reservation.booked:
+                return reservation.slot, ready
+            await self._sleep(max(0.0, ready - self._clock()))
+
+    def _local(self, reservation: Reservation) -> float:
+        """When the reservation's `at` comes on the loop's clock.
+
+        The script read Redis's clock somewhere between the call leaving and its answer being
+        read: the answer's arrival minus the script's `now` bounds the offset between the two
+        clocks from above, and a call whose answer was read late (a busy loop, a Redis that hung
+        and then answered a retry) only bounds it loosely. The tightest of the recent bounds
+        is the offset: never early, late by at most the answer's way back (µs on a LAN), and
+        the same for every reservation, so one held up in this loop shows up as lateness past
+        the slot (see LATE) instead of moving the slot. Never before the call left plus the
+        wait, though: a Redis whose clock stepped back (NTP, a failover) would make the older
+        bounds read early until they age out.
+        """
+        self._offsets.append(self._clock() - reservation.now / US)
+        return max(reservation.at / US + min(self._offsets), self._asked_at + reservation.wait)
+
+    async def _reserve(self) -> Reservation:
+        """One script call, carrying the pending report; adopt what it says."""
+        now = self._clock()
+        report, ended, unused = self._report, self._ended, self._unused
+        # The widening the margin would take if the fleet reads the report as jitter.
+        trial = dataclasses.replace(self._margin) if report else self._margin
+        widen = trial.widen(now) if report else 0.0
+        args = reserve_args(
+            ceiling=self._ceiling(now),
+            margin=self._margin.margin(now),
+            report=report,
+            widen=widen,
+            ended=None if ended is None else now - ended,
+            unused=unused,
+        )
+
+        async def call(client: aioredis.Redis) -> object:
+            self._asked_at = self._clock()  # of the attempt that answers, not of an outage
+            self.calls += 1
+            return await self._script(keys=self._keys, args=args, client=client)
+
+        reservation = Reservation.parse(await self._link.call(call, self._sleep))
+        if self._report == report:
+            self._report = 0  # carried (a newer one, noted meanwhile, waits for the next call)
+        if self._unused == unused:
+            self._unused = 0
+        if reservation.booked:
+            self._ended = None
+        if reservation.verdict is Verdict.WIDENED:
+            self._margin = trial
+            self.widenings += 1
+        self._rate = reservation.rate
+        return reservation
+
+    def done(self, grant: int) -> None:
+        """The request of `grant` is over: answered, failed, or never sent after all."""
+        if grant == 1 and not self._contact.is_set():
+            # It left by now, if late (a new connection on a busy loop): the next reservation
+            # books no sooner than one interval from now, so the fleet's next sends cannot reach
+            # the API within a window of it (as the Pacer restarts its grid here).
+            self._ended = self._clock()
+            self._contact.set()
+
+    def throttled(self, grant: int) -> bool:
+        """A request answered with a throttle signal; True if it will be reported to the fleet.
+
+        One report per round of this runner's requests in flight, as the Pacer cuts once per
+        round; the script then answers one report per episode for the whole fleet.
+        """
+        self.throttles += 1
+        if grant <= self._round_end or grant <= self._granted - RING:
+            return False
+        self._round_end = self._granted
+        self._report = self._slots[grant % RING]
+        return True

@@ -1,0 +1,270 @@
+"""Rooms in flight, leased on Redis, and the ledger of final outcomes that runs share.
+
+Claim (one script, `claim.lua`): a room final in the ledger is FINAL (skip it); else a room
+whose lease key exists is BUSY (another live run is on it); else the app's fence counter is
+INCRed and the lease `resumer:{APP}:lease:ROOM` is SET to `TOKEN RUNNER` with a PX of
+`lease_ttl`: LEASED, with that token. A lease that is this run's own already is LEASED again,
+with its token: the call is made again when its reply was lost (a timeout, a broken
+connection), and the run never claims one room twice otherwise (it drops duplicate rooms).
+
+Release (one script, `release.lua`), fenced by the lease's value `TOKEN RUNNER`:
+- the lease is still this claim's: record the outcome in the ledger if it is final, DEL the lease;
+- no lease any more (it expired and nobody took the room): still record a final outcome;
+- another run holds it (ours expired and that run claimed the room): record nothing, delete
+  nothing, log `lease_lost`. The room's outcome is the other run's to record.
+A release that cannot reach Redis (the run stopped, or Redis was lost past its timeout) does
+not raise into the worker: the record is in the local results log already; it is counted and
+the lease expires on its own.
+
+Renewal (`renew.lua`, one call per app every `renew_every` s) sets the PX of every lease this run
+holds back to `lease_ttl`, each only if it is still this run's, takes again one that is gone (it
+expired during a stall of Redis or of this run longer than the TTL, or Redis restarted empty: this
+run sends the room anyway, so nobody else may claim it) and reports those another run holds now
+(`lease_lost`). Leases are renewed for as long as a room is held, while it waits for a send slot as
+while its request is out, so the TTL need not cover the longest wait plus the request timeout: it
+bounds only how long the rooms of a runner that died (SIGKILL, a lost host) stay BUSY. LEASE_TTL =
+10 s with RENEW_EVERY = TTL/4 lets a lease survive three renewals in a row that were late or failed
+(a call gives up after link.SOCKET_TIMEOUT, 1 s; a loaded event loop may be late) and frees a dead
+runner's rooms 10 s after its last renewal.
+
+The ledger: a hash per app and ledger name, room -> `STATUS TIME_US` (Redis `TIME`, integer
+µs), holding final outcomes only (ok, rejected, invalid: what `--resume` skips; gave_up and
+aborted are done again). Its twin `ledger-counts:NAME` holds status -> rooms, moved when a
+room's status changes (a rejected room done again by a later run, now ok). Both get a PEXPIRE
+of `ledger_ttl` on every write: Redis 7.0 cannot expire one field of a hash, so a ledger's
+entries expire together, `ledger_ttl` after the ledger's *last* write.
+
+Which entries a run honours:
+- `--ledger NAME`: every entry of NAME. Runs that name it skip what any of them finished, as
+  `--resume` does with a results log, until the ledger expires.
+- the overlap ledger "-", which every run writes too (with or without a name): only entries
+  written at or after `since_us`, the start (Redis time) of the oldest run alive when this one
+  started (see fleet.sharing). Runs that overlap never send a room that another finished while
+  they ran, whatever their ledger names; a run started after every other ended does every room
+  again, as an operator rerunning after a new incident must not have rooms skipped by an older
+  run. "-" is kept OVERLAP_TTL (a day) after its last write.
+
+Every call goes through `link.call`, so it fails closed: while Redis is lost, a claim waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib import resources
+
+import structlog
+
+from resumer.fleet import keys
+from resumer.fleet.link import Link
+from resumer.fleet.repeat import Repeat
+from resumer.records import Result
+from resumer.sharing import Claim, Hold
+
+Sleep = Callable[[float], Awaitable[None]]
+
+LEASE_TTL = 10.0  # seconds a lease lives unless renewed: how long a dead runner's rooms stay BUSY
+RENEW_SHARE = 4  # renewals per lease TTL: a lease outlives three late or failed renewals
+UNNAMED = "-"  # the overlap ledger: every run writes it, and honours it since its start
+OVERLAP_TTL = 86400.0  # seconds "-" keeps its entries: they matter only while runs overlap
+
+_HOLDS = (Hold.LEASED, Hold.BUSY, Hold.FINAL)  # claim.lua's answers, in its numbering
+_RELEASED, _EXPIRED, _LOST = 1, 2, 0  # release.lua's answers
+
+
+def _script(name: str) -> str:
+    return resources.files("resumer.fleet").joinpath(name).read_text(encoding="utf-8")
+
+
+async def redis_now_us(link: Link, sleep: Sleep) -> int:
+    """Redis's clock in µs: the run's start as the ledger's entries are stamped."""
+    seconds, micros = await link.call(lambda r: r.time(), sleep)
+    return int(seconds) * 1_000_000 + int(micros)
+
+
+@dataclass(slots=True)
+class ClaimStats:
+    """What the claims did, for the summary and for `resumer status`."""
+
+    leased: int = 0
+    busy: int = 0
+    final: int = 0
+    released: int = 0  # releases that found the lease still this run's
+    expired: int = 0  # releases that found no lease any more (outcome recorded all the same)
+    lost: int = 0  # leases found held by another run (at renewal or at release)
+    release_failures: int = 0  # releases that could not reach Redis: the lease expires alone
+    renewals: int = 0  # renewal calls (one per app with leases, per tick)
+
+
+@dataclass(slots=True)
+class _Held:
+    value: bytes  # the lease's value as claimed: `TOKEN RUNNER`
+    sleep: Sleep  # the nap of the room's app, for its release
+    lost: bool = False  # renewal found it gone or another run's: not renewed, already reported
+
+
+class RoomClaims:
+    """One run's leases on rooms and its view of the ledger (see the module docstring)."""
+
+    def __init__(
+        self,
+        link: Link,
+        *,
+        ledger: str | None,
+        ledger_ttl: float,
+        since_us: int | None = None,
+        lease_ttl: float = LEASE_TTL,
+        renew_every: float | None = None,
+    ) -> None:
+        self._link = link
+        self._ledger = ledger if ledger is not None else UNNAMED
+        # A named ledger is honoured whole; the unnamed one from the run's start on (None: the
+        # first claim asks Redis for its time).
+        self._named = ledger is not None
+        self._since_us = since_us
+        self._ledger_ttl_ms = str(max(1, round(ledger_ttl * 1000)))
+        self._overlap_ttl_ms = (
+            str(round(OVERLAP_TTL * 1000)) if self._named else self._ledger_ttl_ms
+        )
+        self._lease_ttl_ms = str(max(1, round(lease_ttl * 1000)))
+        self._renew_every = renew_every if renew_every is not None else lease_ttl / RENEW_SHARE
+        self._claim = link.script(_script("claim.lua"))
+        self._release = link.script(_script("release.lua"))
+        self._renew = link.script(_script("renew.lua"))
+        self._runner = link.runner.encode()
+        self._held: dict[int, dict[str, _Held]] = {}  # sdkappid -> room -> lease
+        self._renewer = Repeat(
+            self._renew_round,
+            every=self._renew_every,
+            first=self._renew_every,
+            name="resumer-lease-renewal",
+        )
+        self._log = structlog.get_logger("resumer")
+        self.stats = ClaimStats()
+
+    async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
+        """Claim a room before it is sent: LEASED (with its token), BUSY or FINAL."""
+        since = await self._since(sleep)
+        keys_ = [
+            keys.ledger(sdkappid, self._ledger),
+            keys.ledger(sdkappid, UNNAMED),
+            keys.lease(sdkappid, room_id),
+            keys.fence(sdkappid),
+        ]
+        args = [room_id, since, self._lease_ttl_ms, self._runner, "1" if self._named else "0"]
+        answer = await self._link.call(
+            lambda r: self._claim(keys=keys_, args=args, client=r), sleep
+        )
+        code, token = _ints(answer)
+        hold = _HOLDS[code]
+        if hold is Hold.LEASED:
+            self.stats.leased += 1
+            value = b"%d %s" % (token, self._runner)
+            self._held.setdefault(sdkappid, {})[room_id] = _Held(value, sleep)
+            return Claim(hold, token)
+        if hold is Hold.BUSY:
+            self.stats.busy += 1
+        else:
+            self.stats.final += 1
+        return Claim(hold)
+
+    async def release(
+        self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
+    ) -> None:
+        """The room's record is written: give the lease back, recording a final outcome."""
+        if claim.hold is not Hold.LEASED:
+            return
+        rooms = self._held.get(sdkappid, {})
+        held = rooms.pop(room_id, None)
+        if not rooms:
+            self._held.pop(sdkappid, None)
+        if held is None:
+            return  # released before, or not claimed by this RoomClaims
+        status = result.status.value if result is not None and result.status.is_final else ""
+        keys_ = [
+            keys.lease(sdkappid, room_id),
+            keys.ledger(sdkappid, self._ledger),
+            keys.ledger_counts(sdkappid, self._ledger),
+            keys.ledger(sdkappid, UNNAMED),
+            keys.ledger_counts(sdkappid, UNNAMED),
+        ]
+        args = [held.value, room_id, status, self._ledger_ttl_ms, self._overlap_ttl_ms]
+        try:
+            answer = await self._link.call(
+                lambda r: self._release(keys=keys_, args=args, client=r), held.sleep
+            )
+        except Exception:  # the app's nap ends in its stop: never raised into the worker
+            # The record is in the local results log; the lease expires after its TTL.
+            self.stats.release_failures += 1
+            return
+        if answer == _RELEASED:
+            self.stats.released += 1
+        elif answer == _EXPIRED:
+            self.stats.expired += 1
+        elif not held.lost:
+            self._lost(sdkappid, room_id, "release")
+
+    def start(self) -> None:
+        """Start renewing this run's leases (call once, inside the run's event loop)."""
+        self._renewer.start()
+
+    async def close(self) -> None:
+        """Stop renewing; leases still held expire on their own after their TTL."""
+        await self._renewer.stop()
+
+    @property
+    def held(self) -> int:
+        """Rooms this run holds a lease on now (as far as it knows: lost ones are not counted)."""
+        return sum(not h.lost for rooms in self._held.values() for h in rooms.values())
+
+    async def _since(self, sleep: Sleep) -> str:
+        if self._since_us is None:
+            self._since_us = await redis_now_us(self._link, sleep)
+        return str(self._since_us)
+
+    async def _renew_round(self) -> None:
+        try:
+            await self.renew()
+        except Exception as exc:  # a task that died quietly would let every lease lapse
+            self._log.error("lease_renewal_failed", reason=f"{type(exc).__name__}: {exc}")
+
+    async def renew(self) -> None:
+        """Renew every lease held now, one call per app (the renewal task's tick)."""
+        await asyncio.gather(*(self._renew_app(app) for app in list(self._held)))
+
+    async def _renew_app(self, sdkappid: int) -> None:
+        rooms = [
+            (room, held) for room, held in self._held.get(sdkappid, {}).items() if not held.lost
+        ]
+        if not rooms:
+            return
+        keys_ = [keys.lease(sdkappid, room_id) for room_id, _ in rooms]
+        args = [self._lease_ttl_ms, *(held.value for _, held in rooms)]
+        self.stats.renewals += 1
+        lost = await self._link.call(
+            lambda r: self._renew(keys=keys_, args=args, client=r), asyncio.sleep
+        )
+        for position in _ints(lost):
+            room_id, held = rooms[position - 1]
+            if not held.lost and self._held.get(sdkappid, {}).get(room_id) is held:
+                # Not renewed again; its release still records a final outcome if nobody took it.
+                held.lost = True
+                self._lost(sdkappid, room_id, "renewal")
+
+    def _lost(self, sdkappid: int, room_id: str, seen_at: str) -> None:
+        self.stats.lost += 1
+        self._log.warning(
+            "lease_lost",
+            sdkappid=sdkappid,
+            room_id=room_id,
+            seen_at=seen_at,
+            hint="the lease expired before it was renewed: another run may send this room too",
+        )
+
+
+def _ints(answer: object) -> list[int]:
+    """A script's array of integers (a TypeError if Redis answered something else)."""
+    if not isinstance(answer, list):
+        raise TypeError(f"a resumer script answered {answer!r}, not an array")
+    return [int(item) for item in answer]

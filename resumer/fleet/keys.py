@@ -1,0 +1,53 @@
+"""The names of resumer's keys on Redis.
+
+Every key of an app carries the app's SDKAppID as a hash tag (`{1400000001}`), so a script that
+touches several keys of one app works on a Redis Cluster: they all live in one slot. The keys
+of the runs themselves (heartbeats) belong to no app and are read one by one.
+"""
+
+from __future__ import annotations
+
+PREFIX = "resumer"
+RUNNERS = f"{PREFIX}:runner:"  # + runner id: a heartbeat, expiring unless renewed
+APPS = f"{PREFIX}:apps"  # a set of the SDKAppIDs any run has paced on this Redis
+PROBES = f"{PREFIX}:probe:"  # + runner id: what a run writes to learn that Redis takes writes
+
+
+def app_key(sdkappid: int, name: str) -> str:
+    """A key of one app: `resumer:{SDKAPPID}:NAME`."""
+    return f"{PREFIX}:{{{sdkappid}}}:{name}"
+
+
+def tat(sdkappid: int) -> str:
+    """The GCRA's theoretical arrival time: the earliest moment the app's next send may leave."""
+    return app_key(sdkappid, "tat")
+
+
+def sends(sdkappid: int) -> str:
+    """A sorted set of the app's recent send slots (µs), to count its share of a window."""
+    return app_key(sdkappid, "sends")
+
+
+def rate(sdkappid: int) -> str:
+    """A hash of the app's shared CUBIC state: the rate at the last cut and when it happened."""
+    return app_key(sdkappid, "rate")
+
+
+def fence(sdkappid: int) -> str:
+    """The counter that numbers the app's leases: each lease's fencing token."""
+    return app_key(sdkappid, "fence")
+
+
+def lease(sdkappid: int, room_id: str) -> str:
+    """The lease of one room in flight: `TOKEN RUNNER`, expiring unless renewed."""
+    return app_key(sdkappid, f"lease:{room_id}")
+
+
+def ledger(sdkappid: int, name: str) -> str:
+    """A hash of room -> final outcome (`STATUS TIME_US`) under one ledger name."""
+    return app_key(sdkappid, f"ledger:{name}")
+
+
+def ledger_counts(sdkappid: int, name: str) -> str:
+    """A hash of status -> rooms with that final outcome in one ledger, for `resumer status`."""
+    return app_key(sdkappid, f"ledger-counts:{name}")

@@ -1,0 +1,207 @@
+"""The run's link to Redis: one client, calls that fail closed, one prober while Redis is gone.
+
+Fail closed: a call that gets no answer (a refused or broken connection, a timeout, an error
+reply such as OOM or READONLY) is not skipped and not answered locally: the caller waits, and
+calls again once Redis answers. One prober probes with backoff meanwhile, so a hundred waiting
+workers cost Redis one probe a second, not a hundred. The probe is a write (a SET of a key that
+expires at once), not a PING: a Redis out of memory or turned read-only still answers PING while
+every real call fails, and taking PONG for "back" would flap lost/back forever, the outage clock
+reset each time, the run never stopped. Past `limit` seconds without an answer, `on_lost` is
+told (the run stops, exit 3) and the callers' naps end in their app's stop.
+
+redis-py's defaults (5 s timeouts, retries with backoff for most of a minute) would hold a
+pacer far past the moment a slot was due: the client here gives up on a call within
+SOCKET_TIMEOUT, and retries once at once only (a pooled connection that a Redis restart broke).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import redis.asyncio as aioredis
+import structlog
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, RedisError
+
+from resumer.errors import RedisLostError, UsageError
+from resumer.fleet import keys
+from resumer.fleet.repeat import GRACE
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+SOCKET_TIMEOUT = 1.0  # seconds a call may take: a script answers in well under a millisecond
+WAIT_STEP = 0.05  # seconds a caller waits between looks at whether Redis is back
+FIRST_PROBE = 0.1  # seconds before the prober's first probe; it doubles up to LAST_PROBE
+LAST_PROBE = 2.0
+PROBE_TTL_MS = 1000  # the probe's key is gone a second after it is written
+
+
+def runner_id() -> str:
+    """A name for this run, unique on the Redis: host, process and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Link:
+    """One run's connection to Redis (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        shown_url: str,
+        limit: float,
+        on_lost: Callable[[RedisLostError], None] = lambda _error: None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.redis = client
+        self.shown_url = shown_url  # the URL with any password masked
+        self.runner = runner_id()
+        self._limit = limit
+        self.on_lost = on_lost  # told once, when Redis is gone past `limit`
+        self._clock = clock or asyncio.get_running_loop().time
+        self._log = structlog.get_logger("resumer")
+        self._lost_since: float | None = None  # when a call first failed, while none succeeded
+        self._waiting = False  # callers wait: a call failed, and no probe succeeded since
+        self._delay = FIRST_PROBE  # the prober's next wait: doubles through one outage
+        self._prober: asyncio.Task[None] | None = None
+        self._closed = False
+        self.outages = 0  # times Redis was lost and came back, or not
+        self.calls = 0  # calls that Redis answered
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        shown_url: str,
+        limit: float,
+        on_lost: Callable[[RedisLostError], None] = lambda _error: None,
+    ) -> Link:
+        """Connect and PING once: a Redis that does not answer at the start is a usage error."""
+        client = connect_client(url)
+        try:
+            await client.ping()
+        except AuthenticationError:
+            await client.aclose()
+            raise UsageError(
+                f"Redis at {shown_url} wants a password, or another one: put it in the URL, "
+                "e.g. redis://:PASSWORD@host:6379/0"
+            ) from None
+        except (RedisError, OSError) as exc:
+            await client.aclose()
+            raise UsageError(
+                f"cannot reach Redis at {shown_url} ({reason(exc)}): start it or fix --redis"
+            ) from None
+        return cls(client, shown_url=shown_url, limit=limit, on_lost=on_lost)
+
+    @property
+    def lost(self) -> bool:
+        """Redis gave no answer to the last call, and has not answered since."""
+        return self._lost_since is not None
+
+    def script(self, source: str) -> Callable[..., Awaitable[object]]:
+        """A Lua script, run by its SHA and loaded again on NOSCRIPT (a restart, SCRIPT FLUSH)."""
+        return self.redis.register_script(source)
+
+    async def call(self, work: Callable[[aioredis.Redis], Awaitable[T]], sleep: Sleep) -> T:
+        """`work(client)`'s answer; while Redis is lost, wait (with `sleep`) until it is back.
+
+        `sleep` is the caller's nap: the run's stop (or Redis lost past the limit, which stops
+        the run) ends it by raising, so no caller waits past the stop.
+        """
+        while True:
+            if not self._waiting:
+                try:
+                    answer = await work(self.redis)
+                except (RedisError, OSError) as exc:
+                    self._lose(exc)
+                else:
+                    self.calls += 1
+                    self._back()
+                    return answer
+            await sleep(WAIT_STEP)
+
+    def _lose(self, exc: BaseException) -> None:
+        """A call failed: from now on, callers wait for the prober to hear from Redis."""
+        if self._waiting:
+            return
+        self._waiting = True
+        if self._lost_since is None:
+            self._lost_since = self._clock()
+            self._delay = FIRST_PROBE
+            self.outages += 1
+            self._log.warning(
+                "redis_lost",
+                redis=self.shown_url,
+                reason=reason(exc),
+                hint="no request is sent until Redis answers; "
+                f"the run stops after {self._limit:g} s",
+            )
+        if self._prober is None or self._prober.done():
+            self._prober = asyncio.create_task(self._probe(reason(exc)), name="resumer-redis-probe")
+
+    def _back(self) -> None:
+        """A call succeeded: the outage, if there was one, is over."""
+        self._waiting = False  # a call that was out when another failed: Redis answers
+        if self._lost_since is not None:
+            lost_s = round(self._clock() - self._lost_since, 1)
+            self._log.warning("redis_back", redis=self.shown_url, lost_s=lost_s)
+            self._lost_since = None
+
+    async def _probe(self, why: str) -> None:
+        """Probe with backoff until Redis takes a write, or tell `on_lost` past the limit.
+
+        A probe that succeeds lets the callers try again, but only a call that succeeds ends
+        the outage: an error that the probe does not meet (a script's keys out of memory, an
+        ACL that refuses a command) keeps the clock running to the limit, not reset each time.
+        """
+        while self._waiting and self._lost_since is not None and not self._closed:
+            lost_for = self._clock() - self._lost_since
+            if lost_for >= self._limit:
+                self.on_lost(
+                    RedisLostError(
+                        f"Redis at {self.shown_url} did not answer for {self._limit:g} s "
+                        f"({why}): once it is back, run the same command again with --resume"
+                    )
+                )
+                return
+            await asyncio.sleep(min(self._delay, self._limit - lost_for))
+            self._delay = min(self._delay * 2, LAST_PROBE)
+            try:
+                await self.redis.set(keys.PROBES + self.runner, b"1", px=PROBE_TTL_MS)
+            except (RedisError, OSError) as exc:
+                why = reason(exc)
+                continue
+            self._waiting = False
+
+    async def close(self) -> None:
+        """Stop probing and close the connections."""
+        self._closed = True
+        if self._prober is not None:
+            self._prober.cancel()
+            await asyncio.wait((self._prober,), timeout=GRACE)  # see fleet.repeat: never hang
+        await self.redis.aclose()
+
+
+def connect_client(url: str) -> aioredis.Redis:
+    """A client of `url` with short timeouts, retrying a failed call once, at once."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=SOCKET_TIMEOUT,
+        retry=Retry(NoBackoff(), 1),
+        decode_responses=False,
+    )
+
+
+def reason(exc: BaseException) -> str:
+    """A Redis failure in a few words, for a log line or a sentence."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__

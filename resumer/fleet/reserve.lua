@@ -1,0 +1,104 @@
+-- One send slot of one app, from the GCRA (burst of one) that every runner on this Redis shares;
+-- resumer/fleet/budget.py explains the why. The dollar-sign names are filled in from resumer's
+-- constants when the script is loaded, so the Python and the Lua arithmetic cannot drift apart.
+--
+-- KEYS: 1 tat (string: the earliest µs the next send may leave), 2 sends (zset of recent slots,
+--       µs), 3 rate (hash: the shared CUBIC state, rate_max and cut_at, and `decided`: the slot
+--       up to which throttles belong to an episode already answered)
+-- ARGV: 1 ceiling (requests/s: the caller's budget less its learned margin)
+--       2 margin (the caller's margin, kept under a measured share on a cut)
+--       3 report (µs: the slot of a send the API throttled; 0: nothing to report)
+--       4 widen (µs the caller's margin would widen by if the throttle was jitter; 0: widest)
+--       5 ended (µs ago the caller's first request ended: book no sooner than one interval after;
+--         -1: nothing to say)
+--       6 unused (µs: the slot of a send the caller gave up, woken too late for it; 0: none)
+--       7 now (µs; tests only: runs read Redis's clock, never a host's)
+-- Reply (integers only: Lua numbers reach the client truncated):
+--       {booked (1: at the slot `at`; 0: nothing booked, ask again at `at`), now µs, at µs,
+--        rate in µrequests/s, verdict}
+
+local tat_key, sends_key, rate_key = KEYS[1], KEYS[2], KEYS[3]
+local ceiling = tonumber(ARGV[1])
+local margin = tonumber(ARGV[2])
+local report = tonumber(ARGV[3])
+local widen = tonumber(ARGV[4])
+local now
+if ARGV[7] then
+    now = tonumber(ARGV[7])
+else
+    -- µs since an epoch of resumer's own, so every time stays an exact integer in a double.
+    local time = redis.call('TIME')
+    now = (tonumber(time[1]) - $EPOCH) * 1000000 + tonumber(time[2])
+end
+
+-- tostring keeps 14 significant digits: every µs that goes into a string is formatted whole.
+local function us(value) return string.format('%d', value) end
+
+local state = redis.call('HMGET', rate_key, 'rate_max', 'cut_at', 'decided')
+local rate_max, cut_at = tonumber(state[1]), tonumber(state[2])
+local decided = tonumber(state[3]) or -1
+local tat = tonumber(redis.call('GET', tat_key)) or now
+
+-- pacing.CubicRate.rate: r(t) = SCALE·(t − K)³ + r_max, K = ∛(r_max·(1 − BETA)/SCALE), under the
+-- caller's ceiling and never below MIN_RATE.
+local function pace()
+    if not cut_at then return ceiling end
+    local k = (rate_max * (1 - $BETA) / $SCALE) ^ (1 / 3)
+    local t = (now - cut_at) / 1000000 - k
+    local climbed = $SCALE * t * t * t + rate_max
+    if climbed >= ceiling then return ceiling end
+    return math.max(climbed, $MIN_RATE)
+end
+
+if ARGV[6] ~= '0' then redis.call('ZREM', sends_key, ARGV[6]) end -- never sent: not counted
+
+-- A throttle someone saw: one answer per episode for the whole fleet.
+local verdict = 0 -- 0 none, 1 stale (an episode answered already), 2 cut, 3 widened (jitter)
+if report > 0 then
+    redis.call('ZREM', sends_key, us(report)) -- the API did not count it
+    if report <= decided then
+        verdict = 1
+    else
+        -- The fleet's sends the API counted in the second before the refused one.
+        local count = redis.call('ZCOUNT', sends_key, '(' .. us(report - $WINDOW_US - $SKEW_US),
+            '(' .. us(report))
+        if count + 1 >= ceiling and widen > 0 then
+            -- The fleet alone had the whole budget: arrivals came late. Move the grid back.
+            tat = math.max(tat, now) + widen
+            verdict = 3
+        else
+            -- Someone outside the fleet spends the rest: aim just under the fleet's share.
+            local current = pace()
+            local measured = current
+            if count > 0 then measured = math.min(current, count / $WINDOW_S * (1 - margin)) end
+            rate_max, cut_at = math.max(measured, $MIN_RATE), now
+            redis.call('HSET', rate_key, 'rate_max', rate_max, 'cut_at', us(cut_at))
+            verdict = 2
+        end
+        -- Throttles of sends booked so far belong to this episode: they were paced before it.
+        decided = math.max(tat, now)
+        redis.call('HSET', rate_key, 'decided', us(decided))
+    end
+end
+
+local rate = pace()
+local interval = math.ceil(1000000 / rate)
+local start = math.max(tat, now)
+local ended = tonumber(ARGV[5])
+if ended >= 0 then start = math.max(start, now - ended + interval) end
+local booked = start - now <= $AHEAD_US
+if booked then
+    tat = start + interval
+    redis.call('ZADD', sends_key, us(start), us(start))
+    redis.call('ZREMRANGEBYSCORE', sends_key, '-inf', '(' .. us(now - $KEEP_US))
+    redis.call('PEXPIRE', sends_key, $TTL_MS)
+end
+-- Every key expires a while after the app's last call: an idle app leaves nothing behind.
+redis.call('SET', tat_key, us(tat), 'PX', $TTL_MS)
+redis.call('PEXPIRE', rate_key, $TTL_MS)
+local rate_u = math.floor(rate * 1000000)
+if not booked then
+    -- Too far ahead: a crowd of callers must not book the future; ask again when it is not.
+    return {0, now, start - $AHEAD_US, rate_u, verdict}
+end
+return {1, now, start, rate_u, verdict}

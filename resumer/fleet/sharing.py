@@ -1,0 +1,150 @@
+"""`sharing.Sharing` on Redis: the budget, throttle state and rooms in flight of every run that
+names the same Redis, and this run's heartbeat, which `resumer status` reads."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+
+import structlog
+from redis.exceptions import RedisError
+
+from resumer.errors import RedisLostError, UsageError
+from resumer.fleet import keys
+from resumer.fleet.budget import SharedPacer
+from resumer.fleet.claims import OVERLAP_TTL, RoomClaims
+from resumer.fleet.link import Link, reason
+from resumer.fleet.repeat import Repeat
+from resumer.records import Result
+from resumer.sharing import Budget, Claim, Sleep
+from resumer.sharing_config import SharingConfig
+
+HEARTBEAT = 2.0  # seconds between two heartbeats of a run
+HEARTBEAT_TTL_MS = 10_000  # a heartbeat lasts this long: a run not heard of for 10 s is gone
+
+
+class RedisSharing:
+    """What one run shares on Redis; made by `open`, which also starts and stops it."""
+
+    def __init__(
+        self, link: Link, claims: RoomClaims, *, sdkappids: Sequence[int], started_us: int
+    ) -> None:
+        self._link = link
+        self._started_us = started_us  # Redis's clock at the start
+        self._claims = claims
+        self._sdkappids = tuple(sdkappids)
+        self._started = time.time()
+        self._budgets: list[SharedPacer] = []
+        self._log = structlog.get_logger("resumer")
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, settings: SharingConfig, *, sdkappids: Sequence[int]
+    ) -> AsyncIterator[RedisSharing]:
+        """Connect (one sentence and exit 2 if Redis does not answer), run, then let go."""
+        link = await Link.connect(
+            settings.redis, shown_url=settings.shown_redis, limit=settings.redis_timeout
+        )
+        try:
+            try:  # at the start, not failed closed: a Redis that refuses is a usage error
+                seconds, micros = await link.redis.time()
+                started_us = int(seconds) * 1_000_000 + int(micros)
+                since_us = await _overlap_start(link, started_us)
+            except (RedisError, OSError) as exc:
+                raise UsageError(
+                    f"cannot use Redis at {settings.shown_redis} ({reason(exc)}): fix it or --redis"
+                ) from None
+            claims = RoomClaims(
+                link,
+                ledger=settings.ledger,
+                ledger_ttl=settings.ledger_ttl if settings.ledger else OVERLAP_TTL,
+                since_us=since_us,
+            )
+            sharing = cls(link, claims, sdkappids=sdkappids, started_us=started_us)
+            claims.start()
+            heartbeat = Repeat(sharing._beat, every=HEARTBEAT, first=0, name="resumer-heartbeat")
+            heartbeat.start()
+            try:
+                yield sharing
+            finally:
+                await heartbeat.stop()
+                await claims.close()
+                sharing._tell()
+                with contextlib.suppress(RedisError, OSError):
+                    await link.redis.delete(keys.RUNNERS + link.runner)
+        finally:
+            await link.close()
+
+    @property
+    def runner(self) -> str:
+        """This run's name on the Redis."""
+        return self._link.runner
+
+    def budget(self, sdkappid: int, *, rate: float, sleep: Sleep) -> Budget:
+        pacer = SharedPacer(self._link, sdkappid, budget=rate, sleep=sleep)
+        self._budgets.append(pacer)
+        return pacer
+
+    async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
+        return await self._claims.claim(sdkappid, room_id, sleep)
+
+    async def release(
+        self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
+    ) -> None:
+        await self._claims.release(sdkappid, room_id, claim, result)
+
+    def watch(self, on_lost: Callable[[RedisLostError], None]) -> None:
+        self._link.on_lost = on_lost
+
+    def _tell(self) -> None:
+        """What sharing did, in one event at the end: for the review after the incident."""
+        self._log.info(
+            "redis_shared",
+            runner=self._link.runner,
+            redis_calls=self._link.calls,
+            slots=sum(b.calls for b in self._budgets),
+            slots_given_up=sum(b.missed for b in self._budgets),
+            redis_outages=self._link.outages,
+            **asdict(self._claims.stats),
+        )
+
+    async def _beat(self) -> None:
+        """Say that this run is alive, and on which apps (every HEARTBEAT seconds)."""
+        beat = {
+            "runner": self._link.runner,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": round(self._started, 3),
+            "started_us": self._started_us,
+            "apps": list(self._sdkappids),
+            "seen": round(time.time(), 3),
+        }
+        with contextlib.suppress(RedisError, OSError):  # the link's callers see the loss
+            async with self._link.redis.pipeline(transaction=False) as pipe:
+                pipe.set(keys.RUNNERS + self._link.runner, json.dumps(beat), px=HEARTBEAT_TTL_MS)
+                pipe.sadd(keys.APPS, *self._sdkappids)
+                await pipe.execute()
+
+
+async def _overlap_start(link: Link, started_us: int) -> int:
+    """Since when a run without --ledger honours the outcomes other runs recorded: its own
+    start, or the start of the oldest run alive now, if earlier.
+
+    Runs that overlap thus never send one room twice, whichever started first; a run started
+    after every other ended does every room again (a new incident may have broken them anew).
+    """
+    names = [k async for k in link.redis.scan_iter(match=keys.RUNNERS + "*", count=1000)]
+    beats = await link.redis.mget(names) if names else []
+    starts = [started_us]
+    for beat in beats:
+        if beat is not None:  # None: it expired since the SCAN
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                starts.append(int(json.loads(beat)["started_us"]))
+    return min(starts)
