@@ -492,6 +492,53 @@ def _fleet(f: dict[str, Any]) -> str:
     )
 
 
+def _seen(s: dict[str, Any]) -> str:
+    small, large = s["sizes"]
+    memory = [
+        [
+            case,
+            f"{row['now']['bytes_per_room']} / {row['before']['bytes_per_room']}",
+            f"{row['now']['max_rss_mb'][1]} / {row['before']['max_rss_mb'][1]}",
+            f"{row['now']['cpu_s'][1]} / {row['before']['cpu_s'][1]}",
+        ]
+        for case, row in s["memory"].items()
+    ]
+    timing = [
+        [
+            case,
+            f"{row['now']['ns_per_room']} / {row['before']['ns_per_room']}",
+            f"{row['now']['max_call_ms']} / {row['before']['max_call_ms']}",
+            f"{row['now']['max_batch_ms']} / {row['before']['max_batch_ms']}",
+        ]
+        for case, row in s["timing"].items()
+    ]
+    targets = "; ".join(f"{k}: {_cell(v)}" for k, v in s["meets"].items())
+    load = f"{s['load_before']} before, {s['load_after']} after"
+    return "\n".join(
+        [
+            "## 10. Remembering the rooms: fingerprints now / Python sets before",
+            "",
+            f"`resumer run --dry-run` over {small:,} and {large:,} room IDs like "
+            f"{s['room_id_format']}; each cell: as shipped (`resumer.seen`) / with the sets of "
+            "before (`bench/plain_sets.py`). Bytes per room: peak RSS growth from the small "
+            "input to the large one, per room.",
+            "",
+            _table(["input", "bytes per room", f"peak RSS MB at {large:,}", "CPU s"], memory),
+            "",
+            f"The Router alone, in the bench's process, over {large:,} rooms (interleaved over "
+            f"the apps as a run's input is): CPU per room, the longest `route` call, and the "
+            f"longest {s['batch']} calls in a row (what the dispatcher routes in one turn of "
+            "the event loop: a stall that long). The thread's CPU time, the garbage collector "
+            "off, each call and batch at the lesser of two passes: the structures' own cost, "
+            "not the machine's other jobs' nor a collection's.",
+            "",
+            _table(["apps", "ns per room", "longest call ms", f"longest {s['batch']} ms"], timing),
+            "",
+            f"Targets: {targets}. Load average (1, 5, 15 min): {load}.",
+        ]
+    )
+
+
 COST_HEADER = (
     *("run", "requests", "client CPU ms/request", "round trips/request"),
     *("Redis calls/request (runs' count)", "commands in scripts/request"),
@@ -605,6 +652,7 @@ _SECTIONS = (
     ("jitter", _jitter),
     ("fleet", _fleet),
     ("soak", _soak),
+    ("seen", _seen),
 )
 
 

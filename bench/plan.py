@@ -41,6 +41,7 @@ class Plan:
     fleet_rooms_per_app: int  # distinct rooms per app, over three overlapping lists
     soak_apps: int  # scenario 9: this many apps at once, each for about soak_seconds
     soak_seconds: float
+    seen_sizes: tuple[int, int]  # scenario 10: dry runs over this few and this many rooms
 
 
 FULL = Plan(
@@ -66,6 +67,7 @@ FULL = Plan(
     fleet_rooms_per_app=300,  # 15 s per app at 19.7/s
     soak_apps=100,
     soak_seconds=300,  # 5,910 rooms per app, 591,000 in all
+    seen_sizes=(10_000, 3_000_000),
 )
 
 SMOKE = Plan(
@@ -91,6 +93,7 @@ SMOKE = Plan(
     fleet_rooms_per_app=12,
     soak_apps=3,
     soak_seconds=2,
+    seen_sizes=(1_000, 10_000),
 )
 
 

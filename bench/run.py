@@ -28,6 +28,7 @@ from bench import (
     metrics_cost,
     scale,
     scenarios,
+    seen,
     sidebyside,
     soak,
 )
@@ -45,6 +46,7 @@ SCENARIOS: dict[str, Scenario] = {
     "jitter": jitter.jitter,
     "fleet": fleet.fleet,
     "soak": soak.soak,
+    "seen": seen.seen,
 }
 
 

@@ -19,7 +19,7 @@ import os
 import select
 import stat
 import sys
-from collections.abc import Callable, Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -27,6 +27,7 @@ from typing import Any, BinaryIO, Self, TextIO
 
 from resumer.errors import ResultsLogError, UsageError
 from resumer.records import Result, Status
+from resumer.seen import SeenRooms, tag
 
 _STATUSES = {status.value: status for status in Status}
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -487,19 +488,23 @@ def _cannot_write(path: str, exc: OSError) -> str:
 
 @dataclass(frozen=True, slots=True)
 class FinalRooms:
-    """Rooms whose last record in a results log is final, per sdkappid: what --resume skips."""
+    """Rooms whose last record in a results log is final, per sdkappid: what --resume skips.
 
-    rooms: Mapping[int | None, Set[str]] = field(default_factory=dict)
+    Kept as fingerprints (resumer.seen): about 10 B per room, where a set of room IDs per app
+    cost over 100; a room is taken for final by mistake with odds at most n^2/2^66 over n rooms.
+    """
+
+    rooms: SeenRooms = field(default_factory=SeenRooms)
     skipped_lines: int = 0  # torn or garbage lines: tolerated, and counted for a warning
 
     def contains(self, sdkappid: int | None, room_id: str) -> bool:
         """True if this room of this app already reached a final outcome."""
-        return room_id in self.rooms.get(sdkappid, ())
+        return self.rooms.contains(tag(sdkappid), room_id)
 
     @property
     def count(self) -> int:
         """How many rooms are final, over every app."""
-        return sum(len(ids) for ids in self.rooms.values())
+        return len(self.rooms)
 
 
 def read_final(path: str) -> FinalRooms:
@@ -539,7 +544,7 @@ def _has_records(lines: Iterable[bytes]) -> bool:
 
 
 def _final_rooms(lines: Iterable[bytes]) -> FinalRooms:
-    rooms: dict[int | None, set[str]] = {}
+    rooms = SeenRooms()
     skipped = 0
     for line in lines:
         if not line.strip():
@@ -549,11 +554,10 @@ def _final_rooms(lines: Iterable[bytes]) -> FinalRooms:
             skipped += 1
             continue
         sdkappid, room_id, status = record
-        ids = rooms.setdefault(sdkappid, set())
         if status.is_final:
-            ids.add(room_id)
+            rooms.add(tag(sdkappid), room_id)
         else:
-            ids.discard(room_id)  # e.g. ok, then gave_up in a later run: do it again
+            rooms.discard(tag(sdkappid), room_id)  # e.g. ok, then gave_up later: do it again
     return FinalRooms(rooms=rooms, skipped_lines=skipped)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from resumer.records import InvalidRoom, Room
+from resumer.seen import SeenRooms, tag
 
 Entry = Room | InvalidRoom
 Skip = Callable[[int | None, str], bool]  # (sdkappid as recorded, room_id) final in the log?
@@ -31,11 +32,13 @@ class Decision:
 
 
 class Router:
-    """Decides each entry's route; remembers, per app, the rooms already seen.
+    """Decides each entry's route; remembers the rooms already seen, of every app.
 
     An entry recorded invalid is an outcome like any other: once per (sdkappid, room_id as
     recorded), and skipped by --resume when the log holds it. Invalid entries are remembered
-    apart from the rooms to send, so an invalid line never hides a valid room of the same text.
+    apart from the rooms to send (under tags of their own), so an invalid line never hides a
+    valid room of the same text. One `SeenRooms` holds them all: about 10 B per room, and no
+    step of it stalls the loop (see resumer.seen, also for the odds of a false duplicate).
     """
 
     def __init__(
@@ -44,32 +47,29 @@ class Router:
         *,
         skip: Skip = lambda _sdkappid, _room_id: False,
     ) -> None:
-        self._seen: dict[int, set[str]] = {sdkappid: set() for sdkappid in sdkappids}
-        self._seen_invalid: set[tuple[int | None, str]] = set()
-        self._only = next(iter(self._seen)) if len(self._seen) == 1 else None
+        self._tags: dict[int, int | str] = {sdkappid: tag(sdkappid) for sdkappid in sdkappids}
+        self._seen = SeenRooms()
+        self._only = next(iter(self._tags)) if len(self._tags) == 1 else None
         self._skip = skip
 
     def route(self, entry: Entry) -> Decision:
         """The decision for one entry, in input order."""
         sdkappid = self._only if entry.sdkappid is None else entry.sdkappid
-        if sdkappid is None or sdkappid not in self._seen:
+        key = self._tags.get(sdkappid) if sdkappid is not None else None
+        if key is None:
             return self._invalid(entry.sdkappid, entry.room_id, self._no_app(entry))
         if isinstance(entry, InvalidRoom):
             return self._invalid(sdkappid, entry.room_id, entry.reason)
-        seen = self._seen[sdkappid]
-        if entry.room_id in seen:
+        if not self._seen.add(key, entry.room_id):
             return Decision(Route.DUPLICATE, sdkappid)
-        seen.add(entry.room_id)
         if self._skip(sdkappid, entry.room_id):
             return Decision(Route.SKIPPED, sdkappid)
         return Decision(Route.SEND, sdkappid)
 
     def _invalid(self, sdkappid: int | None, room_id: str, reason: str) -> Decision:
         """An entry to record invalid, under the sdkappid its record will carry."""
-        key = (sdkappid, room_id)
-        if key in self._seen_invalid:
+        if not self._seen.add(tag(sdkappid, "invalid"), room_id):
             return Decision(Route.DUPLICATE, sdkappid)
-        self._seen_invalid.add(key)
         if self._skip(sdkappid, room_id):
             return Decision(Route.SKIPPED, sdkappid)
         return Decision(Route.INVALID, sdkappid, reason)

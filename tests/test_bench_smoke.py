@@ -44,6 +44,7 @@ SCENARIO_FIELDS = {
     "fleet": {"runs", "rooms", "parts", "cpu_ratio", "load_average", "meets"},
     "soak": {"throttled_fraction", "share_of_ideal_middle_60", "code_100422_first_2s", "meets"}
     | {"client_loop_lag_ms", "load_average", "rooms_not_ok", "max_arrivals_1s"},
+    "seen": {"sizes", "memory", "timing", "meets"},
 }
 FLEET_PART_FIELDS = {
     "runs",
@@ -157,5 +158,7 @@ def test_the_smoke_run_reports_every_scenario_and_resumer_keeps_to_the_budget(
     lags = [step["client_loop_lag_ms"] for step in [*steps, scenarios["soak"]]]
     ordered = [lag["p99"] is not None and lag["p50"] <= lag["p99"] <= lag["max"] for lag in lags]
     assert all(ordered), lags
+    dry_runs = [run for row in scenarios["seen"]["memory"].values() for run in row.values()]
+    assert all(run["exit_codes"] == [0, 0] for run in dry_runs), dry_runs
     floor = scenarios["scale"]["aiohttp_floor"]
     assert floor["ok"] == floor["requests"], floor  # the floor client really got its replies
