@@ -3,7 +3,7 @@
 Why not a Python set of room IDs: at 3M rooms it costs 121-135 B per room, and a set grows
 by rehashing its whole table at once. A run's sets grow together (each app's rooms arrive
 interleaved), so at 100 apps they all rehashed in one batch of input: a stall of the event
-loop of tens to hundreds of ms, long enough to stamp requests late (bench scenario 9). Here
+loop of tens to hundreds of ms, long enough to stamp requests late (bench scenario 10). Here
 each room is 6 bytes in one of 65,536 small buckets (bytearrays), about 10 B per room at 3M
 rooms with the buckets' headers and slack, and growing a bucket copies a few hundred bytes:
 no step ever touches more than one bucket.
