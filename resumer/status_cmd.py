@@ -78,7 +78,7 @@ def _lines(status: Status, *, now: float) -> list[str]:
         )
         for name, counts in a.ledgers.items():
             shown = ", ".join(f"{status_name} {n}" for status_name, n in counts.items()) or "empty"
-            label = "ledger of runs without --ledger" if name == "-" else f"ledger {name}"
+            label = "overlap ledger (every run)" if name == "-" else f"ledger {name}"
             lines.append(f"  {label}: {shown}")
     return lines
 

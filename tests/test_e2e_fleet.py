@@ -261,7 +261,7 @@ def test_status_shows_the_live_runs_and_each_apps_shared_state(tmp_path: Path) -
     assert f"app {DEMO_SDKAPPID}: " in table.stdout
     done = json.loads(after.stdout)
     assert done["runners"] == []  # a run that ended says so: its heartbeat is gone
-    assert done["apps"][0]["ledgers"] == {"l1": {"ok": 300}}
+    assert done["apps"][0]["ledgers"] == {"-": {"ok": 300}, "l1": {"ok": 300}}
     assert done["apps"][0]["leases"] == 0
 
 
