@@ -16,6 +16,7 @@ from resumer.errors import RedisLostError
 from resumer.fleet import keys
 from resumer.fleet.budget import EPOCH, LATE, SharedPacer
 from resumer.fleet.link import Link
+from resumer.pacing import LEAST_COVER, STEP
 from tests.servers import RedisServer, redis_server
 
 APP = 1400000001
@@ -201,7 +202,9 @@ async def test_a_slot_woken_too_late_for_is_given_up(links: list[Link]) -> None:
     assert len(sends) == 4  # four sent; the fifth booked was never sent, and is not counted
 
 
-async def test_a_full_window_of_the_fleets_own_sends_widens_the_margin(links: list[Link]) -> None:
+async def test_a_full_window_of_the_fleets_own_sends_widens_the_fleets_margin(
+    links: list[Link],
+) -> None:
     one, two = (SharedPacer(link, APP, budget=BUDGET, sleep=asyncio.sleep) for link in links[:2])
     # The fleet sent 19 in the second before now (on Redis's clock), 50 ms apart.
     seconds, micros = await links[0].redis.time()
@@ -212,7 +215,15 @@ async def test_a_full_window_of_the_fleets_own_sends_widens_the_margin(links: li
     grant = await one.acquire()  # the 20th, and the API refused it: arrivals came late
     one.done(grant)
     assert one.throttled(grant) is True
+    least = two.margin
     one.done(await one.acquire())
     assert one.widenings == 1
-    assert one.margin > two.margin  # its own path's jitter: the other runner's margin stays
-    assert one.rate == pytest.approx(BUDGET * (1 - one.margin), abs=1e-3)  # no cut
+    wider = 1 - 1 / (1 + LEAST_COVER + STEP)
+    assert one.margin == pytest.approx(wider, abs=1e-6)
+    assert one.rate == pytest.approx(BUDGET * (1 - wider), abs=1e-3)  # no cut
+    # Whoever's path was late, the margin is the app's: the other runner books under it too.
+    assert least == pytest.approx(1 - 1 / (1 + LEAST_COVER), abs=1e-6)
+    two.done(await two.acquire())
+    assert two.widenings == 0
+    assert two.margin == pytest.approx(wider, abs=1e-6)
+    assert two.rate == pytest.approx(one.rate, abs=1e-3)

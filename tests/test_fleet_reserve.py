@@ -12,13 +12,14 @@ import redis.asyncio as aioredis
 from resumer.fleet import keys
 from resumer.fleet.budget import Reservation, Verdict, reserve_args, reserve_source
 from resumer.pacer import MARGIN
-from resumer.pacing import BETA, CubicRate
+from resumer.pacing import BETA, LEAST_COVER, QUIET, STEP, WIDEST_COVER, CubicRate, Margin
 from tests.servers import RedisServer, redis_server
 
 APP = 1400000001
 KEYS = [keys.tat(APP), keys.sends(APP), keys.rate(APP)]
 T0 = 1_000_000_000_000  # µs: an arbitrary moment of the script's epoch
-CEILING = 20 * (1 - MARGIN)  # 19.7/s
+BUDGET = 20.0
+CEILING = BUDGET * (1 - MARGIN)  # 19.7/s: the budget less the least margin
 GAP = math.ceil(1_000_000 / CEILING)  # µs between two slots at 19.7/s: 50,762
 
 
@@ -40,21 +41,22 @@ class Reserve:
     """The script, called with chosen `now`s."""
 
     def __init__(self, client: aioredis.Redis) -> None:
+        self._client = client
         self._script = client.register_script(reserve_source())
+
+    async def tat(self) -> int | None:
+        """The app's TAT as stored, µs."""
+        stored = await self._client.get(KEYS[0])
+        return None if stored is None else int(stored)
 
     async def __call__(
         self,
         now: int,
         *,
-        ceiling: float = CEILING,
-        margin: float = MARGIN,
         report: int = 0,
-        widen: float = 0.0,
         ended: float | None = None,
     ) -> Reservation:
-        args = reserve_args(
-            ceiling=ceiling, margin=margin, report=report, widen=widen, ended=ended, now=now
-        )
+        args = reserve_args(budget=BUDGET, report=report, ended=ended, now=now)
         return Reservation.parse(await self._script(keys=KEYS, args=args))
 
 
@@ -64,6 +66,7 @@ async def test_slots_in_the_order_asked_one_interval_apart(client: aioredis.Redi
     assert [r.slot for r in slots] == [T0 + i * GAP for i in range(5)]
     assert [r.wait for r in slots] == [i * GAP / 1e6 for i in range(5)]
     assert all(r.booked and r.rate == pytest.approx(CEILING, abs=1e-6) for r in slots)
+    assert all(r.cover == pytest.approx(LEAST_COVER, abs=1e-9) for r in slots)
     # Asked later, but before the next free slot: in line behind the others.
     later = await reserve(T0 + 30_000)
     assert later.slot == T0 + 5 * GAP
@@ -123,7 +126,7 @@ async def test_a_neighbour_cuts_the_shared_rate_which_climbs_back_as_cubic_rate(
     slots = await fill(reserve, 11, T0, 100_000)
     refused = slots[-1]
     now = refused + 30_000
-    cut = await reserve(now, report=refused, widen=0.012)
+    cut = await reserve(now, report=refused)
     assert cut.verdict is Verdict.CUT
     expected = CubicRate(ceiling=CEILING)
     expected.cut(now / 1e6, 10 * (1 - MARGIN))
@@ -161,19 +164,76 @@ async def test_a_full_window_of_the_fleets_own_sends_is_jitter(client: aioredis.
     refused = slots[-1]
     now = refused + 20_000
     tat = int(await client.get(KEYS[0]) or 0)
-    jitter = await reserve(now, report=refused, widen=0.012)
+    jitter = await reserve(now, report=refused)
     assert jitter.verdict is Verdict.WIDENED
-    assert jitter.rate == pytest.approx(CEILING, abs=1e-6)  # no cut
+    assert jitter.cover == pytest.approx(LEAST_COVER + STEP, abs=1e-9)  # the fleet's margin
     assert jitter.slot == tat + 12_000  # the grid moved back by the widening, for everyone
-    assert await client.hget(KEYS[2], "cut_at") is None
+    assert await client.hget(KEYS[2], "cut_at") is None  # no cut
+    # Every booking after it, whoever asks, is paced at the budget less the wider margin.
+    wider = BUDGET / (1 + LEAST_COVER + STEP)  # 19.47/s
+    assert jitter.rate == pytest.approx(wider, abs=1e-6)
+    after = await reserve(now)
+    assert after.slot - jitter.slot == math.ceil(1_000_000 / wider)
+    assert after.margin == pytest.approx(1 - 1 / (1 + LEAST_COVER + STEP), abs=1e-9)
+
+
+async def jitter_throttle(reserve: Reserve, at: int) -> tuple[Reservation, int]:
+    """A full window of the fleet's sends from `at` on, the last one refused and reported 20 ms
+    after its slot; the answer, and the TAT it found."""
+    slots = await fill(reserve, 20, at, 40_000)  # 19 before the refused one, under 1 s ahead
+    tat = (await reserve.tat()) or 0
+    return await reserve(slots[-1] + 20_000, report=slots[-1]), tat
+
+
+async def test_the_shared_margin_is_learned_as_pacing_margin(client: aioredis.Redis) -> None:
+    reserve = Reserve(client)
+    expected = Margin()
+    seconds = 0.0
+
+    def at(offset: float) -> int:
+        return T0 + round(offset * 1e6)
+
+    async def throttled(offset: float) -> Reservation:
+        answer, tat = await jitter_throttle(reserve, at(offset))
+        now = answer.now / 1e6
+        widened = expected.widen(now)
+        assert answer.verdict is Verdict.WIDENED, offset
+        assert answer.cover == pytest.approx(expected.jitter(now), abs=1e-9), offset
+        assert answer.slot == max(tat, answer.now) + round(widened * 1e6), offset
+        return answer
+
+    async def read(offset: float) -> Reservation:
+        answer = await reserve(at(offset))
+        assert answer.verdict is Verdict.NONE
+        assert answer.cover == pytest.approx(expected.jitter(answer.now / 1e6), abs=1e-9), offset
+        assert answer.rate == pytest.approx(BUDGET / (1 + answer.cover), abs=1e-6), offset
+        return answer
+
+    first = await throttled(seconds)  # learning: a STEP
+    assert first.cover == pytest.approx(LEAST_COVER + STEP, abs=1e-9)
+    second = await throttled(seconds := seconds + 5)  # learning still: another STEP
+    assert second.cover == pytest.approx(LEAST_COVER + 2 * STEP, abs=1e-9)
+    await read(seconds + QUIET - 1)  # held for QUIET seconds: no shrinking yet
+    shrunk = await read(seconds + QUIET + 10)  # then 0.2 ms lost per second
+    assert shrunk.cover < second.cover
+    nudged = await throttled(seconds := seconds + QUIET + 20)  # after a quiet spell: a NUDGE
+    assert nudged.cover < LEAST_COVER + 2 * STEP
+    await read(seconds + 30)
+    await read(seconds + QUIET + 40)
+    calm = await read(seconds + QUIET + 200)  # shrunk back to the least cover: forgotten
+    assert calm.cover == pytest.approx(LEAST_COVER, abs=1e-9)
+    again = await throttled(seconds + QUIET + 300)  # learning afresh: a STEP again
+    assert again.cover == pytest.approx(LEAST_COVER + STEP, abs=1e-9)
 
 
 async def test_jitter_at_the_widest_margin_cuts_instead(client: aioredis.Redis) -> None:
     reserve = Reserve(client)
-    slots = [(await reserve(T0)).slot for _ in range(20)]
-    cut = await reserve(slots[-1] + 20_000, report=slots[-1], widen=0.0)
+    await client.hset(KEYS[2], mapping={"cover": WIDEST_COVER, "widened_at": T0})
+    slots = [(await reserve(T0)).slot for _ in range(19)]  # 18.2/s: 19 fit in a second ahead
+    cut = await reserve(slots[-1] + 20_000, report=slots[-1])
     assert cut.verdict is Verdict.CUT
-    assert cut.rate == pytest.approx(BETA * 19 * (1 - MARGIN), abs=1e-6)
+    assert cut.cover == pytest.approx(WIDEST_COVER, abs=1e-9)  # as wide as it goes: not widened
+    assert cut.rate == pytest.approx(BETA * 18 / (1 + WIDEST_COVER), abs=1e-6)
 
 
 async def test_the_refused_send_is_not_counted_again(client: aioredis.Redis) -> None:

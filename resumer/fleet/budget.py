@@ -9,8 +9,13 @@ across the fleet stay 1/rate apart with a burst of one: after an idle spell the 
 so a crowd of callers cannot fill the next minute with promises.
 
 The local side keeps what `pacer.Pacer` keeps, as a guard and for what is this runner's own:
-the hard line (`AsyncLimiter(1, 1 / (budget × 0.999))`), the first request alone, the learned
-`pacing.Margin` (the jitter of *this* runner's path: the ceiling it passes is budget × share).
+the hard line (`AsyncLimiter(1, 1 / (budget × 0.999))`) and the first request alone. The
+learned margin is the app's, not the runner's: the fleet's sends interleave on one grid, so
+arrival jitter on any runner's path fills the API's window for all of them, and margins of
+their own would space each runner's bookings differently (one widened, the others not) with
+the grid only as wide as whoever booked last. The script keeps it in `keys.rate` beside the
+CUBIC state, as the jitter it covers (J, and when it last widened), learned by the rules of
+`pacing.Margin` at Redis's `now`, and every booking is paced at most at budget / (1 + J).
 One thing differs: the Pacer lets a send woken late still take its slot (its hard line spaces
 the ones after it), but no hard line spaces one runner's sends from another's. A runner woken
 more than LATE after its slot (a busy loop, a process held up) gives the slot up and books
@@ -22,15 +27,18 @@ round trip of its own. The script answers it only if the slot is later than the 
 (`decided`): five runners reporting throttles of one episode move the fleet once. It counts the
 fleet's slots in the second before the refused one, as the Pacer counts its own:
 
-- they (with the refused one) reach the caller's ceiling: the fleet alone had the whole budget,
-  so the API's window filled because arrivals came late. No cut; the script moves TAT back by
-  the widening the caller's margin would take (the caller sends it with the report), and the
-  caller widens its margin when told. Moving TAT inside the script, rather than waiting for the
-  wider ceiling to show in the next intervals, covers the very window that spans the change, for
-  every runner at once and in the same round trip, as `Schedule.delay` does for one pacer;
-- less: someone outside the fleet spends the rest. The shared CUBIC state (`keys.rate`) is cut
-  to min(current rate, measured share × (1 − margin)) at `now`, and every runner climbs back
-  from it together, with the same formula and constants as `pacing.CubicRate`.
+- they (with the refused one) reach the ceiling: the fleet alone had the whole budget, so the
+  API's window filled because arrivals came late. No cut; the script widens the shared margin
+  (STEP while learning, NUDGE after a quiet spell, as `pacing.Margin.widen`) and moves TAT back
+  by the widening. Moving TAT inside the script, rather than waiting for the wider ceiling to
+  show in the next intervals, covers the very window that spans the change, for every runner at
+  once and in the same round trip, as `Schedule.delay` does for one pacer;
+- less, or the margin is at its widest: someone outside the fleet spends the rest. The shared
+  CUBIC state is cut to min(current rate, measured share × (1 − margin)) at `now`, and every
+  runner climbs back from it together, with the same formula and constants as `pacing.CubicRate`.
+
+Like the CUBIC state, the margin expires with the app's keys (TTL after its last booking): a
+fleet back after a minute's idleness starts from the least margin, as a new run does.
 """
 
 from __future__ import annotations
@@ -49,7 +57,17 @@ from aiolimiter import AsyncLimiter
 from resumer.fleet import keys
 from resumer.fleet.link import Link
 from resumer.pacer import HARD_LINE_MARGIN, RING, SKEW, WINDOW
-from resumer.pacing import BETA, MIN_RATE, SCALE, Margin
+from resumer.pacing import (
+    BETA,
+    LEAST_COVER,
+    MIN_RATE,
+    NUDGE,
+    QUIET,
+    SCALE,
+    SHRINK,
+    STEP,
+    WIDEST_COVER,
+)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -61,6 +79,7 @@ TTL = 60.0  # seconds an app's keys outlive its last reservation
 LATE = 0.01  # seconds past its slot a send may still leave: 2/3 of the least margin's cover
 SAMPLES = 16  # reservations whose timing sets the offset between Redis's clock and the loop's
 US = 1_000_000
+NS = 1_000_000_000
 
 
 class Verdict(IntEnum):
@@ -69,7 +88,7 @@ class Verdict(IntEnum):
     NONE = 0  # nothing reported
     STALE = 1  # the send was booked before the episode's answer: nothing new
     CUT = 2  # a neighbour: the shared rate was cut
-    WIDENED = 3  # jitter: the caller's margin widens, TAT moved back by as much
+    WIDENED = 3  # jitter: the shared margin widened, TAT moved back by as much
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -79,8 +98,9 @@ class Reservation:
     booked: bool  # False: nothing booked, ask again at `at`
     now: int  # when the script ran
     at: int  # the slot booked (or when to ask again)
-    rate: float  # the app's shared rate under the caller's ceiling, requests/s
+    rate: float  # the app's shared rate, under the budget less the shared margin, requests/s
     verdict: Verdict
+    cover: float  # the shared margin, as the seconds of arrival jitter J it covers: budget/(1+J)
 
     @property
     def slot(self) -> int:
@@ -94,10 +114,22 @@ class Reservation:
 
     @classmethod
     def parse(cls, reply: object) -> Reservation:
-        if not isinstance(reply, list) or len(reply) != 5:
+        if not isinstance(reply, list) or len(reply) != 6:
             raise TypeError(f"unexpected reply from reserve.lua: {reply!r}")
-        booked, now, at, rate, verdict = (int(value) for value in reply)
-        return cls(booked=booked == 1, now=now, at=at, rate=rate / US, verdict=Verdict(verdict))
+        booked, now, at, rate, verdict, cover = (int(value) for value in reply)
+        return cls(
+            booked=booked == 1,
+            now=now,
+            at=at,
+            rate=rate / US,
+            verdict=Verdict(verdict),
+            cover=cover / NS,
+        )
+
+    @property
+    def margin(self) -> float:
+        """The part of the budget the fleet leaves unused for arrival jitter: 1 − 1/(1 + J)."""
+        return 1 - 1 / (1 + self.cover)
 
 
 def reserve_source() -> str:
@@ -114,15 +146,19 @@ def reserve_source() -> str:
         AHEAD_US=round(AHEAD * US),
         KEEP_US=round(KEEP * US),
         TTL_MS=round(TTL * 1000),
+        LEAST_COVER=repr(LEAST_COVER),
+        WIDEST_COVER=repr(WIDEST_COVER),
+        STEP=repr(STEP),
+        NUDGE=repr(NUDGE),
+        QUIET=repr(QUIET),
+        SHRINK=repr(SHRINK),
     )
 
 
 def reserve_args(
     *,
-    ceiling: float,
-    margin: float,
+    budget: float,
     report: int = 0,
-    widen: float = 0.0,
     ended: float | None = None,
     unused: int = 0,
     now: int | None = None,
@@ -130,10 +166,8 @@ def reserve_args(
     """The script's ARGV (see reserve.lua): `ended` is seconds ago the caller's first request
     ended (None: no news); `now` (µs) is for tests only."""
     args = [
-        repr(ceiling),
-        repr(margin),
+        repr(budget),
         str(report),
-        str(round(widen * US)),
         "-1" if ended is None else str(round(ended * US)),
         str(unused),
     ]
@@ -163,7 +197,6 @@ class SharedPacer:
         self._keys = [keys.tat(sdkappid), keys.sends(sdkappid), keys.rate(sdkappid)]
         self._sleep = sleep
         self._clock = clock or asyncio.get_running_loop().time
-        self._margin = Margin()
         self._hard_line = AsyncLimiter(1, 1 / (budget * (1 - HARD_LINE_MARGIN)))
         self._turn = asyncio.Lock()  # one reservation at a time, in arrival order
         self._contact = asyncio.Event()  # the app's first request is over: the rest may go
@@ -172,27 +205,25 @@ class SharedPacer:
         self._slots = [0] * RING  # Redis slot (µs) of grant g, at g % RING
         self._granted = 0  # number of slots handed out so far
         self._round_end = 0  # grants up to this one were in flight at the last report
-        self._rate = budget * self._margin.share(self._clock())
+        self._cover = LEAST_COVER  # the shared margin at the last reservation (J, seconds)
+        self._rate = budget / (1 + self._cover)
         self._unused = 0  # the slot of a send given up, for the next reservation (0: none)
         self._asked_at = 0.0  # when the last script call left (loop clock)
         self._offsets: deque[float] = deque(maxlen=SAMPLES)  # loop clock − Redis's, bounds
         self.throttles = 0  # throttle signals received
-        self.widenings = 0  # reports the fleet read as jitter, which widened the margin
+        self.widenings = 0  # this runner's reports the fleet read as jitter (widened its margin)
         self.missed = 0  # slots given up, woken too late for them
         self.calls = 0  # script calls made (round trips to Redis, outages aside)
 
     @property
     def rate(self) -> float:
-        """The app's shared rate at the last reservation, under this runner's ceiling now."""
-        return min(self._rate, self._ceiling(self._clock()))
+        """The app's shared rate at the last reservation (under the shared margin)."""
+        return self._rate
 
     @property
     def margin(self) -> float:
-        """The part of the budget this runner leaves unused for its arrival jitter now."""
-        return self._margin.margin(self._clock())
-
-    def _ceiling(self, now: float) -> float:
-        return self.budget * self._margin.share(now)
+        """The part of the budget the fleet leaves unused for jitter, as of the last reservation."""
+        return 1 - 1 / (1 + self._cover)
 
     async def acquire(self) -> int:
         """Wait for the next slot; return its sequence number (for `throttled` and `done`)."""
@@ -243,14 +274,9 @@ class SharedPacer:
         """One script call, carrying the pending report; adopt what it says."""
         now = self._clock()
         report, ended, unused = self._report, self._ended, self._unused
-        # The widening the margin would take if the fleet reads the report as jitter.
-        trial = dataclasses.replace(self._margin) if report else self._margin
-        widen = trial.widen(now) if report else 0.0
         args = reserve_args(
-            ceiling=self._ceiling(now),
-            margin=self._margin.margin(now),
+            budget=self.budget,
             report=report,
-            widen=widen,
             ended=None if ended is None else now - ended,
             unused=unused,
         )
@@ -268,9 +294,8 @@ class SharedPacer:
         if reservation.booked:
             self._ended = None
         if reservation.verdict is Verdict.WIDENED:
-            self._margin = trial
             self.widenings += 1
-        self._rate = reservation.rate
+        self._rate, self._cover = reservation.rate, reservation.cover
         return reservation
 
     def done(self, grant: int) -> None:
