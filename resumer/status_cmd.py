@@ -71,7 +71,9 @@ def _lines(status: Status, *, now: float) -> list[str]:
     if not status.apps:
         lines.append("no app has been paced on this Redis lately")
     for a in status.apps:
-        cut = "" if a.cut_rate is None else f", last cut to {a.cut_rate:g}/s {_ago(a.cut_ago)} ago"
+        cut = f", margin {a.margin:.1%}"
+        if a.cut_rate is not None:
+            cut += f", last cut to {a.cut_rate:g}/s {_ago(a.cut_ago)} ago"
         lines.append(
             f"app {a.sdkappid}: {a.sent_last_second} sent in the last second{cut}; "
             f"{a.leases} room{'s' if a.leases != 1 else ''} leased"

@@ -257,6 +257,7 @@ def test_status_shows_the_live_runs_and_each_apps_shared_state(tmp_path: Path) -
     (app,) = during["apps"]
     assert app["sdkappid"] == DEMO_SDKAPPID
     assert 15 <= app["sent_last_second"] <= 20
+    assert 0.015 <= app["margin"] <= 0.091
     assert table.stdout.startswith(f"Redis {redis.url}: 2 runs alive")
     assert f"app {DEMO_SDKAPPID}: " in table.stdout
     done = json.loads(after.stdout)

@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from resumer.fleet import keys
 from resumer.fleet.budget import EPOCH, US
+from resumer.pacing import LEAST_COVER
 
 SCAN_COUNT = 1000  # keys asked for per SCAN step
 
@@ -38,6 +39,7 @@ class AppState:
     sent_last_second: int  # sends the fleet booked in the last second: its rate now
     cut_rate: float | None  # the rate of the last fleet-wide cut, if one is remembered
     cut_ago: float | None  # seconds since that cut
+    margin: float  # the part of the budget left for arrival jitter, as last learned
     leases: int  # rooms in flight, leased by some run
     ledgers: dict[str, dict[str, int]] = field(default_factory=dict)  # name -> status -> rooms
 
@@ -88,7 +90,10 @@ async def _runners(client: aioredis.Redis) -> list[Runner]:
 
 async def _app(client: aioredis.Redis, sdkappid: int, now: int) -> AppState:
     sent = await client.zcount(keys.sends(sdkappid), f"({now - US}", now)
-    rate_max, cut_at = await client.hmget(keys.rate(sdkappid), ["rate_max", "cut_at"])
+    rate_max, cut_at, cover = await client.hmget(
+        keys.rate(sdkappid), ["rate_max", "cut_at", "cover"]
+    )
+    jitter = LEAST_COVER if cover is None else float(cover)  # as widened last (not shrunk since)
     leases = 0
     async for _ in client.scan_iter(match=_glob(keys.lease(sdkappid, "")) + "*", count=SCAN_COUNT):
         leases += 1
@@ -103,6 +108,7 @@ async def _app(client: aioredis.Redis, sdkappid: int, now: int) -> AppState:
         sent_last_second=int(sent),
         cut_rate=None if rate_max is None else round(float(rate_max), 2),
         cut_ago=None if cut_at is None else round((now - int(cut_at)) / US, 1),
+        margin=round(jitter / (1 + jitter), 4),
         leases=leases,
         ledgers=dict(sorted(ledgers.items())),
     )
