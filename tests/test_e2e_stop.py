@@ -296,6 +296,10 @@ def _drain(master: int, shown: list[bytes]) -> None:
             shown.append(chunk)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_while_reading_the_config_exits_130_quietly(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     os.mkfifo(config)  # opening it waits for a writer: start-up stays in reading the config
@@ -307,6 +311,9 @@ def test_ctrl_c_while_reading_the_config_exits_130_quietly(tmp_path: Path) -> No
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             env=_env(),
+            # A suite started in the background (`cmd &` in a script) ignores SIGINT, and so
+            # would this child, as Unix wants: Ctrl-C's default, as at a terminal, is the case.
+            preexec_fn=_default_sigint,  # noqa: PLW1509  (no threads of the test's own here)
         )
         time.sleep(1.0)  # past the imports, waiting in open(); a Ctrl-C earlier is quiet too
         run.send_signal(signal.SIGINT)
