@@ -4,7 +4,7 @@ and the ledger; checked, each refusal one sentence."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +44,7 @@ class SharingConfig:
 
 
 def sharing_config(
-    merged: Mapping[str, Any], env: Mapping[str, str], *, mask: Any
+    merged: Mapping[str, Any], env: Mapping[str, str], *, mask: Callable[[str], str]
 ) -> SharingConfig | None:
     """The `--redis` settings from the merged flags and file (a flag first, then the
     environment's RESUMER_REDIS_URL, then the file); None when no Redis is named."""
