@@ -16,11 +16,11 @@ import sys
 import time
 
 from bench.servers import redis_server
+from resumer.engine.sharing import Budget
 from resumer.errors import RedisLostError
 from resumer.fleet.budget import SharedPacer
 from resumer.fleet.link import Link
-from resumer.pacer import Pacer
-from resumer.sharing import Budget
+from resumer.pace.pacer import Pacer
 
 ROUNDS = 3
 APP = 1400000001

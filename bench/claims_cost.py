@@ -16,11 +16,11 @@ import sys
 import time
 
 from bench.servers import redis_server
+from resumer.engine.sharing import Hold
 from resumer.errors import RedisLostError
 from resumer.fleet.claims import RoomClaims
 from resumer.fleet.link import Link
 from resumer.records import Result, Status
-from resumer.sharing import Hold
 
 APP = 1400000001
 IN_FLIGHT = 50

@@ -2,7 +2,7 @@
 
 The jitter sweep (bench scenario 7) runs resumer twice over the same path: as shipped, and with
 the margin pinned at 1.5 %, every throttle read as a neighbour's and cut by CUBIC, as resumer
-did before the margin was learned. This launcher pins it by swapping `resumer.pacer.Margin`
+did before the margin was learned. This launcher pins it by swapping `resumer.pace.pacer.Margin`
 for one that never widens, then runs the real CLI. It lives in the bench, not behind a flag or
 an environment variable of resumer's own, so no user can switch the learning off by accident;
 and it runs the code of this very commit, so the two columns differ in the margin alone.
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import sys
 
-from resumer import pacer
-from resumer.cli import main
-from resumer.pacing import Margin
+from resumer.cli.main import main
+from resumer.pace import pacer
+from resumer.pace.pacing import Margin
 
 
 class FixedMargin(Margin):

@@ -15,7 +15,7 @@ import os
 import random
 import sys
 
-from resumer.client import MAX_RANDOM, AiohttpTransport, build_request
+from resumer.api.client import MAX_RANDOM, AiohttpTransport, build_request
 
 IN_FLIGHT = 200
 

@@ -75,7 +75,7 @@ def jitter(ws: Workspace, plan: Plan) -> dict[str, Any]:
 def _figures(seen: Observed, folder: Path) -> dict[str, Any]:
     """One run: the share of 20/s accepted from the 2nd arrival, throttles, the 1 s peak."""
     accepted = [t for t, kind in zip(seen.times, seen.kinds, strict=True) if kind != "100422"]
-    # The first request goes alone (resumer.pacer): the pace is measured from the second one.
+    # The first request goes alone (resumer.pace.pacer): the pace is measured from the second one.
     share = metrics.rate(accepted[1:]) / BUDGET
     requests = max(len(seen.times), 1)
     common = seen.common()

@@ -665,7 +665,7 @@ NOTES = """## How each figure is measured
   schedule when the reply is in (one round trip per run, shown on a row of its own, with the
   rate over the whole run next to it).
 - **Pacing lag**: resumer logs no per-request schedule, so lag is read on the server's side:
-  the i-th arrival against slot i of a grid at resumer's planned rate (`resumer.pacer.MARGIN`
+  the i-th arrival against slot i of a grid at resumer's planned rate (`resumer.pace.pacer.MARGIN`
   below 20/s), placed so the earliest arrival has lag 0. A pace that drifts off its plan shows
   as lag that grows.
   **Jitter** is the same against a grid at the achieved rate (drift removed).

@@ -30,9 +30,9 @@ from bench.plan import BUDGET, IDENTIFIER, PACE, Plan, Workspace
 from bench.scale import bench_apps, step
 from bench.servers import free_port, pushgateway
 from bench.tools import BenchApp
-from resumer.app import App
-from resumer.config import AppConfig
-from resumer.metrics import PUSH_EVERY, exposition, snapshot
+from resumer.config.model import AppConfig
+from resumer.engine.app import App
+from resumer.observe.metrics import PUSH_EVERY, exposition, snapshot
 from resumer.records import Status
 
 SCRAPE_EVERY = 1.0  # seconds between two GETs of /metrics

@@ -13,14 +13,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 
-from resumer import cli
+from resumer.cli import main as cli
+from resumer.engine.routing import Decision, Entry, Route, Router, Skip
 from resumer.records import InvalidRoom
-from resumer.results import _open_regular, _parse_record
-from resumer.routing import Decision, Entry, Route, Router, Skip
+from resumer.results.writer import _open_regular, _parse_record
 
 
 class PlainRouter(Router):
-    """resumer.routing.Router as it was: a set of room IDs per app, and one of invalid entries."""
+    """`Router` as it was: a set of room IDs per app, and one of invalid entries."""
 
     def __init__(
         self,
@@ -58,7 +58,7 @@ class PlainRouter(Router):
 
 
 class PlainFinalRooms:
-    """resumer.results.FinalRooms as it was: a set of room IDs per sdkappid."""
+    """resumer.results.writer.FinalRooms as it was: a set of room IDs per sdkappid."""
 
     def __init__(self, rooms: dict[int | None, set[str]], skipped_lines: int) -> None:
         self.rooms = rooms
@@ -69,7 +69,7 @@ class PlainFinalRooms:
 
 
 def plain_read_final(path: str) -> PlainFinalRooms:
-    """resumer.results.read_final as it was (a missing log is empty; other errors raise)."""
+    """resumer.results.writer.read_final as it was (a missing log is empty; other errors raise)."""
     rooms: dict[int | None, set[str]] = {}
     skipped = 0
     try:

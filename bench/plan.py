@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from resumer.pacer import MARGIN
+from resumer.pace.pacer import MARGIN
 from resumer.sim.profiles import DEMO_IDENTIFIER, DEMO_SDKAPPID, DEMO_SECRET_KEY
 
 BUDGET = 20  # the API's requests/s per SDKAppID

@@ -21,7 +21,7 @@ from bench.metrics import ACCEPTED
 from bench.plan import BUDGET, PACE, Plan, Workspace, room_ids
 from bench.single import write_profile
 from bench.tools import BenchApp, dry_run, run_resumer
-from resumer.usersig import make_usersig
+from resumer.api.usersig import make_usersig
 
 FLOOR = Path(__file__).with_name("floor.py")
 

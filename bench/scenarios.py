@@ -29,7 +29,7 @@ def pacing(ws: Workspace, plan: Plan) -> dict[str, Any]:
     """Scenario 1: many rooms, replies up to 400 ms: how close to the budget, and how steady."""
     profile = {"seed": 1, "latency": {"min_ms": 0, "max_ms": 400}}
     seen = observe(ws.dir("pacing"), profile, room_ids(plan.pacing_rooms))
-    # The first request goes alone (resumer.pacer): the pace is measured from the second one,
+    # The first request goes alone (resumer.pace.pacer): the pace is measured from the second one,
     # and what the first one's round trip cost is a figure of its own.
     paced = seen.times[1:]
     achieved = metrics.rate(paced)

@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.harness import ChildRun, run_child, toml_text
 from bench.plan import IDENTIFIER, SDKAPPID, SECRET_KEY
-from resumer.usersig import make_usersig
+from resumer.api.usersig import make_usersig
 
 BASELINES = Path(__file__).parent / "baselines"
 

@@ -13,7 +13,7 @@ def main() -> int:
     imports, in reading the config, or in setting up the run.
     """
     try:
-        from resumer.cli import main as cli_main  # noqa: PLC0415  (a Ctrl-C may land in it)
+        from resumer.cli.main import main as cli_main  # noqa: PLC0415  (a Ctrl-C may land in it)
 
         return cli_main()
     except KeyboardInterrupt:

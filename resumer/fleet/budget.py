@@ -56,8 +56,8 @@ from aiolimiter import AsyncLimiter
 
 from resumer.fleet import keys
 from resumer.fleet.link import Link
-from resumer.pacer import HARD_LINE_MARGIN, RING, SKEW, WINDOW
-from resumer.pacing import (
+from resumer.pace.pacer import HARD_LINE_MARGIN, RING, SKEW, WINDOW
+from resumer.pace.pacing import (
     BETA,
     LEAST_COVER,
     MIN_RATE,

@@ -56,11 +56,11 @@ from importlib import resources
 
 import structlog
 
+from resumer.engine.sharing import Claim, Hold
 from resumer.fleet import keys
 from resumer.fleet.link import Link
 from resumer.fleet.repeat import Repeat
 from resumer.records import Result
-from resumer.sharing import Claim, Hold
 
 Sleep = Callable[[float], Awaitable[None]]
 

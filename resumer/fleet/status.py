@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from resumer.fleet import keys
 from resumer.fleet.budget import EPOCH, US
-from resumer.pacing import LEAST_COVER
+from resumer.pace.pacing import LEAST_COVER
 
 SCAN_COUNT = 1000  # keys asked for per SCAN step
 

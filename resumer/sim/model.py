@@ -42,12 +42,12 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from resumer.api.usersig import UserSigInfo, decode_usersig, signature_matches
 from resumer.errors import UserSigError
 from resumer.sim.config import AppSecret, Jitter, Latency, SimConfig
 from resumer.sim.replies import Answer, broken, envelope
 from resumer.sim.stats import AppStats
 from resumer.sim.window import SlidingWindow
-from resumer.usersig import UserSigInfo, decode_usersig, signature_matches
 
 __all__ = ["AppSecret", "Jitter", "Latency", "SimConfig", "SimModel"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from resumer.api.usersig import make_usersig
 from resumer.sim.config import SimConfig
 from resumer.sim.model import SimModel
 from resumer.sim.profiles import DEMO_APPS, DEMO_IDENTIFIER, DEMO_SDKAPPID, DEMO_SECRET_KEY
 from resumer.sim.replies import Answer
-from resumer.usersig import make_usersig
 
 NOW_UNIX = 1_764_000_000  # the wall clock the tests pretend it is
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from resumer.classify import MAX_BODY_BYTES
+from resumer.api.classify import MAX_BODY_BYTES
 from resumer.sim.config import BODY_KINDS, Latency
 from resumer.sim.model import SimModel
 from resumer.sim.profiles import DEMO_SDKAPPID_2, DEMO_SECRET_KEY_2

@@ -13,11 +13,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from resumer.api.usersig import make_usersig
 from resumer.sim.config import Latency, SimConfig
 from resumer.sim.profiles import DEMO_IDENTIFIER, DEMO_SDKAPPID, DEMO_SECRET_KEY
 from resumer.sim.server import RESUME_PATH, RunningSim, start_sim
 from resumer.sim.thread import SimThread
-from resumer.usersig import make_usersig
 from tests.sim.helpers import config
 
 

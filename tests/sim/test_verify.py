@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from resumer.api.usersig import make_usersig
 from resumer.sim.model import SimModel
 from resumer.sim.profiles import DEMO_SDKAPPID_2, DEMO_SECRET_KEY_2
-from resumer.usersig import make_usersig
 from tests.sim.helpers import NOW_UNIX, body, code_of, config, send, signed_query
 
 

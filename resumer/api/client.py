@@ -1,0 +1,144 @@
+"""The HTTP edge: build a `resume_mcu_task` request and send it with aiohttp.
+
+aiohttp's exceptions stop here, translated into `TransportError`s; callers get a `Reply` or one
+of resumer's own errors. The transport is one small callable, so tests can swap it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from resumer.api.classify import MAX_BODY_BYTES, retry_after_seconds
+from resumer.errors import ConnectError, RequestTimeout
+from resumer.records import Reply
+
+API_PATH = "/v4/live_engine_http_srv/resume_mcu_task"
+MAX_RANDOM = 4294967295  # the `random` query parameter is a uint32
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """One attempt at resuming one room. Its `query` holds the UserSig: never log it."""
+
+    url: str
+    query: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def build_request(
+    *, base_url: str, sdkappid: int, identifier: str, usersig: str, random: int, room_id: str
+) -> Request:
+    """The request for one attempt, with this attempt's own `random` and UserSig."""
+    return Request(
+        url=base_url.rstrip("/") + API_PATH,
+        query=(
+            ("sdkappid", str(sdkappid)),
+            ("identifier", identifier),
+            ("usersig", usersig),
+            ("random", str(random)),
+            ("contenttype", "json"),
+        ),
+        body=json.dumps({"RoomId": room_id}, ensure_ascii=False).encode(),
+    )
+
+
+Transport = Callable[[Request], Awaitable[Reply]]
+
+
+class AiohttpTransport:
+    """Sends requests over one keep-alive aiohttp session shared by every app of the run."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        timeout: float,
+        wallclock: Callable[[], float] = time.time,
+    ) -> None:
+        self._session = session
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._seconds = timeout
+        self._wallclock = wallclock  # to read a Retry-After given as an HTTP date
+
+    @classmethod
+    def new_session(cls, *, connections: int) -> aiohttp.ClientSession:
+        """A session whose pool holds `connections` keep-alive connections."""
+        connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=30)
+        return aiohttp.ClientSession(
+            connector=connector,
+            headers={"Content-Type": "application/json"},
+            skip_auto_headers=("User-Agent",),
+        )
+
+    async def __call__(self, request: Request) -> Reply:
+        try:
+            # Never follow a redirect: it would carry the UserSig to the Location host, as a GET
+            # that resumes nothing. A 3xx is a reply like any other; classify says what it means.
+            async with self._session.post(
+                request.url,
+                params=request.query,
+                data=request.body,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                body = await _read_body(response)
+                retry_after = response.headers.get(aiohttp.hdrs.RETRY_AFTER)
+                return Reply(
+                    http_status=response.status,
+                    body=body,
+                    location=response.headers.get(aiohttp.hdrs.LOCATION, ""),
+                    retry_after=(
+                        None
+                        if retry_after is None
+                        else retry_after_seconds(retry_after, now=self._wallclock())
+                    ),
+                )
+        except TimeoutError as exc:
+            raise RequestTimeout(f"no reply within {self._seconds:g} s") from exc
+        except aiohttp.InvalidURL as exc:
+            # not the URL itself: it may hold credentials (http://user:pass@host)
+            raise ConnectError("the endpoint is not a valid URL: check --endpoint") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ConnectError(_describe(exc)) from exc
+
+
+async def _read_body(response: aiohttp.ClientResponse) -> bytes:
+    """The whole body (to its Content-Length, its last chunk or the connection's end, however
+    many segments it came in), or its first MAX_BODY_BYTES + 1 bytes if it is longer.
+
+    An over-long body is read no further: aiohttp then closes that connection instead of
+    reusing it, so a huge reply costs one connection and 64 KiB, never the memory it claims.
+    """
+    limit = MAX_BODY_BYTES + 1
+    body = bytearray()
+    async for chunk in response.content.iter_any():  # each piece as it arrives, to the end
+        body += chunk
+        if len(body) >= limit:
+            return bytes(body[:limit])
+    return bytes(body)
+
+
+def _reason(error: OSError) -> str:
+    """Why a connection failed, in plain words: "connection refused", not asyncio's
+    "Connect call failed ('127.0.0.1', 1)"."""
+    if isinstance(error, socket.gaierror) or not error.errno or error.errno < 0:
+        return (error.strerror or str(error) or type(error).__name__).lower()
+    return os.strerror(error.errno).lower()
+
+
+def _describe(exc: BaseException) -> str:
+    """A short description of a connection error, without the URL (it holds the UserSig)."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port}: {_reason(exc.os_error)}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection before replying"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the reply was cut off"
+    return f"connection error ({type(exc).__name__})"

@@ -1,0 +1,476 @@
+"""The run loop on virtual time with a scripted transport: outcomes, retries, throttles, stops."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import io
+import json
+import random
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+
+import pytest
+import structlog
+
+from resumer.api.client import Request
+from resumer.config.model import AppConfig, RunConfig
+from resumer.engine.routing import Entry
+from resumer.engine.run import Run
+from resumer.engine.summary import Summary
+from resumer.errors import InputBrokeError, RequestTimeout, ResultsLogError, UsageError
+from resumer.records import InvalidRoom, Reply, Room, Status
+from resumer.results.writer import ResultsWriter
+from tests.support.vtime import VirtualTimeLoop, run_virtual
+
+KEY = "test-secret-key"
+
+
+def envelope(code: int, request_id: str = "Id-1") -> Reply:
+    body: dict[str, object] = {"ActionStatus": "OK" if code == 0 else "FAIL", "ErrorInfo": ""}
+    body |= {"ErrorCode": code, "RequestId": request_id}
+    return Reply(http_status=200, body=json.dumps(body).encode())
+
+
+class ScriptedApi:
+    """Answers each room with its script, step by step, then ErrorCode 0; records every call."""
+
+    def __init__(self, scripts: dict[str, list[Reply | Exception]] | None = None) -> None:
+        self.scripts = {room: list(steps) for room, steps in (scripts or {}).items()}
+        self.calls: Counter[str] = Counter()
+        self.by_app: Counter[str] = Counter()
+        self.randoms: list[str] = []
+        self.times: dict[str, list[float]] = defaultdict(list)
+
+    async def __call__(self, request: Request) -> Reply:
+        room = json.loads(request.body)["RoomId"]
+        query = dict(request.query)
+        self.calls[room] += 1
+        self.by_app[query["sdkappid"]] += 1
+        self.randoms.append(query["random"])
+        self.times[query["sdkappid"]].append(asyncio.get_running_loop().time())
+        await asyncio.sleep(0.1)  # the API's latency, in virtual time
+        steps = self.scripts.get(room)
+        step = steps.pop(0) if steps else envelope(0, f"Id-{room}")
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+
+def config(*apps: int, max_attempts: int = 4, concurrency: int = 8) -> RunConfig:
+    return RunConfig(
+        apps=tuple(
+            AppConfig(sdkappid=a, identifier="administrator", secret_key=KEY)
+            for a in apps or (1400000001,)
+        ),
+        endpoint="http://127.0.0.1:1",
+        max_attempts=max_attempts,
+        concurrency=concurrency,
+    )
+
+
+def rooms(*ids: str, sdkappid: int | None = None) -> list[Entry]:
+    return [Room(room_id=i, sdkappid=sdkappid) for i in ids]
+
+
+def execute(
+    cfg: RunConfig,
+    api: ScriptedApi,
+    entries: Iterable[Entry],
+    *,
+    stop_after: float | None = None,
+) -> tuple[Summary, list[dict[str, object]]]:
+    out = io.BytesIO()
+
+    async def scenario() -> Summary:
+        run = Run(
+            cfg,
+            transport=api,
+            writer=ResultsWriter(out, name="test", owned=False),
+            rng=random.Random(7),
+            wallclock=lambda: 1_764_000_000.0,
+        )
+        if stop_after is not None:
+            asyncio.get_running_loop().call_later(stop_after, run.stop)
+        return await run.execute(iter(list(entries)))
+
+    summary = run_virtual(scenario())
+    records = [json.loads(line) for line in out.getvalue().decode().splitlines()]
+    return summary, records
+
+
+def by_room(records: list[dict[str, object]]) -> dict[object, dict[str, object]]:
+    return {r["room_id"]: r for r in records}
+
+
+def test_every_room_ok_once_with_its_request_id() -> None:
+    api = ScriptedApi()
+    summary, records = execute(config(), api, rooms(*(f"r{i}" for i in range(50))))
+    assert len(records) == 50
+    assert all(r["status"] == "ok" and r["attempts"] == 1 for r in records)
+    assert by_room(records)["r7"]["request_id"] == "Id-r7"
+    assert set(api.calls.values()) == {1}
+    assert summary.count(Status.OK) == 50
+
+
+def test_transient_errors_cost_exactly_that_many_extra_attempts() -> None:
+    api = ScriptedApi(
+        {
+            "twice": [envelope(100001), envelope(100001)],
+            "task": [envelope(100424)],
+            "fast": [envelope(100427)],
+            "gateway": [Reply(http_status=502, body=b"Bad Gateway")],
+            "timeout": [RequestTimeout("no reply within 6 s")],
+            "html": [Reply(http_status=200, body=b"<html>oops</html>")],
+        }
+    )
+    _, records = execute(config(), api, rooms(*api.scripts))
+    expected = {"twice": 3, "task": 2, "fast": 2, "gateway": 2, "timeout": 2, "html": 2}
+    assert {r["room_id"]: r["attempts"] for r in records} == expected
+    assert all(r["status"] == "ok" for r in records)
+    assert dict(api.calls) == expected
+    assert len(set(api.randoms)) == len(api.randoms)  # a fresh random on every attempt
+
+
+def test_final_refusals_are_sent_once_and_recorded_rejected() -> None:
+    codes = [100002, 100004, 100006, 100428, 100429, 123456]
+    api = ScriptedApi({f"c{c}": [envelope(c)] for c in codes})
+    summary, records = execute(config(), api, rooms(*api.scripts))
+    assert {r["room_id"]: (r["status"], r["error_code"]) for r in records} == {
+        f"c{c}": ("rejected", c) for c in codes
+    }
+    assert set(api.calls.values()) == {1}
+    assert summary.count(Status.REJECTED) == len(codes)
+
+
+def test_a_room_that_keeps_failing_gives_up_after_max_attempts() -> None:
+    api = ScriptedApi({"sick": [envelope(100001)] * 10})
+    _, records = execute(config(max_attempts=3), api, rooms("sick", "fine"))
+    sick = by_room(records)["sick"]
+    assert (sick["status"], sick["attempts"], sick["error_code"]) == ("gave_up", 3, 100001)
+    assert by_room(records)["fine"]["status"] == "ok"
+
+
+def test_throttles_do_not_use_up_attempts_and_slow_the_app_down() -> None:
+    api = ScriptedApi({"busy": [envelope(100422)] * 5})
+    summary, records = execute(config(max_attempts=2), api, rooms("busy"))
+    busy = by_room(records)["busy"]
+    assert (busy["status"], busy["attempts"]) == ("ok", 6)
+    assert summary.apps[1400000001].throttles == 5
+
+
+def test_a_fatal_reply_stops_the_app_at_once_and_aborts_its_rooms() -> None:
+    api = ScriptedApi({f"r{i}": [envelope(70009)] for i in range(200)})
+    summary, records = execute(config(), api, rooms(*(f"r{i}" for i in range(200))))
+    assert len(records) == 200
+    assert {r["status"] for r in records} == {"aborted"}
+    assert all(r["error_code"] == 70009 for r in records)
+    assert sum(api.calls.values()) <= 8  # at most the requests already in flight
+    assert list(summary.stopped) == [1400000001]
+    assert "wrong secret key" in str(by_room(records)["r150"]["error_info"])
+
+
+def test_an_expired_usersig_is_renewed_and_retried_once_then_fatal() -> None:
+    api = ScriptedApi({"once": [envelope(70001)], "again": [envelope(70001), envelope(70001)]})
+    summary, records = execute(config(concurrency=1), api, rooms("once", "again"))
+    assert by_room(records)["once"]["status"] == "ok"
+    assert by_room(records)["again"]["status"] == "aborted"
+    assert list(summary.stopped) == [1400000001]
+
+
+def test_invalid_and_duplicate_entries_are_recorded_or_dropped_without_sending() -> None:
+    entries: list[Entry] = [
+        *rooms("a", "b", "a"),
+        InvalidRoom(room_id="x" * 60, reason="room ID is 60 bytes"),
+        Room(room_id="c", sdkappid=1400000009),
+    ]
+    summary, records = execute(config(), ScriptedApi(), entries)
+    statuses = {r["room_id"]: r["status"] for r in records}
+    assert statuses == {"a": "ok", "b": "ok", "x" * 60: "invalid", "c": "invalid"}
+    assert "not one of the configured apps" in str(by_room(records)["c"]["error_info"])
+    assert summary.count(Status.INVALID) == 2
+    assert (summary.duplicates, summary.as_dict()["duplicates"]) == (1, 1)
+
+
+def test_invalid_rooms_count_in_done_and_total_and_under_no_error_code() -> None:
+    empty = InvalidRoom(room_id="", reason="room ID is empty")
+    entries: list[Entry] = [
+        *rooms("a"),
+        empty,
+        InvalidRoom(room_id="null", reason="room ID is not a string (got null)"),
+        empty,  # the same invalid line again: recorded once
+        *rooms("refused"),
+    ]
+    summary, records = execute(config(), ScriptedApi({"refused": [envelope(100002)]}), entries)
+    stats = summary.apps[1400000001]
+    assert len(records) == 4
+    assert (stats.done, stats.routed) == (4, 4)  # the display's "done 4/4", never "4/2"
+    assert summary.as_dict()["statuses"] == {"ok": 1, "rejected": 1, "invalid": 2}
+    assert summary.as_dict()["error_codes"] == {"100002": 1}  # no "0" for the invalid ones
+    assert summary.duplicates == 1
+
+
+def test_two_apps_each_get_their_own_budget() -> None:
+    api = ScriptedApi()
+    entries = rooms(*(f"a{i}" for i in range(300)), sdkappid=1) + rooms(
+        *(f"b{i}" for i in range(300)), sdkappid=2
+    )
+    summary, records = execute(config(1, 2, concurrency=16), api, entries)
+    assert len(records) == 600
+    assert api.by_app == Counter({"1": 300, "2": 300})
+    for times in api.times.values():
+        rate = (len(times) - 1) / (times[-1] - times[0])
+        assert 19.5 < rate <= 19.71
+    assert summary.duration < 16  # 300 rooms at 19.7/s each, side by side
+
+
+def test_several_apps_and_a_plain_line_is_invalid_with_a_reason() -> None:
+    _, records = execute(config(1, 2), ScriptedApi(), rooms("orphan"))
+    assert records[0]["status"] == "invalid"
+    assert "several apps" in str(records[0]["error_info"])
+
+
+def test_a_stop_lets_requests_in_flight_finish_and_leaves_the_rest_unwritten() -> None:
+    api = ScriptedApi()
+    summary, records = execute(config(), api, rooms(*(f"r{i}" for i in range(100))), stop_after=1.0)
+    assert summary.interrupted
+    assert 15 <= len(records) <= 25  # about one second's worth
+    assert {r["status"] for r in records} == {"ok"}
+    assert sum(api.calls.values()) == len(records)  # nothing sent without a record
+
+
+def test_a_stop_while_the_reader_thread_waits_lets_it_end_quietly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    errors: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    endless = (Room(room_id=f"r{i}") for i in range(10**9))  # the reader is always ahead
+
+    async def scenario() -> None:
+        out = ResultsWriter(io.BytesIO(), name="t", owned=False)
+        run = Run(config(), transport=ScriptedApi(), writer=out)
+        asyncio.get_running_loop().call_later(1.0, run.stop)
+        await run.execute(endless)
+
+    # as `resumer run` does: asyncio.run's clean-up, then the loop is gone
+    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
+        runner.run(scenario())
+    readers = [t for t in threading.enumerate() if t.name == "resumer-input"]
+    for reader in readers:
+        reader.join(timeout=5)  # it notices the stop within 0.1 s
+    assert not any(reader.is_alive() for reader in readers)
+    assert errors == []
+
+
+class SlowApi(ScriptedApi):
+    """ScriptedApi, but the rooms in `delays` take that many seconds to answer."""
+
+    def __init__(self, delays: dict[str, float]) -> None:
+        super().__init__()
+        self.delays = delays
+        self.arrived: Counter[str] = Counter()  # requests as they reach the API
+
+    async def __call__(self, request: Request) -> Reply:
+        room = json.loads(request.body)["RoomId"]
+        self.arrived[room] += 1
+        await asyncio.sleep(self.delays.get(room, 0.0))
+        return await super().__call__(request)
+
+
+def test_the_grace_after_a_stop_outlasts_the_request_timeout() -> None:
+    # Sent at once, answered after 5.8 s (within the 6 s timeout), stopped at 0.5 s.
+    api = SlowApi({"slow": 5.8})
+    summary, records = execute(config(), api, rooms("slow"), stop_after=0.5)
+    assert summary.interrupted
+    assert [(r["status"], r["attempts"]) for r in records] == [("ok", 1)]
+
+
+def test_a_room_cut_off_in_flight_counts_the_request_it_sent() -> None:
+    api = SlowApi({"hung": 1000.0})  # a transport that never gives up
+    summary, records = execute(config(), api, rooms("hung"), stop_after=0.5)
+    assert summary.interrupted
+    assert [(r["status"], r["attempts"]) for r in records] == [("aborted", 1)]
+    assert summary.duration == pytest.approx(0.5 + 6 + 2, abs=0.1)  # the timeout + the margin
+
+
+def test_a_stop_while_waiting_for_input_ends_the_run() -> None:
+    never = threading.Event()
+
+    def silent() -> Iterator[Entry]:  # a FIFO without a writer, a terminal nobody types at
+        yield from rooms("r0")
+        never.wait()
+        yield from rooms("r1")
+
+    out = io.BytesIO()
+
+    async def scenario() -> Summary:
+        run = Run(
+            config(), transport=ScriptedApi(), writer=ResultsWriter(out, name="t", owned=False)
+        )
+        asyncio.get_running_loop().call_later(5.0, run.stop)
+        return await asyncio.wait_for(run.execute(silent()), 60)  # virtual seconds
+
+    try:
+        summary = run_virtual(scenario())
+    finally:
+        never.set()
+    assert summary.interrupted
+    assert [json.loads(line)["room_id"] for line in out.getvalue().splitlines()] == ["r0"]
+
+
+def test_a_forced_exit_records_every_room_with_a_request_sent() -> None:
+    api = SlowApi({f"r{i}": 1000.0 for i in range(3)})  # hung: in flight until the exit
+    api.scripts = {"r3": [envelope(100001)] * 10}  # waits for its retry, 1 request sent
+    out = io.BytesIO()
+    forced: list[tuple[int, list[dict[str, object]]]] = []
+
+    async def scenario() -> None:
+        run = Run(
+            config(max_attempts=6),
+            transport=api,
+            writer=ResultsWriter(out, name="t", owned=False),
+            rng=random.Random(3),
+        )
+        loop = asyncio.get_running_loop()
+        loop.call_later(1.0, run.stop)
+
+        def force() -> None:  # what a second, separate signal does before os._exit
+            written = run.abort_in_flight()
+            records = [json.loads(line) for line in out.getvalue().splitlines()]
+            forced.append((written, records))
+
+        loop.call_later(2.5, force)
+        await run.execute(iter(rooms("r4", "r3", "r0", "r1", "r2")))  # r4 goes alone
+
+    run_virtual(scenario())
+    written, records = forced[0]
+    assert written == 3
+    statuses = {r["room_id"]: r["status"] for r in records}
+    assert statuses == {"r0": "aborted", "r1": "aborted", "r2": "aborted", "r3": "aborted"} | {
+        "r4": "ok"  # r3: its retry's wait was cut short by the stop, and recorded then
+    }
+    assert {r["room_id"]: r["attempts"] for r in records} == dict(api.arrived)  # truthful
+
+
+def test_a_ready_usersig_that_expires_mid_run_stops_the_app_with_a_sentence() -> None:
+    ready = RunConfig(
+        apps=(AppConfig(sdkappid=1400000001, identifier="administrator", usersig="sig"),),
+        endpoint="http://127.0.0.1:1",
+    )
+    api = ScriptedApi({"late": [envelope(70001)]})
+    summary, records = execute(ready, api, rooms("late"))
+    assert records[0]["status"] == "aborted"
+    assert "ready UserSig expired mid-run" in summary.stopped[1400000001]
+    assert "--resume" in summary.stopped[1400000001]
+
+
+def test_an_input_that_breaks_mid_run_stops_cleanly_and_says_so() -> None:
+    def broken() -> Iterator[Entry]:
+        yield from rooms(*(f"r{i}" for i in range(10)))
+        raise UsageError("input file 'rooms.txt' cannot be read: I/O error")
+
+    out = io.BytesIO()
+
+    async def scenario() -> Summary:
+        run = Run(
+            config(), transport=ScriptedApi(), writer=ResultsWriter(out, name="t", owned=False)
+        )
+        return await run.execute(broken())
+
+    # raised (exit 2) if it broke before anything was sent, else in the summary (exit 5): which
+    # one depends on the handover's timing
+    failure: Exception | None
+    try:
+        failure = run_virtual(scenario()).failure
+    except UsageError as exc:
+        failure = exc
+    assert isinstance(failure, UsageError | InputBrokeError)
+    assert "cannot be read" in str(failure)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert {r["status"] for r in records} <= {"ok", "aborted"}  # in flight: finished or recorded
+
+
+class _FullDisk(io.BytesIO):
+    """A results log on a disk that fills up after `room` lines."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def write(self, data: object) -> int:
+        assert isinstance(data, bytes)
+        if self.room == 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= 1
+        return super().write(data)
+
+
+def test_a_log_that_cannot_be_written_stops_the_run_and_no_outcome_is_lost() -> None:
+    api = ScriptedApi()
+    log, spill = _FullDisk(room=5), io.StringIO()
+
+    async def scenario() -> Summary:
+        writer = ResultsWriter(log, name="results.jsonl", owned=False, spill=spill)
+        run = Run(config(), transport=api, writer=writer)
+        return await run.execute(iter(rooms(*(f"r{i}" for i in range(200)))))
+
+    failure = run_virtual(scenario()).failure
+    assert isinstance(failure, ResultsLogError)
+    assert "could not be written" in str(failure)
+    written = [json.loads(line)["room_id"] for line in log.getvalue().splitlines()]
+    spilled = [json.loads(line)["room_id"] for line in spill.getvalue().splitlines()]
+    assert len(written) == 5
+    assert spilled  # the outcome that failed, and those of the requests then in flight
+    assert f"the {len(spilled)} outcomes it could not write" in str(failure)
+    assert sorted(written + spilled) == sorted(api.calls)  # every request sent has its record
+    assert set(api.calls.values()) == {1}
+    assert sum(api.calls.values()) <= 5 + 8  # stopped at once: at most what was in flight
+
+
+def test_an_input_that_breaks_after_requests_were_sent_is_its_own_error() -> None:
+    sent = threading.Event()
+
+    class Api(ScriptedApi):
+        async def __call__(self, request: Request) -> Reply:
+            sent.set()
+            return await super().__call__(request)
+
+    def broken() -> Iterator[Entry]:
+        yield from rooms(*(f"r{i}" for i in range(600)))  # more than a batch: the run starts
+        sent.wait(timeout=30)
+        raise UsageError("input file 'rooms.txt' cannot be read: I/O error")
+
+    out = io.BytesIO()
+    api = Api()
+
+    async def scenario() -> Summary:
+        run = Run(config(), transport=api, writer=ResultsWriter(out, name="t", owned=False))
+        return await run.execute(broken())
+
+    failure = run_virtual(scenario()).failure
+    assert isinstance(failure, InputBrokeError)
+    assert str(failure) == (
+        "input file 'rooms.txt' cannot be read: I/O error; requests were already sent and the "
+        "results log holds what was done: once the input is fixed, run the same command again "
+        "with --resume"
+    )
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert sorted(r["room_id"] for r in records) == sorted(api.calls)
+
+
+def test_retry_events_name_the_room_and_code() -> None:
+    api = ScriptedApi({"r": [envelope(100001)]})
+    with structlog.testing.capture_logs() as events:
+        execute(config(), api, rooms("r"))
+    retrying = [e for e in events if e["event"] == "retrying"]
+    assert retrying[0]["room_id"] == "r"
+    assert retrying[0]["code"] == 100001
+    assert KEY not in repr(events)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs() -> Iterator[None]:
+    structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
+    yield
+    structlog.reset_defaults()

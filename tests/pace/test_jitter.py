@@ -1,0 +1,104 @@
+"""The run loop, pacer and simulator model on virtual time, over a path whose delay jitters.
+
+Each request reaches the API's window some milliseconds late (`SimModel.arrival_delay`: the
+simulator's own jitter, uniform or heavy-tailed), so two requests a window apart by send time
+can land in the same second. The pacer should learn a margin that covers the jitter: keep most
+of the budget, and be throttled rarely (the targets of bench scenario 7, which measures the
+same thing over real sockets).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import MutableMapping
+from typing import Any
+
+import pytest
+
+from resumer.pace import pacer
+from resumer.pace.pacing import Margin
+from resumer.sim.config import Jitter, Latency, SimConfig
+from resumer.sim.model import SimModel
+from resumer.sim.profiles import DEMO_APPS
+from tests.support.insim import arrivals_in_sim
+
+BUDGET = 20
+
+
+def arrivals(
+    jitter: Jitter,
+    rooms: int,
+    seed: int,
+    neighbour: float = 0.0,
+    events: list[MutableMapping[str, Any]] | None = None,
+) -> list[tuple[float, str]]:
+    """(arrival time, kind of answer) of every request resumer sent, in arrival order."""
+    config = SimConfig(
+        apps=DEMO_APPS,
+        neighbour_rate=neighbour,
+        latency=Latency(min_ms=50, max_ms=300),
+        jitter=jitter,
+        seed=seed,
+    )
+    # the trip over a jittery network: the simulator's own arrival delay
+    return arrivals_in_sim(
+        config, rooms=rooms, seed=seed, trip=SimModel.arrival_delay, events=events
+    )
+
+
+def figures(seen: list[tuple[float, str]]) -> tuple[float, float]:
+    """Share of the budget accepted from the 2nd arrival on, and the part throttled."""
+    accepted = [t for t, kind in seen if kind != "100422"]
+    share = (len(accepted) - 2) / (accepted[-1] - accepted[1]) / BUDGET
+    throttled = sum(1 for _, kind in seen if kind == "100422") / len(seen)
+    return share, throttled
+
+
+class FixedMargin(Margin):
+    """The margin of before: never widens, so every throttle is read as a neighbour's."""
+
+    def widen(self, now: float) -> float:
+        return 0.0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_arrivals_up_to_40_ms_late_it_keeps_96_percent_and_is_rarely_throttled(seed: int) -> None:
+    share, throttled = figures(arrivals(Jitter(max_ms=40), rooms=1200, seed=seed))
+    assert share >= 0.958  # 20 / (1 + 40 ms) = 0.962: the margin covers the jitter, no more
+    assert throttled <= 0.002
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_with_a_heavy_tail_it_widens_the_margin_without_cutting_the_rate(seed: int) -> None:
+    # the simulator's `jittery` path: 0-30 ms late, and 1 % of requests 50-100 ms late
+    share, throttled = figures(arrivals(Jitter(max_ms=30, tail=0.01), rooms=1200, seed=seed))
+    assert share >= 0.925
+    assert throttled <= 0.005
+
+
+def test_on_a_quiet_path_the_margin_stays_at_one_and_a_half_percent() -> None:
+    seen = arrivals(Jitter(max_ms=10), rooms=600, seed=1)  # 10 ms < the 15 ms covered
+    share, throttled = figures(seen)
+    assert throttled == 0
+    assert share == pytest.approx(0.985, abs=0.001)
+
+
+def test_the_learned_margin_keeps_more_than_reading_every_throttle_as_a_neighbour(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    learned = figures(arrivals(Jitter(max_ms=40), rooms=1200, seed=1))
+    monkeypatch.setattr(pacer, "Margin", FixedMargin)
+    fixed = figures(arrivals(Jitter(max_ms=40), rooms=1200, seed=1))
+    assert learned[0] > fixed[0] + 0.02
+    assert learned[1] < fixed[1] / 2
+
+
+def test_the_log_tells_a_widened_margin_from_a_cut() -> None:
+    events: list[MutableMapping[str, Any]] = []
+    arrivals(Jitter(max_ms=40), rooms=600, seed=1, events=events)
+    arrivals(Jitter(), rooms=300, seed=1, neighbour=12, events=events)
+    names = Counter(e["event"] for e in events if e["event"] in ("margin_widened", "throttled"))
+    assert names["margin_widened"] >= 1  # the jittery path: alone in the window
+    assert names["throttled"] >= 1  # the neighbour at 12/s: a cut
+    widened = next(e for e in events if e["event"] == "margin_widened")
+    assert widened["margin"] > 0.015
