@@ -2,7 +2,7 @@
 
     cli ─▶ report, observe, fleet ─▶ engine ─▶ pace, results, config, inputs, sim ─▶ api
                                                                                      │
-                                                      errors, records, seen  ◀───────┘
+                                    errors, records, seen, streams, timing  ◀───────┘
 
 A module may import its own package and any package on a lower layer; a package on the same
 layer or above is refused. Lazy imports (inside a function) count as much as the ones at the
@@ -23,6 +23,8 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "records": 0,
     "seen": 0,
+    "streams": 0,
+    "timing": 0,
     "api": 1,
     "pace": 2,
     "results": 2,

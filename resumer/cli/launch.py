@@ -27,6 +27,7 @@ from resumer.engine.summary import Summary
 from resumer.observe import logs
 from resumer.observe.progress import ProgressDisplay, ProgressEvents, log_stream, summary_tables
 from resumer.results.writer import ResultsWriter
+from resumer.streams import discard
 
 if TYPE_CHECKING:
     from resumer.observe.metrics import MetricsPusher
@@ -207,10 +208,7 @@ def _leave_hung_up_terminal() -> None:
     Writing to a hung-up terminal fails (EIO), which must not break the stop; the results log
     and its records are not on stderr.
     """
-    with contextlib.suppress(OSError):
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 2)
-        os.close(null)
+    discard(2)
 
 
 def _isatty(fd: int) -> bool:

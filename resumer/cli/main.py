@@ -57,6 +57,7 @@ from resumer.results.writer import (
     read_final,
     regular_file_id,
 )
+from resumer.streams import discard
 
 if TYPE_CHECKING:
     from resumer.engine.summary import Summary
@@ -339,11 +340,7 @@ def _open_stderr() -> None:
     try:
         os.fstat(2)
     except OSError:
-        with contextlib.suppress(OSError):
-            fd = os.open(os.devnull, os.O_WRONLY)
-            if fd != 2:
-                os.dup2(fd, 2)
-                os.close(fd)
+        discard(2)
     with contextlib.suppress(OSError):
         sys.stderr = open(2, "w", buffering=1, errors="backslashreplace", closefd=False)  # noqa: SIM115
 

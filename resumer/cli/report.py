@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import gc
 import json
@@ -15,6 +16,7 @@ from typing import BinaryIO
 from resumer.errors import UsageError
 from resumer.report.merge import Merger, Report
 from resumer.results.writer import cannot_read
+from resumer.streams import discard
 
 STDIN = "-"
 EXIT_PIPE_CLOSED = 141  # what a shell reports for cat or jq killed by SIGPIPE
@@ -102,14 +104,8 @@ def _print(args: argparse.Namespace, report: Report, merger: Merger) -> None:
 
 
 def _silence_stdout() -> None:
-    # Python flushes stdout again at exit and would print the error; pointing the descriptor
-    # at /dev/null is the fix the Python docs give (signal.SIGPIPE note).
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):  # a stdout without a descriptor: nothing will flush it
-        pass
+    with contextlib.suppress(OSError, ValueError):  # a stdout without a descriptor: nothing to do
+        discard(sys.stdout.fileno())
 
 
 def _read(path: str, merger: Merger) -> None:

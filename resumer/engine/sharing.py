@@ -13,7 +13,7 @@ finished it: skip it).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -21,8 +21,7 @@ from typing import Protocol
 from resumer.errors import RedisLostError
 from resumer.pace.pacer import Pacer
 from resumer.records import Result
-
-Sleep = Callable[[float], Awaitable[None]]
+from resumer.timing import Sleep
 
 
 class Budget(Protocol):

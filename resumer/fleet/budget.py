@@ -46,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import deque
-from collections.abc import Awaitable, Callable
 from enum import IntEnum
 from importlib import resources
 from string import Template
@@ -68,9 +67,7 @@ from resumer.pace.pacing import (
     STEP,
     WIDEST_COVER,
 )
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
+from resumer.timing import Clock, Sleep
 
 EPOCH = 1_700_000_000  # Unix seconds (November 2023): the script's µs count from here, exactly
 AHEAD = 1.0  # seconds: the furthest ahead the script books a slot

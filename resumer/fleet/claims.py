@@ -50,7 +50,6 @@ Every call goes through `link.call`, so it fails closed: while Redis is lost, a 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -61,8 +60,7 @@ from resumer.fleet import keys
 from resumer.fleet.link import Link
 from resumer.fleet.repeat import Repeat
 from resumer.records import Result
-
-Sleep = Callable[[float], Awaitable[None]]
+from resumer.timing import Sleep
 
 LEASE_TTL = 10.0  # seconds a lease lives unless renewed: how long a dead runner's rooms stay BUSY
 RENEW_SHARE = 4  # renewals per lease TTL: a lease outlives three late or failed renewals

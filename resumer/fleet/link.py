@@ -32,9 +32,9 @@ from redis.exceptions import AuthenticationError, RedisError
 from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
 from resumer.fleet.repeat import GRACE
+from resumer.timing import Sleep
 
 T = TypeVar("T")
-Sleep = Callable[[float], Awaitable[None]]
 
 SOCKET_TIMEOUT = 1.0  # seconds a call may take: a script answers in well under a millisecond
 WAIT_STEP = 0.05  # seconds a caller waits between looks at whether Redis is back

@@ -16,7 +16,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from resumer.config.sharing import SharingConfig
-from resumer.engine.sharing import Budget, Claim, Sleep
+from resumer.engine.sharing import Budget, Claim
 from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
 from resumer.fleet.budget import SharedPacer
@@ -24,6 +24,7 @@ from resumer.fleet.claims import OVERLAP_TTL, RoomClaims
 from resumer.fleet.link import Link, reason
 from resumer.fleet.repeat import Repeat
 from resumer.records import Result
+from resumer.timing import Sleep
 
 HEARTBEAT = 2.0  # seconds between two heartbeats of a run
 HEARTBEAT_TTL_MS = 10_000  # a heartbeat lasts this long: a run not heard of for 10 s is gone

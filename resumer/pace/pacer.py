@@ -39,20 +39,17 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable
 
 from aiolimiter import AsyncLimiter
 
 from resumer.pace.pacing import LEAST_MARGIN, CubicRate, Margin, Schedule
+from resumer.timing import Clock, Sleep
 
 MARGIN = LEAST_MARGIN  # pace at 98.5 % of the budget at most: arrivals jitter on the way there
 HARD_LINE_MARGIN = 0.001  # the hard line: 50.05 ms at 20/s, so 21 sends span over 1 s
 WINDOW = 1.0  # seconds: the API counts the budget over a sliding window this long
 SKEW = 0.01  # seconds a request may take to reach the API, so its window reaches that far back
 RING = 64  # grants whose send times are kept: more than fit in a window at any budget (≤ 20/s)
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
 
 
 class Pacer:

@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, Self, TextIO
 from resumer.errors import ResultsLogError, UsageError
 from resumer.records import Result, Status
 from resumer.seen import SeenRooms, tag
+from resumer.streams import discard
 
 _STATUSES = {status.value: status for status in Status}
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -464,14 +465,8 @@ def _lock_holder_pid(info: os.stat_result) -> int | None:
 
 
 def _silence(stream: BinaryIO) -> None:
-    # Python flushes stdout again at exit and would print a BrokenPipeError traceback; pointing
-    # the descriptor at /dev/null is the fix the Python docs give (signal.SIGPIPE note).
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):  # a stream without a descriptor: nothing will flush it
-        pass
+    with contextlib.suppress(OSError, ValueError):  # a stream without a descriptor: nothing to do
+        discard(stream.fileno())
 
 
 def _cannot_write(path: str, exc: OSError) -> str:

@@ -12,11 +12,12 @@ import json
 import random
 
 from resumer.engine.run import Run
-from resumer.engine.sharing import LEASED, Budget, Claim, Hold, Sleep
+from resumer.engine.sharing import LEASED, Budget, Claim, Hold
 from resumer.engine.summary import Summary
 from resumer.pace.pacer import Pacer
 from resumer.records import Result, Room
 from resumer.results.writer import ResultsWriter
+from resumer.timing import Sleep
 from tests.engine.test_run import ScriptedApi, config
 from tests.support.vtime import run_virtual
 
