@@ -9,9 +9,9 @@ Python sets of room IDs per app (`bench/plain_sets.py`, run beside it in the sam
   the small input to the large one, per room.
 - Time, in this process: the Router over 3M rooms (100 apps, interleaved as a run's input is;
   and 1 app): CPU per room, the longest single `route` call, and the longest run of BATCH
-  calls, which is what the dispatcher routes in one turn of the event loop (resumer.engine.run): a
-  stall of the loop that long, felt by every timer. CPU time of this thread, collector off,
-  each at the lesser of two passes (see `_route_timing`).
+  calls, which is what the dispatcher routes in one turn of the event loop
+  (resumer.engine.dispatch): a stall of the loop that long, felt by every timer. CPU time of
+  this thread, collector off, each at the lesser of two passes (see `_route_timing`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from bench.plain_sets import PlainRouter
 from bench.plan import IDENTIFIER, Plan, Workspace
 from bench.scale import bench_apps
 from bench.tools import BenchApp
+from resumer.engine.handover import BATCH
 from resumer.engine.routing import Router
-from resumer.engine.run import BATCH
 from resumer.records import Room
 
 BYTES_TARGET = 40  # per room at 3M rooms, peak RSS growth

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -20,10 +21,12 @@ from rich.console import Console
 
 from resumer.api.client import AiohttpTransport
 from resumer.config.model import RunConfig, mask_endpoint
+from resumer.engine.handover import ReaderThread
 from resumer.engine.routing import Entry
 from resumer.engine.run import Run
 from resumer.engine.sharing import Alone, Sharing
 from resumer.engine.summary import Summary
+from resumer.errors import InputBrokeError
 from resumer.observe import logs
 from resumer.observe.progress import ProgressDisplay, ProgressEvents, log_stream, summary_tables
 from resumer.results.writer import ResultsWriter
@@ -88,7 +91,7 @@ async def execute(
         )
         try:
             async with _metrics(run, config) as pusher:
-                summary = await run.execute(entries)
+                summary = _advised(await run.resume(ReaderThread(entries)), writer)
         finally:
             showing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -109,6 +112,21 @@ async def execute(
         signal_name = stopped_by.name if stopped_by else None
         log.info("run_finished", **summary.as_dict(), signal=signal_name)
     return summary, stopped_by
+
+
+def _advised(summary: Summary, writer: ResultsWriter) -> Summary:
+    """The summary, with how to go on added to an input that broke after requests were sent."""
+    if not isinstance(summary.failure, InputBrokeError):
+        return summary
+    what = (
+        "the results printed hold what was done: save them to a file and, once the "
+        "input is fixed, run again with -o FILE --resume"
+        if writer.to_stdout
+        else "the results log holds what was done: once the input is fixed, run the "
+        "same command again with --resume"
+    )
+    advice = InputBrokeError(f"{summary.failure}; requests were already sent and {what}")
+    return dataclasses.replace(summary, failure=advice)
 
 
 def _metrics(run: Run, config: RunConfig) -> AbstractAsyncContextManager[MetricsPusher | None]:

@@ -1,4 +1,4 @@
-"""One app during a run: its pacer, UserSig, outage gate, queue, stop signal and counters."""
+"""One app during a run: its pacer, UserSig, outage gate, queue, stop signal and counts."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import structlog
 
 from resumer.api.classify import Verdict
 from resumer.api.usersig import UserSigSource
@@ -25,22 +27,25 @@ class Halted(Exception):
 
 
 @dataclass(slots=True)
-class AppStats:
-    """Counters of one app, read by the progress display and the summary."""
+class AppCounts:
+    """Counts of one app, read by the progress display, the metrics and the summary."""
 
-    routed: int = 0  # rooms handed to the app's workers
-    done: int = 0  # rooms with a record written
+    routed: int = 0  # rooms handed to the app's workers, and invalid ones recorded
     sent: int = 0  # requests sent, retries included
-    answered: int = 0  # replies that were not transient
     throttles: int = 0
-    skipped: int = 0  # rooms already final (--resume): neither sent nor written
-    statuses: Counter[str] = field(default_factory=Counter)
+    skipped: int = 0  # rooms already final (--resume, or another run): neither sent nor written
+    statuses: Counter[str] = field(default_factory=Counter)  # rooms with a record, by status
     codes: Counter[str] = field(default_factory=Counter)  # error codes of the rooms not ok
     retry_codes: Counter[int] = field(default_factory=Counter)  # retries, by the code behind
     requests: Counter[tuple[str, int]] = field(default_factory=Counter)  # (action, code)
     # send-to-reply times: counts per DURATION_BUCKETS bucket (+ one over the last), and the sum
     duration_counts: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
     duration_sum: float = 0.0
+
+    @property
+    def done(self) -> int:
+        """Rooms with a record written."""
+        return self.statuses.total()
 
     @property
     def retries(self) -> int:
@@ -55,7 +60,7 @@ class AppStats:
 
 
 class App:
-    """One app during the run: its pacer, UserSig, queue, workers' stop signal and counters."""
+    """One app during the run: its pacer, UserSig, queue, workers' stop signal and counts."""
 
     def __init__(
         self,
@@ -81,8 +86,10 @@ class App:
         self.halt = asyncio.Event()
         self.fatal: Verdict | None = None
         self.stopped_because = ""  # the one sentence for the operator, once `fatal` is set
+        # The endpoint is the API: a reply was not transient, or carried a JSON envelope.
+        self.reached_api = False
         self.outage = OutageGate(clock=asyncio.get_running_loop().time, nap=self.nap)
-        self.stats = AppStats()
+        self.stats = AppCounts()
 
     async def nap(self, seconds: float) -> None:
         """Sleep, unless and until the app is stopped: then raise Halted."""
@@ -93,3 +100,18 @@ class App:
             except TimeoutError:
                 return
         raise Halted
+
+    def abort(self, verdict: Verdict, sentence: str) -> None:
+        """Stop sending for this app at once; `sentence` says why (after "stopped after")."""
+        if self.fatal:
+            return
+        self.fatal = verdict
+        self.stopped_because = f"app {self.sdkappid} stopped after {sentence}"
+        self.halt.set()
+        structlog.get_logger("resumer").error(
+            "app_aborted",
+            sdkappid=self.sdkappid,
+            code=verdict.code,
+            info=verdict.info,
+            message=self.stopped_because,
+        )

@@ -1,14 +1,16 @@
 """Hand input entries from a reader thread to the event loop, each as soon as it is read.
 
+`ReaderThread` is a run's input in production: a daemon thread reading into a `Handover`.
+
 The reader thread appends every entry to a shared batch. The entry that starts a batch wakes
-the loop LINGER seconds later (`call_soon_threadsafe`, then a timer), and the entry that fills
-it to `limit` wakes it at once; the loop then takes whatever has piled up. A slow producer's
-line reaches the loop within LINGER, never held back until a batch fills; a fast producer's
-lines are taken by the thousand, at one or two wake-ups per batch (waking the loop for every
-line made a 1M-line input cost 2.5 times the CPU). The reader waits while `limit` entries are
-waiting, so memory does not grow with the input. `close()` ends both sides at once, also while
-the loop waits for input that may never come (a FIFO without a writer, a terminal): the reader
-is a daemon thread, left blocked in its read, and quits at its next entry.
+the loop HANDOVER_DELAY seconds later (`call_soon_threadsafe`, then a timer), and the entry
+that fills it to `limit` wakes it at once; the loop then takes whatever has piled up. A slow
+producer's line reaches the loop within HANDOVER_DELAY, never held back until a batch fills; a
+fast producer's lines are taken by the thousand, at one or two wake-ups per batch (waking the
+loop for every line made a 1M-line input cost 2.5 times the CPU). The reader waits while
+`limit` entries are waiting, so memory does not grow with the input. `close()` ends both sides
+at once, also while the loop waits for input that may never come (a FIFO without a writer, a
+terminal): the reader is a daemon thread, left blocked in its read, and quits at its next entry.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
-LINGER = 0.02  # seconds a batch may wait for more entries before the loop takes it
+THREAD = "resumer-input"  # the reader thread's name
+BATCH = 512  # input lines: the unit of read-ahead
+AHEAD = 4  # batches the reader may be ahead of the dispatcher
+HANDOVER_DELAY = 0.02  # seconds a batch may wait for more entries before the loop takes it
 
 
 class Handover(Generic[T]):
@@ -50,7 +55,7 @@ class Handover(Generic[T]):
                 append(entry)
                 if not self._armed:  # the loop takes every later entry with this one
                     self._armed = True
-                    self._wake(LINGER)
+                    self._wake(HANDOVER_DELAY)
                 if len(queue) >= limit:
                     self._wake(0.0)
                     with self._room:
@@ -101,3 +106,34 @@ class Handover(Generic[T]):
                 self._loop.call_soon_threadsafe(self._loop.call_later, delay, self._ready.set)
             else:
                 self._loop.call_soon_threadsafe(self._ready.set)
+
+
+class ReaderThread(Generic[T]):
+    """A run's input read in a daemon thread, so a blocked read (stdin, a FIFO) never holds
+    the loop, a stop or the exit; each entry is handed over as soon as it is read.
+
+    The thread starts at the first `take` (not at all if closed before).
+    """
+
+    def __init__(self, entries: Iterator[T], *, limit: int = BATCH * AHEAD) -> None:
+        self._entries = entries
+        self._limit = limit  # entries the reader may be ahead of the loop
+        self._handover: Handover[T] | None = None
+        self._closed = False
+
+    async def take(self) -> list[T] | None:
+        """Every entry read so far, once there is one; None at the end or once closed."""
+        if self._handover is None:
+            if self._closed:
+                return None
+            self._handover = Handover[T](asyncio.get_running_loop(), limit=self._limit)
+            threading.Thread(
+                target=self._handover.feed, args=(self._entries,), name=THREAD, daemon=True
+            ).start()
+        return await self._handover.take()
+
+    def close(self) -> None:
+        """Take no more; the thread quits at its next entry, a waiting `take` returns None."""
+        self._closed = True
+        if self._handover is not None:
+            self._handover.close()

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from resumer.engine.app import AppStats
+from resumer.engine.app import AppCounts
 from resumer.errors import InputBrokeError, RedisLostError, ResultsLogError
 from resumer.records import Status
 
@@ -15,7 +15,7 @@ from resumer.records import Status
 class Summary:
     """What the run did, for the closing table, the `run_finished` event and the exit code."""
 
-    apps: dict[int, AppStats]
+    apps: dict[int, AppCounts]
     stopped: dict[int, str]  # apps stopped by a fatal error, with the sentence that says why
     duration: float
     interrupted: bool

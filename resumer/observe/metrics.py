@@ -1,7 +1,7 @@
 """Prometheus metrics of a run: served at /metrics (`--metrics`) or pushed (`--metrics-push`).
 
 Nothing is counted for metrics alone. When Prometheus scrapes or a push is due, the apps' own
-counters (`AppStats`, the ones the summary and the progress display read) are copied into a
+counters (`AppCounts`, the ones the summary and the progress display read) are copied into a
 frozen snapshot, so the hot path pays nothing for metrics and their counters agree exactly with
 the summary and the results log. The copy is taken on the run's event loop, the only thread
 that changes those counters, so it never holds half an update, and it costs microseconds; the

@@ -22,7 +22,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from resumer.engine.app import App, AppStats
+from resumer.engine.app import App, AppCounts
 from resumer.engine.summary import Summary
 from resumer.records import Status
 
@@ -235,7 +235,7 @@ def summary_tables(summary: Summary) -> Group:
             table.add_column(name, justify="right", no_wrap=True)
     rooms.add_column("error codes")
 
-    def row(name: str, stats: AppStats, style: str = "", *, sent_any: bool = True) -> None:
+    def row(name: str, stats: AppCounts, style: str = "", *, sent_any: bool = True) -> None:
         counts = (f"{stats.statuses[s]:,}" for s in Status)
         rooms.add_row(name, *counts, _codes(stats.codes), style=style)
         if sent_any:
@@ -243,7 +243,7 @@ def summary_tables(summary: Summary) -> Group:
             sent = (f"{n:,}" for n in (stats.sent, stats.retries, stats.throttles))
             requests.add_row(name, *sent, rate, style=style)
 
-    total = AppStats()
+    total = AppCounts()
     for sdkappid, stats in summary.apps.items():
         row(str(sdkappid), stats)
         total.sent += stats.sent
@@ -252,7 +252,7 @@ def summary_tables(summary: Summary) -> Group:
         total.statuses.update(stats.statuses)
         total.codes.update(stats.codes)
     if summary.invalid_unrouted:  # lines that named no configured app
-        unrouted = AppStats(statuses=Counter({Status.INVALID: summary.invalid_unrouted}))
+        unrouted = AppCounts(statuses=Counter({Status.INVALID: summary.invalid_unrouted}))
         row("no app", unrouted, sent_any=False)
         total.statuses[Status.INVALID] += summary.invalid_unrouted
     if rooms.row_count > 1:

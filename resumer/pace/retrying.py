@@ -6,12 +6,11 @@ from collections.abc import Awaitable, Callable
 
 from tenacity import (
     AsyncRetrying,
-    RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
+    wait_exception,
     wait_random_exponential,
 )
-from tenacity.wait import wait_base
 
 from resumer.api.classify import Verdict
 
@@ -27,13 +26,9 @@ class Transient(Exception):
         self.verdict = verdict
 
 
-class wait_verdict(wait_base):
-    """Wait the least the reply asked for (`Verdict.wait`): 100427's cool-down, a Retry-After."""
-
-    def __call__(self, retry_state: RetryCallState) -> float:
-        outcome = retry_state.outcome
-        error = outcome.exception() if outcome is not None else None
-        return error.verdict.wait if isinstance(error, Transient) else 0.0
+def verdict_wait(error: BaseException) -> float:
+    """The least wait the reply asked for (`Verdict.wait`): 100427's cool-down, a Retry-After."""
+    return error.verdict.wait if isinstance(error, Transient) else 0.0
 
 
 def room_retrying(*, max_attempts: int, sleep: Callable[[float], Awaitable[None]]) -> AsyncRetrying:
@@ -46,7 +41,8 @@ def room_retrying(*, max_attempts: int, sleep: Callable[[float], Awaitable[None]
     """
     return AsyncRetrying(
         stop=stop_after_attempt(max_attempts),
-        wait=wait_random_exponential(multiplier=BACKOFF_BASE, max=BACKOFF_CAP) + wait_verdict(),
+        wait=wait_random_exponential(multiplier=BACKOFF_BASE, max=BACKOFF_CAP)
+        + wait_exception(verdict_wait),
         retry=retry_if_exception_type(Transient),
         sleep=sleep,
         reraise=True,

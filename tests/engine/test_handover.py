@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from resumer.engine.handover import LINGER, Handover
+from resumer.engine.handover import HANDOVER_DELAY, Handover
 
 WAIT = 10.0  # seconds any step may take on a busy machine before the test fails
 
@@ -36,7 +36,7 @@ async def test_a_slow_producers_line_is_handed_over_before_the_next_is_read() ->
     took = time.monotonic() - started
     gate.set()
     assert first == [1]
-    assert took < LINGER + 1.0  # a fraction of a second, not "when 512 lines have come"
+    assert took < HANDOVER_DELAY + 1.0  # a fraction of a second, not "when 512 lines have come"
     assert await asyncio.wait_for(handover.take(), WAIT) == [2]
     assert await asyncio.wait_for(handover.take(), WAIT) is None
 

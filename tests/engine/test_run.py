@@ -7,7 +7,6 @@ import errno
 import io
 import json
 import random
-import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 
@@ -22,7 +21,8 @@ from resumer.engine.summary import Summary
 from resumer.errors import InputBrokeError, RequestTimeout, ResultsLogError, UsageError
 from resumer.records import InvalidRoom, Reply, Room, Status
 from resumer.results.writer import ResultsWriter
-from tests.support.vtime import VirtualTimeLoop, run_virtual
+from tests.support.sources import Entries, Stepped
+from tests.support.vtime import run_virtual
 
 KEY = "test-secret-key"
 
@@ -93,7 +93,7 @@ def execute(
         )
         if stop_after is not None:
             asyncio.get_running_loop().call_later(stop_after, run.stop)
-        return await run.execute(iter(list(entries)))
+        return await run.resume(Entries(entries))
 
     summary = run_virtual(scenario())
     records = [json.loads(line) for line in out.getvalue().decode().splitlines()]
@@ -240,29 +240,6 @@ def test_a_stop_lets_requests_in_flight_finish_and_leaves_the_rest_unwritten() -
     assert sum(api.calls.values()) == len(records)  # nothing sent without a record
 
 
-def test_a_stop_while_the_reader_thread_waits_lets_it_end_quietly(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    errors: list[BaseException | None] = []
-    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
-    endless = (Room(room_id=f"r{i}") for i in range(10**9))  # the reader is always ahead
-
-    async def scenario() -> None:
-        out = ResultsWriter(io.BytesIO(), name="t", owned=False)
-        run = Run(config(), transport=ScriptedApi(), writer=out)
-        asyncio.get_running_loop().call_later(1.0, run.stop)
-        await run.execute(endless)
-
-    # as `resumer run` does: asyncio.run's clean-up, then the loop is gone
-    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
-        runner.run(scenario())
-    readers = [t for t in threading.enumerate() if t.name == "resumer-input"]
-    for reader in readers:
-        reader.join(timeout=5)  # it notices the stop within 0.1 s
-    assert not any(reader.is_alive() for reader in readers)
-    assert errors == []
-
-
 class SlowApi(ScriptedApi):
     """ScriptedApi, but the rooms in `delays` take that many seconds to answer."""
 
@@ -295,28 +272,37 @@ def test_a_room_cut_off_in_flight_counts_the_request_it_sent() -> None:
 
 
 def test_a_stop_while_waiting_for_input_ends_the_run() -> None:
-    never = threading.Event()
-
-    def silent() -> Iterator[Entry]:  # a FIFO without a writer, a terminal nobody types at
-        yield from rooms("r0")
-        never.wait()
-        yield from rooms("r1")
-
     out = io.BytesIO()
+    source = Stepped()  # a FIFO without a writer, a terminal nobody types at
+    source.give(*rooms("r0"))
 
     async def scenario() -> Summary:
         run = Run(
             config(), transport=ScriptedApi(), writer=ResultsWriter(out, name="t", owned=False)
         )
         asyncio.get_running_loop().call_later(5.0, run.stop)
-        return await asyncio.wait_for(run.execute(silent()), 60)  # virtual seconds
+        return await asyncio.wait_for(run.resume(source), 60)  # virtual seconds
 
-    try:
-        summary = run_virtual(scenario())
-    finally:
-        never.set()
+    summary = run_virtual(scenario())
     assert summary.interrupted
+    assert not summary.failure
     assert [json.loads(line)["room_id"] for line in out.getvalue().splitlines()] == ["r0"]
+
+
+def test_a_stop_before_the_input_is_taken_sends_nothing() -> None:
+    api, source = ScriptedApi(), Stepped()
+    source.give(*rooms("r0"))
+
+    async def scenario() -> Summary:
+        run = Run(
+            config(), transport=api, writer=ResultsWriter(io.BytesIO(), name="t", owned=False)
+        )
+        run.stop()
+        return await run.resume(source)
+
+    summary = run_virtual(scenario())
+    assert summary.interrupted
+    assert (source.taken, sum(api.calls.values())) == (0, 0)
 
 
 def test_a_forced_exit_records_every_room_with_a_request_sent() -> None:
@@ -341,7 +327,7 @@ def test_a_forced_exit_records_every_room_with_a_request_sent() -> None:
             forced.append((written, records))
 
         loop.call_later(2.5, force)
-        await run.execute(iter(rooms("r4", "r3", "r0", "r1", "r2")))  # r4 goes alone
+        await run.resume(Entries(rooms("r4", "r3", "r0", "r1", "r2")))  # r4 goes alone
 
     run_virtual(scenario())
     written, records = forced[0]
@@ -365,30 +351,21 @@ def test_a_ready_usersig_that_expires_mid_run_stops_the_app_with_a_sentence() ->
     assert "--resume" in summary.stopped[1400000001]
 
 
-def test_an_input_that_breaks_mid_run_stops_cleanly_and_says_so() -> None:
-    def broken() -> Iterator[Entry]:
-        yield from rooms(*(f"r{i}" for i in range(10)))
-        raise UsageError("input file 'rooms.txt' cannot be read: I/O error")
-
-    out = io.BytesIO()
+def test_an_input_that_breaks_before_anything_was_sent_is_raised_as_it_is() -> None:
+    broke = UsageError("input file 'rooms.txt' cannot be read: I/O error")
+    api, source = ScriptedApi(), Stepped()
+    source.end(broke)
 
     async def scenario() -> Summary:
         run = Run(
-            config(), transport=ScriptedApi(), writer=ResultsWriter(out, name="t", owned=False)
+            config(), transport=api, writer=ResultsWriter(io.BytesIO(), name="t", owned=False)
         )
-        return await run.execute(broken())
+        return await run.resume(source)
 
-    # raised (exit 2) if it broke before anything was sent, else in the summary (exit 5): which
-    # one depends on the handover's timing
-    failure: Exception | None
-    try:
-        failure = run_virtual(scenario()).failure
-    except UsageError as exc:
-        failure = exc
-    assert isinstance(failure, UsageError | InputBrokeError)
-    assert "cannot be read" in str(failure)
-    records = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert {r["status"] for r in records} <= {"ok", "aborted"}  # in flight: finished or recorded
+    with pytest.raises(UsageError) as raised:  # still "fix the input": exit 2
+        run_virtual(scenario())
+    assert raised.value is broke
+    assert not api.calls
 
 
 class _FullDisk(io.BytesIO):
@@ -413,7 +390,7 @@ def test_a_log_that_cannot_be_written_stops_the_run_and_no_outcome_is_lost() -> 
     async def scenario() -> Summary:
         writer = ResultsWriter(log, name="results.jsonl", owned=False, spill=spill)
         run = Run(config(), transport=api, writer=writer)
-        return await run.execute(iter(rooms(*(f"r{i}" for i in range(200)))))
+        return await run.resume(Entries(rooms(*(f"r{i}" for i in range(200)))))
 
     failure = run_virtual(scenario()).failure
     assert isinstance(failure, ResultsLogError)
@@ -429,34 +406,28 @@ def test_a_log_that_cannot_be_written_stops_the_run_and_no_outcome_is_lost() -> 
 
 
 def test_an_input_that_breaks_after_requests_were_sent_is_its_own_error() -> None:
-    sent = threading.Event()
+    source = Stepped()
+    source.give(*rooms(*(f"r{i}" for i in range(10))))
 
     class Api(ScriptedApi):
         async def __call__(self, request: Request) -> Reply:
-            sent.set()
+            source.end(UsageError("input file 'rooms.txt' cannot be read: I/O error"))
             return await super().__call__(request)
-
-    def broken() -> Iterator[Entry]:
-        yield from rooms(*(f"r{i}" for i in range(600)))  # more than a batch: the run starts
-        sent.wait(timeout=30)
-        raise UsageError("input file 'rooms.txt' cannot be read: I/O error")
 
     out = io.BytesIO()
     api = Api()
 
     async def scenario() -> Summary:
         run = Run(config(), transport=api, writer=ResultsWriter(out, name="t", owned=False))
-        return await run.execute(broken())
+        return await run.resume(source)
 
-    failure = run_virtual(scenario()).failure
-    assert isinstance(failure, InputBrokeError)
-    assert str(failure) == (
-        "input file 'rooms.txt' cannot be read: I/O error; requests were already sent and the "
-        "results log holds what was done: once the input is fixed, run the same command again "
-        "with --resume"
-    )
+    summary = run_virtual(scenario())
+    assert summary.interrupted
+    assert isinstance(summary.failure, InputBrokeError)  # the CLI adds how to go on
+    assert str(summary.failure) == "input file 'rooms.txt' cannot be read: I/O error"
     records = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert sorted(r["room_id"] for r in records) == sorted(api.calls)
+    assert sorted(r["room_id"] for r in records) == sorted(api.calls)  # in flight: recorded
+    assert {r["status"] for r in records} == {"ok"}  # the 8 in flight finished
 
 
 def test_retry_events_name_the_room_and_code() -> None:

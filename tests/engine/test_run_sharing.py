@@ -19,6 +19,7 @@ from resumer.records import Result, Room
 from resumer.results.writer import ResultsWriter
 from resumer.timing import Sleep
 from tests.engine.test_run import ScriptedApi, config
+from tests.support.sources import Entries
 from tests.support.vtime import run_virtual
 
 
@@ -69,7 +70,7 @@ def execute(shelf: Shelf, ids: list[str]) -> tuple[Summary, list[dict[str, objec
             sharing=shelf,
             rng=random.Random(7),
         )
-        return await run.execute(iter([Room(room_id=i, sdkappid=None) for i in ids]))
+        return await run.resume(Entries([Room(room_id=i, sdkappid=None) for i in ids]))
 
     summary = run_virtual(scenario())
     return summary, [json.loads(line) for line in out.getvalue().decode().splitlines()]
@@ -118,7 +119,7 @@ def test_a_stop_while_rooms_are_aside_ends_the_run() -> None:
             sharing=shelf,
         )
         asyncio.get_running_loop().call_later(30, run.stop)
-        return await run.execute(iter([Room(room_id="held", sdkappid=None)]))
+        return await run.resume(Entries([Room(room_id="held", sdkappid=None)]))
 
     summary = run_virtual(scenario())
     assert summary.interrupted
@@ -137,7 +138,7 @@ def test_a_stop_gives_back_the_rooms_claimed_but_never_sent() -> None:
             sharing=shelf,
         )
         asyncio.get_running_loop().call_later(1.0, run.stop)
-        await run.execute(iter([Room(room_id=f"r{i}", sdkappid=None) for i in range(100)]))
+        await run.resume(Entries([Room(room_id=f"r{i}", sdkappid=None) for i in range(100)]))
 
     shelf.out = io.BytesIO()
     run_virtual(scenario())

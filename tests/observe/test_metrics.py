@@ -40,7 +40,7 @@ async def test_every_metric_of_the_contract_is_read_from_the_apps_counters() -> 
     one.stats.answered_request("ok", 0, 0.4)
     one.stats.answered_request("retry", 100001, 12.0)
     one.stats.statuses[Status.OK] += 2
-    one.stats.routed, one.stats.done, one.stats.skipped = 5, 2, 3
+    one.stats.routed, one.stats.skipped = 5, 3
     two.fatal = Verdict(action=Action.FATAL, code=70009, info="")
     got = samples(exposition(snapshot({a.sdkappid: a for a in (one, two)})).decode())
     app = (("sdkappid", "1400000001"),)

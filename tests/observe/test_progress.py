@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 
 from resumer.api.classify import Action, Verdict
 from resumer.config.model import AppConfig
-from resumer.engine.app import App, AppStats
+from resumer.engine.app import App, AppCounts
 from resumer.engine.summary import Summary
 from resumer.observe import logs
 from resumer.observe.progress import (
@@ -45,6 +45,7 @@ def make_app(sdkappid: int = 1400000001, **stats: int) -> App:
         rate=20,
         wallclock=lambda: 0.0,
     )
+    app.stats.statuses[Status.OK] = stats.pop("done", 0)  # `done` counts the records
     for name, value in stats.items():
         setattr(app.stats, name, value)
     return app
@@ -81,7 +82,7 @@ async def test_row_shows_counts_rate_pace_eta_retries_throttles() -> None:
     progress = display(app, clock=clock)
     progress.sample()
     clock.now = 10.0
-    app.stats.done, app.stats.sent, app.stats.throttles = 290, 300, 3
+    app.stats.statuses[Status.OK], app.stats.sent, app.stats.throttles = 290, 300, 3
     app.stats.retry_codes.update({100001: 5, 0: 1, 100424: 1})
     row = text(console(), progress.render()).splitlines()[1].split()
     # 20 requests/s achieved, 710 rooms left: 35.5 s, shown rounded; the bar is in between
@@ -108,7 +109,7 @@ async def test_eta_unknown_before_a_rate_and_zero_when_all_done() -> None:
     row = text(console(), progress.render()).splitlines()[1].split()
     assert row[1] == "10/50"  # no "+": the input is read to the end
     assert row[-3] == "–"  # no rate yet
-    app.stats.done = 50
+    app.stats.statuses[Status.OK] = 50
     clock.now = 1.0
     assert progress.eta(app.sdkappid) == 0.0
     assert "done" in text(console(), progress.render())
@@ -161,7 +162,7 @@ async def test_events_carry_every_figure_per_app() -> None:
     events = ProgressEvents({1: one, 2: two}, input_done=lambda: False, clock=clock)
     events.sample()
     clock.now = 10.0
-    one.stats.done, one.stats.sent, one.stats.throttles = 200, 250, 10
+    one.stats.statuses[Status.OK], one.stats.sent, one.stats.throttles = 200, 250, 10
     one.stats.retry_codes[100001] = 40
     with capture_logs() as captured:
         events.emit()
@@ -199,11 +200,11 @@ def test_events_run_every_interval() -> None:
 
 
 def test_summary_tables_count_rooms_codes_requests_and_stops() -> None:
-    ok = AppStats(sent=1205, throttles=2)
+    ok = AppCounts(sent=1205, throttles=2)
     ok.retry_codes[100001] = 5
     ok.statuses.update({Status.OK: 1198, Status.REJECTED: 2})
     ok.codes.update({"100004": 2})
-    bad = AppStats(sent=3)
+    bad = AppCounts(sent=3)
     bad.statuses.update({Status.ABORTED: 40})
     bad.codes.update({"70009": 1, "0": 39})
     summary = Summary(
@@ -231,7 +232,7 @@ def test_summary_tables_count_rooms_codes_requests_and_stops() -> None:
 
 
 def test_summary_of_one_app_has_no_total_row() -> None:
-    stats = AppStats(sent=20)
+    stats = AppCounts(sent=20)
     stats.statuses.update({Status.OK: 20})
     summary = Summary(
         apps={1: stats}, stopped={}, duration=0.0, interrupted=False, invalid_unrouted=0

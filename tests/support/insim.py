@@ -25,6 +25,7 @@ from resumer.results.writer import ResultsWriter
 from resumer.sim.config import SimConfig
 from resumer.sim.model import SimModel
 from resumer.sim.profiles import DEMO_IDENTIFIER, DEMO_SDKAPPID, DEMO_SECRET_KEY
+from tests.support.sources import Entries
 from tests.support.vtime import run_virtual
 
 Trip = Callable[[SimModel], float]  # seconds a request takes to reach the model's window
@@ -67,7 +68,7 @@ def arrivals_in_sim(
             rng=random.Random(seed),
             wallclock=time.time,
         )
-        await run.execute(iter([Room(room_id=f"room{i}", sdkappid=None) for i in range(rooms)]))
+        await run.resume(Entries([Room(room_id=f"room{i}", sdkappid=None) for i in range(rooms)]))
 
     with structlog.testing.capture_logs() as logged:  # kept out of the test's output
         run_virtual(scenario())

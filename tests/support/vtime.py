@@ -1,20 +1,20 @@
 """An event loop with virtual time: timers fire at once, in order, and `loop.time()` jumps.
 
 Tests of anything that waits (the pacer, aiolimiter inside it, the run loop's backoff) run on it,
-so they take milliseconds and never depend on how busy the machine is.
+so they take milliseconds and never depend on how busy the machine is. An idle turn never
+waits for real time, so nothing may feed the loop from another thread: a run on it takes its
+input from an in-loop source (`tests.support.sources`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import selectors
-import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 TICK = 1e-6  # seconds the clock moves on an idle turn of the loop
-THREAD_WAIT = 0.002  # real seconds an idle turn waits while another thread is alive
 
 
 class _Selector(selectors.DefaultSelector):
@@ -26,10 +26,6 @@ class _Selector(selectors.DefaultSelector):
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = super().select(0)
-        if not ready and threading.active_count() > 1:
-            # Another thread (the run's input reader) may be about to hand the loop something:
-            # give it a moment of real time before the virtual clock jumps past it.
-            ready = super().select(THREAD_WAIT)
         if not ready:
             # Creep at least a microsecond per idle turn, as a real clock would: a timer that
             # reschedules itself "now" (float rounding in aiolimiter's leak) must still come due.

@@ -1,4 +1,4 @@
-"""The run loop's answer to replies that are not envelopes: stop sentences, outage limits, 429."""
+"""Attempts' answer to replies that are not envelopes: stop sentences, outage limits, 429."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from resumer.engine.run import FIRST_CONTACT_LIMIT, OUTAGE_LIMIT
+from resumer.engine.attempt import FIRST_CONTACT_LIMIT, OUTAGE_LIMIT
 from resumer.errors import ConnectError
 from resumer.records import Reply
 from tests.engine.test_run import ScriptedApi, by_room, config, envelope, execute, rooms
