@@ -1,4 +1,4 @@
-"""Attempts' answer to replies that are not envelopes: stop sentences, outage limits, 429."""
+"""Attempts through a run: final refusals, throttles, fatal replies, UserSig renewal, outages."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from resumer.config.model import AppConfig, RunConfig
 from resumer.engine.attempt import FIRST_CONTACT_LIMIT, OUTAGE_LIMIT
 from resumer.errors import ConnectError
-from resumer.records import Reply
+from resumer.records import Reply, Status
 from tests.engine.test_run import ScriptedApi, by_room, config, envelope, execute, rooms
 
 APP = 1400000001
@@ -100,6 +101,56 @@ def test_the_results_log_keeps_the_servers_text_escaped() -> None:
     api = ScriptedApi({"r": [forged]})
     _, records = execute(config(), api, rooms("r"))
     assert by_room(records)["r"]["error_info"] == "\\x1b[2J\\x0aALL 3 ROOMS OK"
+
+
+def test_final_refusals_are_sent_once_and_recorded_rejected() -> None:
+    codes = [100002, 100004, 100006, 100428, 100429, 123456]
+    api = ScriptedApi({f"c{c}": [envelope(c)] for c in codes})
+    summary, records = execute(config(), api, rooms(*api.scripts))
+    assert {r["room_id"]: (r["status"], r["error_code"]) for r in records} == {
+        f"c{c}": ("rejected", c) for c in codes
+    }
+    assert set(api.calls.values()) == {1}
+    assert summary.count(Status.REJECTED) == len(codes)
+
+
+def test_throttles_do_not_use_up_attempts_and_slow_the_app_down() -> None:
+    api = ScriptedApi({"busy": [envelope(100422)] * 5})
+    summary, records = execute(config(max_attempts=2), api, rooms("busy"))
+    busy = by_room(records)["busy"]
+    assert (busy["status"], busy["attempts"]) == ("ok", 6)
+    assert summary.apps[1400000001].throttles == 5
+
+
+def test_a_fatal_reply_stops_the_app_at_once_and_aborts_its_rooms() -> None:
+    api = ScriptedApi({f"r{i}": [envelope(70009)] for i in range(200)})
+    summary, records = execute(config(), api, rooms(*(f"r{i}" for i in range(200))))
+    assert len(records) == 200
+    assert {r["status"] for r in records} == {"aborted"}
+    assert all(r["error_code"] == 70009 for r in records)
+    assert sum(api.calls.values()) <= 8  # at most the requests already in flight
+    assert list(summary.stopped) == [1400000001]
+    assert "wrong secret key" in str(by_room(records)["r150"]["error_info"])
+
+
+def test_an_expired_usersig_is_renewed_and_retried_once_then_fatal() -> None:
+    api = ScriptedApi({"once": [envelope(70001)], "again": [envelope(70001), envelope(70001)]})
+    summary, records = execute(config(concurrency=1), api, rooms("once", "again"))
+    assert by_room(records)["once"]["status"] == "ok"
+    assert by_room(records)["again"]["status"] == "aborted"
+    assert list(summary.stopped) == [1400000001]
+
+
+def test_a_ready_usersig_that_expires_mid_run_stops_the_app_with_a_sentence() -> None:
+    ready = RunConfig(
+        apps=(AppConfig(sdkappid=1400000001, identifier="administrator", usersig="sig"),),
+        endpoint="http://127.0.0.1:1",
+    )
+    api = ScriptedApi({"late": [envelope(70001)]})
+    summary, records = execute(ready, api, rooms("late"))
+    assert records[0]["status"] == "aborted"
+    assert "ready UserSig expired mid-run" in summary.stopped[1400000001]
+    assert "--resume" in summary.stopped[1400000001]
 
 
 @pytest.fixture(autouse=True)

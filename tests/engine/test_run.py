@@ -18,7 +18,7 @@ from resumer.config.model import AppConfig, RunConfig
 from resumer.engine.routing import Entry
 from resumer.engine.run import Run
 from resumer.engine.summary import Summary
-from resumer.errors import InputBrokeError, RequestTimeout, ResultsLogError, UsageError
+from resumer.errors import InputBrokeError, ResultsLogError, UsageError
 from resumer.records import InvalidRoom, Reply, Room, Status
 from resumer.results.writer import ResultsWriter
 from tests.support.sources import Entries, Stepped
@@ -112,71 +112,6 @@ def test_every_room_ok_once_with_its_request_id() -> None:
     assert by_room(records)["r7"]["request_id"] == "Id-r7"
     assert set(api.calls.values()) == {1}
     assert summary.count(Status.OK) == 50
-
-
-def test_transient_errors_cost_exactly_that_many_extra_attempts() -> None:
-    api = ScriptedApi(
-        {
-            "twice": [envelope(100001), envelope(100001)],
-            "task": [envelope(100424)],
-            "fast": [envelope(100427)],
-            "gateway": [Reply(http_status=502, body=b"Bad Gateway")],
-            "timeout": [RequestTimeout("no reply within 6 s")],
-            "html": [Reply(http_status=200, body=b"<html>oops</html>")],
-        }
-    )
-    _, records = execute(config(), api, rooms(*api.scripts))
-    expected = {"twice": 3, "task": 2, "fast": 2, "gateway": 2, "timeout": 2, "html": 2}
-    assert {r["room_id"]: r["attempts"] for r in records} == expected
-    assert all(r["status"] == "ok" for r in records)
-    assert dict(api.calls) == expected
-    assert len(set(api.randoms)) == len(api.randoms)  # a fresh random on every attempt
-
-
-def test_final_refusals_are_sent_once_and_recorded_rejected() -> None:
-    codes = [100002, 100004, 100006, 100428, 100429, 123456]
-    api = ScriptedApi({f"c{c}": [envelope(c)] for c in codes})
-    summary, records = execute(config(), api, rooms(*api.scripts))
-    assert {r["room_id"]: (r["status"], r["error_code"]) for r in records} == {
-        f"c{c}": ("rejected", c) for c in codes
-    }
-    assert set(api.calls.values()) == {1}
-    assert summary.count(Status.REJECTED) == len(codes)
-
-
-def test_a_room_that_keeps_failing_gives_up_after_max_attempts() -> None:
-    api = ScriptedApi({"sick": [envelope(100001)] * 10})
-    _, records = execute(config(max_attempts=3), api, rooms("sick", "fine"))
-    sick = by_room(records)["sick"]
-    assert (sick["status"], sick["attempts"], sick["error_code"]) == ("gave_up", 3, 100001)
-    assert by_room(records)["fine"]["status"] == "ok"
-
-
-def test_throttles_do_not_use_up_attempts_and_slow_the_app_down() -> None:
-    api = ScriptedApi({"busy": [envelope(100422)] * 5})
-    summary, records = execute(config(max_attempts=2), api, rooms("busy"))
-    busy = by_room(records)["busy"]
-    assert (busy["status"], busy["attempts"]) == ("ok", 6)
-    assert summary.apps[1400000001].throttles == 5
-
-
-def test_a_fatal_reply_stops_the_app_at_once_and_aborts_its_rooms() -> None:
-    api = ScriptedApi({f"r{i}": [envelope(70009)] for i in range(200)})
-    summary, records = execute(config(), api, rooms(*(f"r{i}" for i in range(200))))
-    assert len(records) == 200
-    assert {r["status"] for r in records} == {"aborted"}
-    assert all(r["error_code"] == 70009 for r in records)
-    assert sum(api.calls.values()) <= 8  # at most the requests already in flight
-    assert list(summary.stopped) == [1400000001]
-    assert "wrong secret key" in str(by_room(records)["r150"]["error_info"])
-
-
-def test_an_expired_usersig_is_renewed_and_retried_once_then_fatal() -> None:
-    api = ScriptedApi({"once": [envelope(70001)], "again": [envelope(70001), envelope(70001)]})
-    summary, records = execute(config(concurrency=1), api, rooms("once", "again"))
-    assert by_room(records)["once"]["status"] == "ok"
-    assert by_room(records)["again"]["status"] == "aborted"
-    assert list(summary.stopped) == [1400000001]
 
 
 def test_invalid_and_duplicate_entries_are_recorded_or_dropped_without_sending() -> None:
@@ -339,18 +274,6 @@ def test_a_forced_exit_records_every_room_with_a_request_sent() -> None:
     assert {r["room_id"]: r["attempts"] for r in records} == dict(api.arrived)  # truthful
 
 
-def test_a_ready_usersig_that_expires_mid_run_stops_the_app_with_a_sentence() -> None:
-    ready = RunConfig(
-        apps=(AppConfig(sdkappid=1400000001, identifier="administrator", usersig="sig"),),
-        endpoint="http://127.0.0.1:1",
-    )
-    api = ScriptedApi({"late": [envelope(70001)]})
-    summary, records = execute(ready, api, rooms("late"))
-    assert records[0]["status"] == "aborted"
-    assert "ready UserSig expired mid-run" in summary.stopped[1400000001]
-    assert "--resume" in summary.stopped[1400000001]
-
-
 def test_an_input_that_breaks_before_anything_was_sent_is_raised_as_it_is() -> None:
     broke = UsageError("input file 'rooms.txt' cannot be read: I/O error")
     api, source = ScriptedApi(), Stepped()
@@ -428,16 +351,6 @@ def test_an_input_that_breaks_after_requests_were_sent_is_its_own_error() -> Non
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert sorted(r["room_id"] for r in records) == sorted(api.calls)  # in flight: recorded
     assert {r["status"] for r in records} == {"ok"}  # the 8 in flight finished
-
-
-def test_retry_events_name_the_room_and_code() -> None:
-    api = ScriptedApi({"r": [envelope(100001)]})
-    with structlog.testing.capture_logs() as events:
-        execute(config(), api, rooms("r"))
-    retrying = [e for e in events if e["event"] == "retrying"]
-    assert retrying[0]["room_id"] == "r"
-    assert retrying[0]["code"] == 100001
-    assert KEY not in repr(events)
 
 
 @pytest.fixture(autouse=True)
