@@ -7,6 +7,7 @@ from collections.abc import Callable
 from resumer.api.classify import Verdict
 from resumer.engine.app import App
 from resumer.engine.recorder import Recorder
+from resumer.engine.sharing import Claim
 from resumer.records import Result, Room, Status
 
 
@@ -14,20 +15,28 @@ class RoomInFlight:
     """One room between its claim and its record: requests sent, the last reply, the time."""
 
     def __init__(
-        self, app: App, room: Room, *, recorder: Recorder, clock: Callable[[], float]
+        self,
+        app: App,
+        room: Room,
+        *,
+        claim: Claim,
+        recorder: Recorder,
+        clock: Callable[[], float],
     ) -> None:
         self.app = app
         self.room = room
+        self.claim = claim  # this run's hold on the room, released once its record is written
         self._recorder = recorder
         self._clock = clock
         self.started = clock()
         self.sent = 0  # requests sent, throttled ones included, counted as they leave
         self.last: Verdict | None = None  # the last reply that was not transient
 
-    def sending(self) -> None:
+    async def sending(self) -> None:
         """A request for this room is about to leave: the one place every send goes through.
 
-        Counted before the request's await, so a room cut off in flight counts it.
+        Counted before the request's await, so a room cut off in flight counts it. Awaited, so
+        what must hold before each send (this run's lease on the room) can be checked here.
         """
         self.sent += 1
 

@@ -201,7 +201,7 @@ class Run:
             app.stats.routed -= 1  # out of the total: another run finished it
             self._recorder.skip(app)
             return
-        flight = RoomInFlight(app, room, recorder=self._recorder, clock=self._clock)
+        flight = RoomInFlight(app, room, claim=claim, recorder=self._recorder, clock=self._clock)
         self._in_flight.add(flight)
         try:
             result = await resume(
@@ -216,7 +216,7 @@ class Run:
         if result is not None:
             self._recorder.write(app, result)
         # None: never sent (a stop came while it waited): given back, not left to expire
-        await self._sharing.release(app.sdkappid, room.room_id, claim, result)
+        await self._sharing.release(app.sdkappid, room.room_id, flight.claim, result)
 
     async def _claim(self, app: App, room: Room) -> Claim | None:
         """The claim on a room; None if the run stopped while waiting for it.

@@ -23,8 +23,8 @@ class Summary:
     skipped: int = 0  # rooms --resume found already final: not sent, not written again
     duplicates: int = 0  # input lines naming a room already seen: sent once
     # what cut the run short besides a signal or a fatal reply: the results log could not be
-    # written, the input broke after requests were sent, or Redis was gone past its timeout
-    # (the CLI says it and exits 4 / 5 / 3)
+    # written, the input broke after requests were sent (the message says what broke; the CLI
+    # adds how to go on), or Redis was gone past its timeout (the CLI exits 4 / 5 / 3)
     failure: ResultsLogError | InputBrokeError | RedisLostError | None = None
 
     def count(self, status: Status) -> int:

@@ -9,6 +9,7 @@ from resumer.config.model import AppConfig
 from resumer.engine.app import App
 from resumer.engine.recorder import Recorder
 from resumer.engine.room import RoomInFlight
+from resumer.engine.sharing import LEASED
 from resumer.records import Result, Room, Status
 from resumer.results.writer import ResultsWriter
 from tests.support.vtime import run_virtual
@@ -24,9 +25,11 @@ def _record(verdict: Verdict | None, info: str = "") -> Result:
         writer = ResultsWriter(io.BytesIO(), name="t", owned=False)
         recorder = Recorder(writer, wallclock=lambda: 1_764_000_000.0, on_unwritable=lambda: None)
         clock = [10.0]
-        flight = RoomInFlight(app, Room(room_id="r"), recorder=recorder, clock=lambda: clock[0])
-        flight.sending()
-        flight.sending()
+        flight = RoomInFlight(
+            app, Room(room_id="r"), claim=LEASED, recorder=recorder, clock=lambda: clock[0]
+        )
+        await flight.sending()
+        await flight.sending()
         clock[0] = 10.25
         return flight.record(Status.REJECTED, verdict, info)
 
