@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import signal
 import sys
@@ -13,7 +14,10 @@ from rich.console import Console
 from resumer import __main__ as entry
 from resumer.cli import launch
 from resumer.cli.launch import REPEAT_WINDOW, Stopper
+from resumer.engine.summary import Summary
+from resumer.errors import InputBrokeError
 from resumer.observe import logs
+from resumer.results.writer import ResultsWriter
 
 
 @pytest.fixture(autouse=True)
@@ -90,3 +94,30 @@ def test_ctrl_c_while_the_cli_is_still_loading_exits_130_quietly(
     monkeypatch.setitem(sys.modules, "resumer.cli.main", Loading("resumer.cli.main"))
     assert entry.main() == 130
     assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("name", "advice"),
+    [
+        (
+            "results.jsonl",
+            "the results log holds what was done: once the input is fixed, run the same command "
+            "again with --resume",
+        ),
+        (
+            "stdout",
+            "the results printed hold what was done: save them to a file and, once the input is "
+            "fixed, run again with -o FILE --resume",
+        ),
+    ],
+)
+def test_an_input_that_broke_after_sends_gets_how_to_go_on(name: str, advice: str) -> None:
+    broke = InputBrokeError("input file 'rooms.txt' cannot be read: I/O error")
+    summary = Summary(apps={}, stopped={}, duration=1.0, interrupted=True, invalid_unrouted=0)
+    writer = ResultsWriter(io.BytesIO(), name=name, owned=False)
+    advised = launch._advised(dataclasses.replace(summary, failure=broke), writer)
+    assert isinstance(advised.failure, InputBrokeError)
+    assert str(advised.failure) == (
+        f"input file 'rooms.txt' cannot be read: I/O error; requests were already sent and {advice}"
+    )
+    assert launch._advised(summary, writer) is summary  # nothing broke: nothing to add
