@@ -5,7 +5,7 @@
                                   │                 └── rooms put ────┤ resume: Attempts
                                   │                     aside, again  │ (budget, transport,
                                   │                                   │ classify), retries,
-                                  └── invalid / skipped               │ release
+                                  └── invalid / duplicate / skipped   │ release
                                           ▼                           ▼
                                        Recorder: results log (one line per room, flushed)
 
