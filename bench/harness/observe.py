@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Sim, toml_text
-from bench.metrics import ACCEPTED
-from bench.plan import SDKAPPID
-from bench.tools import BenchApp, ToolRun, run_baseline, run_resumer
+from bench.harness.arrivals import ACCEPTED
+from bench.harness.plan import SDKAPPID
+from bench.harness.sim import Sim
+from bench.harness.tomltext import toml_text
+from bench.harness.tools import ToolRun, run_baseline, run_resumer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +80,7 @@ def observe(
 ) -> Observed:
     """Run `tool` ("resumer" or a baseline script) over `rooms` of the demo app.
 
-    `launcher` is what follows `python` to start resumer (see `tools.run_resumer`).
+    `launcher` is what follows `python` to start resumer (see `run_resumer`).
     """
     with Sim(write_profile(folder, profile), log=folder / "sim.log") as sim:
         if tool == "resumer":
@@ -95,6 +96,3 @@ def observe(
         app = sim.stats()["apps"][str(SDKAPPID)]
         times, kinds = sim.arrivals(SDKAPPID)
     return Observed(run=run, app=app, times=times, kinds=kinds, sim_cpu_s=sim.cpu_s)
-
-
-__all__ = ["BenchApp", "Observed", "observe", "write_profile"]

@@ -1,4 +1,4 @@
-"""Profile resumer at scale: `python -m bench.profile [--apps N] [--rooms-per-app N] [--tool T]`.
+"""Profile resumer at scale: `python -m bench.probes.profile [--apps N] [--tool T] ...`.
 
 Runs one scale step (scenario 5) with resumer's process under a profiler, prints the step's
 figures and the profile's head, and leaves the full profile in `--out`:
@@ -20,16 +20,16 @@ import pstats
 import sys
 from pathlib import Path
 
-from bench.plan import Workspace
-from bench.scale import step
+from bench.harness.plan import Workspace
+from bench.harness.step import step
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent  # bench/
 
 
 def launcher(tool: str, out: Path) -> tuple[str, ...]:
     """What follows `python` to run resumer under `tool`, writing to `out`."""
     if tool == "gc":
-        return ("-m", "bench.gcstats", str(out))
+        return ("-m", "bench.probes.gcstats", str(out))
     if tool == "pyinstrument":
         return ("-m", "pyinstrument", "-r", "text", "-o", str(out), "-m", "resumer")
     return ("-m", "cProfile", "-o", str(out), "-m", "resumer")
@@ -48,7 +48,7 @@ def summary(tool: str, out: Path, lines: int = 40) -> str:
 
 def main() -> int:
     """Run the step under the profiler and print what it found."""
-    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.probes.profile", description=__doc__)
     parser.add_argument("--apps", type=int, default=100)
     parser.add_argument("--rooms-per-app", type=int, default=200)
     parser.add_argument("--tool", choices=("gc", "pyinstrument", "cprofile"), default="gc")

@@ -1,10 +1,11 @@
-"""The CPU floor under any aiohttp client: `ENDPOINT=... USERSIG=... python bench/floor.py N`.
+"""The CPU floor under any aiohttp client: `ENDPOINT=... python bench/harness/floor.py N`.
 
-Sends N `resume_mcu_task` requests as fast as the simulator answers (its budget raised out of
-the way), 200 at a time, over one keep-alive session set up as resumer's (`AiohttpTransport`),
-and does nothing else: no pacing, no retries, no results log. Its CPU time per request, measured
-in the same run as resumer's at scale, says how much of resumer's cost is aiohttp's own (and
-how fast the machine is today). Prints the number of ErrorCode 0 replies.
+With SDKAPPID, IDENTIFIER and USERSIG in the environment too, it sends N `resume_mcu_task`
+requests as fast as the simulator answers (its budget raised out of the way), 200 at a time,
+over one keep-alive session set up as resumer's (`AiohttpTransport`), and does nothing else:
+no pacing, no retries, no results log. Its CPU time per request, measured in the same run as
+resumer's at scale, says how much of resumer's cost is aiohttp's own (and how fast the machine
+is today). Prints the number of ErrorCode 0 replies.
 """
 
 from __future__ import annotations

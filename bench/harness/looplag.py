@@ -1,4 +1,4 @@
-"""Run resumer and time its event loop's timers: `python -m bench.looplag OUT ARGS...`.
+"""Run resumer and time its event loop's timers: `python -m bench.harness.looplag OUT ARGS...`.
 
 Everything after OUT is resumer's command line (`run -c ...`). A small task on resumer's own
 event loop sleeps 10 ms at a time, the run through, and notes how late each wake-up is: a late
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.metrics import percentile
+from bench.harness.arrivals import percentile
 
 TICK = 0.010  # seconds asked of each sleep
 LATE_MS = 5.0  # the target: a timer later than this is a pacer slot visibly late

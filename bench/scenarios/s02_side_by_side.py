@@ -12,8 +12,10 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from bench.plan import BUDGET, Plan, Workspace, room_ids
-from bench.single import observe
+from bench.harness.observe import observe
+from bench.harness.plan import BUDGET, Plan, Workspace, room_ids
+from bench.harness.scenario import Scenario
+from bench.markdown import cell, table
 
 TOOLS = ("resumer", "xargs_curl.sh", "aiohttp_limiter.py")
 FAULTS = {
@@ -24,6 +26,15 @@ FAULTS = {
     "html": 0.005,
     "hang": 0.005,  # no reply at all; aiohttp's default timeout is 5 min, curl's here 10 s
 }
+TOOL_NAMES = {
+    "resumer": "resumer",
+    "xargs_curl": "`xargs -P 20` + `curl --retry 3`",
+    "aiohttp_limiter": "aiohttp + `AsyncLimiter(20, 1)` + tenacity `@retry`",
+}
+HEADER = (
+    *("tool", "completion s", "× floor", "requests", "100422", "rooms not ok"),
+    *("sent into outage", "max in 1 s", "client CPU s"),
+)
 
 
 def profile(plan: Plan) -> dict[str, Any]:
@@ -39,7 +50,7 @@ def profile(plan: Plan) -> dict[str, Any]:
     return table
 
 
-def side_by_side(ws: Workspace, plan: Plan) -> dict[str, Any]:
+def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
     """Run each tool over the same rooms; a tool still running at the deadline is stopped."""
     rooms = room_ids(plan.side_rooms)
     # No tool may finish sooner without going over the budget, nor during the outage.
@@ -82,3 +93,46 @@ def _meets(tools: dict[str, Any]) -> dict[str, bool]:
             ours["rooms_not_ok"] < t["rooms_not_ok"] for t in others
         ),
     }
+
+
+def render(s: dict[str, Any]) -> str:
+    """Section 2."""
+    rows: list[list[object]] = []
+    for key, t in s["tools"].items():
+        name = TOOL_NAMES.get(key, key)
+        if "skipped" in t:
+            rows.append([name, f"skipped: {t['skipped']}", "", "", "", "", "", "", ""])
+            continue
+        done = f"{t['wall_s']}" + (" (stopped at the deadline)" if t["stopped_at_deadline"] else "")
+        rows.append([
+            name, done, t["wall_over_floor"], t["requests"], t["code_100422"],
+            t["rooms_not_ok"], t["during_outage"], t["max_arrivals_1s"], t["client_cpu_s"],
+        ])  # fmt: skip
+    profile = s["profile"]
+    faults = ", ".join(f"{k} {v:.1%}" for k, v in profile["faults"].items())
+    outage = profile.get("outages")
+    meets = s["meets"]
+    return "\n".join(
+        [
+            f"## 2. Side by side: the same {s['rooms']} rooms, the same incident",
+            "",
+            f"Each tool gets a fresh simulator with the same profile and seed: replies "
+            f"{profile['latency']['min_ms']}–{profile['latency']['max_ms']} ms; faults {faults}; "
+            f"a room retried within {profile['room_interval']} s answers 100427"
+            + (f"; an outage from {outage[0][0]} s to {outage[0][1]} s" if outage else "")
+            + f". A hung request gets no reply at all: the tool must time out and retry. No "
+            f"room is gone for good. At 20/s, with the outage, the budget allows no finish before "
+            f"{s['budget_floor_s']} s (the floor); a tool still running after "
+            f"{s['deadline_s']} s is stopped, and its rooms without an answer count as not ok.",
+            "",
+            table(HEADER, rows),
+            "",
+            f"resumer received fewer 100422 than each baseline: "
+            f"{cell(meets['fewer_100422_than_each_baseline'])}; left fewer rooms not ok than "
+            f"each: {cell(meets['fewer_rooms_not_ok_than_each_baseline'])}; no more than any: "
+            f"{cell(meets['not_more_rooms_not_ok_than_any_baseline'])}.",
+        ]
+    )
+
+
+SCENARIO = Scenario(name="side_by_side", measure=measure, render=render)

@@ -1,4 +1,4 @@
-"""The simulator in its own process, recording every arrival: `python -m bench.simproc`.
+"""The simulator in its own process, recording every arrival: `python -m bench.harness.simproc`.
 
 The same `SimModel` and aiohttp app as `resumer sim`, with one addition for the benchmarks:
 each request's arrival time (seconds since start), SDKAppID and answer kind is kept, and
@@ -106,7 +106,7 @@ async def serve(profile: str, port: int) -> None:
 
 def main() -> None:
     """Parse --profile and --port, then serve."""
-    parser = argparse.ArgumentParser(prog="python -m bench.simproc")
+    parser = argparse.ArgumentParser(prog="python -m bench.harness.simproc")
     parser.add_argument("--profile", required=True, help="a TOML profile file")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()

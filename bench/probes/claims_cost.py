@@ -1,4 +1,4 @@
-"""What a room's claim costs on Redis: `python -m bench.claims_cost [ROOMS]`.
+"""What a room's claim costs on Redis: `python -m bench.probes.claims_cost [ROOMS]`.
 
 Against a real redis-server of its own (as the tests start it), one process:
 0. floor: sequential PINGs, before and after the burst: what redis-py costs per round trip.
@@ -15,7 +15,7 @@ import asyncio
 import sys
 import time
 
-from bench.servers import redis_server
+from bench.harness.servers import redis_server
 from resumer.engine.sharing import Hold
 from resumer.errors import RedisLostError
 from resumer.fleet.claims import RoomClaims

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.harness import ChildRun, run_child, toml_text
-from bench.plan import IDENTIFIER, SDKAPPID, SECRET_KEY
+from bench.harness.child import ChildRun, run_child
+from bench.harness.plan import IDENTIFIER, SDKAPPID, SECRET_KEY
+from bench.harness.tomltext import toml_text
 from resumer.api.usersig import make_usersig
 
-BASELINES = Path(__file__).parent / "baselines"
+BASELINES = Path(__file__).resolve().parent.parent / "baselines"
+FIRST_SDKAPPID = 1500000001  # the apps of the runs with many (`bench_apps`)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,6 +29,14 @@ class BenchApp:
 
     sdkappid: int = SDKAPPID
     secret_key: str = SECRET_KEY
+
+
+def bench_apps(count: int) -> list[BenchApp]:
+    """`count` apps, each with its own secret key."""
+    return [
+        BenchApp(sdkappid=FIRST_SDKAPPID + n, secret_key=f"bench-secret-key-{n}")
+        for n in range(count)
+    ]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,4 @@
-"""Run resumer and count the cyclic garbage collector's work: `python -m bench.gcstats OUT ...`.
+"""Count the cyclic garbage collector's work in resumer: `python -m bench.probes.gcstats OUT ...`.
 
 Everything after OUT is resumer's command line (`run -c ...`). At exit, OUT gets a JSON object:
 collections and seconds per generation, the longest single pause, and the process's CPU time.

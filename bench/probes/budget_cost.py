@@ -1,4 +1,4 @@
-"""What a shared budget costs per grant: `python -m bench.budget_cost [GRANTS] [BUDGET]`.
+"""What a shared budget costs per grant: `python -m bench.probes.budget_cost [GRANTS] [BUDGET]`.
 
 One runner takes GRANTS slots from `pacer.Pacer` (alone) and from `fleet.budget.SharedPacer`
 (on a real redis-server of its own), each request over at once, the two in alternating rounds
@@ -15,7 +15,7 @@ import asyncio
 import sys
 import time
 
-from bench.servers import redis_server
+from bench.harness.servers import redis_server
 from resumer.engine.sharing import Budget
 from resumer.errors import RedisLostError
 from resumer.fleet.budget import SharedPacer

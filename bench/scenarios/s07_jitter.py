@@ -5,8 +5,8 @@ random, before its 20/s window counts it (`[jitter]` of its profile, as `resumer
 --jitter-ms 0:J --jitter-tail P`), for J = 0, 10, 20 and 40 ms, and a heavy-tailed path (0-30
 ms, and 1 % of requests 50-100 ms late: the `jittery` profile). Each path is run twice, one
 after the other so the machine's load is alike: resumer as shipped (the learned margin) and
-resumer with the margin pinned at 1.5 % (`bench/fixed_margin.py`: every throttle a CUBIC cut,
-as before).
+resumer with the margin pinned at 1.5 % (`bench/probes/fixed_margin.py`: every throttle a CUBIC
+cut, as before).
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bench import metrics
-from bench.plan import BUDGET, Plan, Workspace, room_ids
-from bench.single import Observed, observe
+from bench.harness import arrivals
+from bench.harness.observe import Observed, observe
+from bench.harness.plan import BUDGET, Plan, Workspace, room_ids
+from bench.harness.scenario import Scenario
+from bench.markdown import cell, load, table
 
 LATENCY_MS = (50, 300)  # reply delay, as in the issue's measurements
 PATHS: dict[str, dict[str, float]] = {
@@ -30,13 +32,13 @@ PATHS: dict[str, dict[str, float]] = {
 }
 MARGINS = {
     "learned": ("-m", "resumer"),
-    "fixed": ("-m", "bench.fixed_margin"),
+    "fixed": ("-m", "bench.probes.fixed_margin"),
 }
 SHARE_TARGETS = {"0 ms": 0.985, "0-40 ms": 0.96}  # share of 20/s, the learned margin
 THROTTLED_TARGET = 0.002  # at every J
 
 
-def jitter(ws: Workspace, plan: Plan) -> dict[str, Any]:
+def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
     """Every path, learned and fixed margin: share of 20/s, throttled, peaks."""
     load_before = os.getloadavg()
     rows: dict[str, dict[str, Any]] = {}
@@ -76,7 +78,7 @@ def _figures(seen: Observed, folder: Path) -> dict[str, Any]:
     """One run: the share of 20/s accepted from the 2nd arrival, throttles, the 1 s peak."""
     accepted = [t for t, kind in zip(seen.times, seen.kinds, strict=True) if kind != "100422"]
     # The first request goes alone (resumer.pace.pacer): the pace is measured from the second one.
-    share = metrics.rate(accepted[1:]) / BUDGET
+    share = arrivals.rate(accepted[1:]) / BUDGET
     requests = max(len(seen.times), 1)
     common = seen.common()
     return {
@@ -103,3 +105,44 @@ def _slowdowns(folder: Path) -> list[float]:
             if event.get("event") == "throttled":
                 rates.append(float(event["rate"]))
     return rates
+
+
+HEADER = (
+    *("arrivals late by", "share of 20/s", "throttled", "100422"),
+    *("max arrivals in 1 s", "completion s", "rooms not ok"),
+)
+
+
+def render(j: dict[str, Any]) -> str:
+    """Section 7."""
+    rows: list[list[object]] = []
+    for path, runs in j["runs"].items():
+        new, old = runs["learned"], runs["fixed"]
+        rows.append([
+            path, f"{new['share_of_cap']} / {old['share_of_cap']}",
+            f"{new['throttled_fraction']:.2%} / {old['throttled_fraction']:.2%}",
+            f"{new['code_100422']} / {old['code_100422']}",
+            f"{new['max_arrivals_1s']} / {old['max_arrivals_1s']}",
+            f"{new['wall_s']} / {old['wall_s']}",
+            f"{new['rooms_not_ok']} / {old['rooms_not_ok']}",
+        ])  # fmt: skip
+    targets = "; ".join(f"{k}: {cell(v)}" for k, v in j["meets"].items())
+    return "\n".join(
+        [
+            f"## 7. Jitter sweep: {j['rooms']} rooms, one app, learned margin / fixed 1.5 %",
+            "",
+            f"Each request reaches the simulator's window 0 to J ms late (`resumer sim "
+            f"--jitter-ms 0:J --jitter-tail P`); replies {j['latency_ms'][0]}–"
+            f"{j['latency_ms'][1]} ms. Each cell: resumer as shipped / with the margin pinned at "
+            "1.5 % and every throttle cut by CUBIC (`bench/probes/fixed_margin.py`), run one after "
+            "the other. Share of 20/s: accepted requests per second from the 2nd arrival, / 20.",
+            "",
+            table(HEADER, rows),
+            "",
+            f"Targets (learned margin): {targets}. Load average (1, 5, 15 min) before and "
+            f"after: {load(j['load_average'])}.",
+        ]
+    )
+
+
+SCENARIO = Scenario(name="jitter", measure=measure, render=render)

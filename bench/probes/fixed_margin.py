@@ -1,4 +1,4 @@
-"""resumer with the fixed margin of before: `python -m bench.fixed_margin run ...`.
+"""resumer with the fixed margin of before: `python -m bench.probes.fixed_margin run ...`.
 
 The jitter sweep (bench scenario 7) runs resumer twice over the same path: as shipped, and with
 the margin pinned at 1.5 %, every throttle read as a neighbour's and cut by CUBIC, as resumer

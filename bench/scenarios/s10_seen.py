@@ -1,8 +1,8 @@
-"""Scenario 9: what remembering the rooms costs, in memory and in stalls, now and as before.
+"""Scenario 10: what remembering the rooms costs, in memory and in stalls, now and as before.
 
 A run remembers every room it has seen (to drop duplicates) and, with --resume, every room
 final in the log. Now: one set of 64-bit fingerprints for all apps (`resumer.seen`); before:
-Python sets of room IDs per app (`bench/plain_sets.py`, run beside it in the same way).
+Python sets of room IDs per app (`bench/probes/plain_sets.py`, run beside it in the same way).
 
 - Memory: `resumer run --dry-run` over 10k and 3M room IDs, at 1 app and at 100 apps, and at
   1 app with --resume over a log that holds every room as final: the growth of peak RSS from
@@ -26,22 +26,24 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from bench.harness import ChildRun, run_child, toml_text
-from bench.plain_sets import PlainRouter
-from bench.plan import IDENTIFIER, Plan, Workspace
-from bench.scale import bench_apps
-from bench.tools import BenchApp
+from bench.harness.child import ChildRun, run_child
+from bench.harness.plan import IDENTIFIER, Plan, Workspace
+from bench.harness.scenario import Scenario
+from bench.harness.tomltext import toml_text
+from bench.harness.tools import BenchApp, bench_apps
+from bench.markdown import cell, table
+from bench.probes.plain_sets import PlainRouter
 from resumer.engine.routing import Router
 from resumer.engine.run import BATCH
 from resumer.records import Room
 
 BYTES_TARGET = 40  # per room at 3M rooms, peak RSS growth
 STALL_TARGET_MS = 5.0
-LAUNCHERS = {"now": ("-m", "resumer"), "before": ("-m", "bench.plain_sets")}
+LAUNCHERS = {"now": ("-m", "resumer"), "before": ("-m", "bench.probes.plain_sets")}
 ROUTERS: dict[str, Callable[[list[int]], Router]] = {"now": Router, "before": PlainRouter}
 
 
-def seen(ws: Workspace, plan: Plan) -> dict[str, Any]:
+def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
     """Memory per room (dry runs) and routing's cost and stalls, now and before."""
     load_before = os.getloadavg()
     memory = {
@@ -100,7 +102,7 @@ def _memory(
 
 
 def _room_ids(size: int, apps: int) -> Iterator[tuple[int, str]]:
-    """(sdkappid, room ID) for `size` rooms over `apps` apps, interleaved as in bench/scale."""
+    """(sdkappid, room ID) for `size` rooms over `apps` apps, interleaved as in a scale step."""
     sdkappids = [a.sdkappid for a in bench_apps(apps)]
     for n in range(size):
         yield sdkappids[n % apps], f"live_{n // apps + 1:08d}"
@@ -215,3 +217,54 @@ def _batches(size: int, apps: int) -> Iterator[list[Room]]:
     rooms = _room_ids(size, apps)
     while batch := [Room(room_id=r, sdkappid=s) for s, r in islice(rooms, BATCH)]:
         yield batch
+
+
+def render(s: dict[str, Any]) -> str:
+    """Section 10."""
+    small, large = s["sizes"]
+    memory = [
+        [
+            case,
+            f"{row['now']['bytes_per_room']} / {row['before']['bytes_per_room']}",
+            f"{row['now']['max_rss_mb'][1]} / {row['before']['max_rss_mb'][1]}",
+            f"{row['now']['cpu_s'][1]} / {row['before']['cpu_s'][1]}",
+        ]
+        for case, row in s["memory"].items()
+    ]
+    timing = [
+        [
+            case,
+            f"{row['now']['ns_per_room']} / {row['before']['ns_per_room']}",
+            f"{row['now']['max_call_ms']} / {row['before']['max_call_ms']}",
+            f"{row['now']['max_batch_ms']} / {row['before']['max_batch_ms']}",
+        ]
+        for case, row in s["timing"].items()
+    ]
+    targets = "; ".join(f"{k}: {cell(v)}" for k, v in s["meets"].items())
+    load = f"{s['load_before']} before, {s['load_after']} after"
+    return "\n".join(
+        [
+            "## 10. Remembering the rooms: fingerprints now / Python sets before",
+            "",
+            f"`resumer run --dry-run` over {small:,} and {large:,} room IDs like "
+            f"{s['room_id_format']}; each cell: as shipped (`resumer.seen`) / with the sets of "
+            "before (`bench/probes/plain_sets.py`). Bytes per room: peak RSS growth from the "
+            "small input to the large one, per room.",
+            "",
+            table(["input", "bytes per room", f"peak RSS MB at {large:,}", "CPU s"], memory),
+            "",
+            f"The Router alone, in the bench's process, over {large:,} rooms (interleaved over "
+            f"the apps as a run's input is): CPU per room, the longest `route` call, and the "
+            f"longest {s['batch']} calls in a row (what the dispatcher routes in one turn of "
+            "the event loop: a stall that long). The thread's CPU time, the garbage collector "
+            "off, each call and batch at the lesser of two passes: the structures' own cost, "
+            "not the machine's other jobs' nor a collection's.",
+            "",
+            table(["apps", "ns per room", "longest call ms", f"longest {s['batch']} ms"], timing),
+            "",
+            f"Targets: {targets}. Load average (1, 5, 15 min): {load}.",
+        ]
+    )
+
+
+SCENARIO = Scenario(name="seen", measure=measure, render=render)

@@ -1,4 +1,4 @@
-"""Write a large results log to time `resumer report` on: `python -m bench.report_log OUT [N]`.
+"""A large results log to time `resumer report` on: `python -m bench.probes.report_log OUT [N]`.
 
 N lines (default 1,000,000) as a run and its resume would leave them: three apps paced at
 19.7/s each, most rooms ok, some rejected, gave_up or aborted, the rooms not final recorded again

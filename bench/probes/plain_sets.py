@@ -1,6 +1,6 @@
-"""resumer with the Python sets of before: `python -m bench.plain_sets run --dry-run ...`.
+"""resumer with the Python sets of before: `python -m bench.probes.plain_sets run --dry-run ...`.
 
-Bench scenario 9 measures the memory and the stalls of the rooms a run remembers, as shipped
+Bench scenario 10 measures the memory and the stalls of the rooms a run remembers, as shipped
 (`resumer.seen`: fingerprints) and as before (a set of room IDs per app, a set of invalid
 entries, and a set per app of the rooms final in the log for --resume). This launcher swaps the
 two old classes back into the CLI and runs it: the code of this very commit otherwise, so the
@@ -94,6 +94,6 @@ def plain_read_final(path: str) -> PlainFinalRooms:
 
 
 if __name__ == "__main__":
-    cli.Router = PlainRouter  # type: ignore[attr-defined]  # swapped here, as bench/fixed_margin does
+    cli.Router = PlainRouter  # type: ignore[attr-defined]  # swapped here, as fixed_margin does
     cli.read_final = plain_read_final  # type: ignore[attr-defined,assignment]
     sys.exit(cli.main(sys.argv[1:]))

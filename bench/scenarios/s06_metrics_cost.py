@@ -17,97 +17,26 @@ count exactly the requests the simulator received.
 from __future__ import annotations
 
 import asyncio
-import http.client
-import threading
 import time
-import urllib.request
-from typing import Any, Self
+from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from bench.metrics import percentile
-from bench.plan import BUDGET, IDENTIFIER, PACE, Plan, Workspace
-from bench.scale import bench_apps, step
-from bench.servers import free_port, pushgateway
-from bench.tools import BenchApp
+from bench.harness.plan import BUDGET, IDENTIFIER, PACE, Plan, Workspace
+from bench.harness.scenario import Scenario
+from bench.harness.scraper import SCRAPE_EVERY, Scraper, get, requests_total
+from bench.harness.servers import free_port, pushgateway
+from bench.harness.step import step
+from bench.harness.tools import BenchApp, bench_apps
+from bench.markdown import cell, table
 from resumer.config.model import AppConfig
 from resumer.engine.app import App
 from resumer.observe.metrics import PUSH_EVERY, exposition, snapshot
 from resumer.records import Status
 
-SCRAPE_EVERY = 1.0  # seconds between two GETs of /metrics
 VARIANTS = ("none", "scrape", "push")
 # Metrics may cost at most this much CPU per request, 1 being none. One scrape costs about 1 %
 # (`scrape_cpu_ms`), well below the run-to-run spread of ±5 % on a shared two-core machine.
 CPU_RATIO_TARGET = 1.1
 COLLECTIONS = 20  # /metrics bodies made to time one (`scrape_cpu_ms`)
-_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
-
-
-class Scraper:
-    """`with Scraper(url) as s:` GETs `url` every SCRAPE_EVERY seconds from a thread meanwhile.
-
-    A GET refused (before resumer listens, or after it stopped) is not counted; the last
-    successful one holds the run's final state, since resumer keeps serving until it is read.
-    """
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.took_ms: list[float] = []
-        self.last = ""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="scraper", daemon=True)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _loop(self) -> None:
-        due = time.monotonic()
-        while not self._stop.wait(max(due - time.monotonic(), 0.0)):
-            due += SCRAPE_EVERY  # a fixed grid, as Prometheus keeps its scrape interval
-            self._scrape()
-
-    def _scrape(self) -> None:
-        began = time.monotonic()
-        try:
-            body = _get(self.url)
-        except (OSError, http.client.HTTPException):  # refused, reset, or cut short
-            return
-        self.took_ms.append(1000 * (time.monotonic() - began))
-        self.last = body
-
-    def figures(self) -> dict[str, Any]:
-        """How many scrapes, how long they took, the size of the last, and its request count."""
-        return {
-            "scrapes": len(self.took_ms),
-            "scrape_p50_ms": round(percentile(self.took_ms, 50), 1),
-            "scrape_max_ms": round(max(self.took_ms, default=0.0), 1),
-            "scrape_kb": round(len(self.last.encode()) / 1024, 1),
-            "requests_in_last_scrape": requests_total(self.last),
-        }
-
-
-def _get(url: str) -> str:
-    with _HTTP.open(url, timeout=10) as reply:
-        text: str = reply.read().decode()
-        return text
-
-
-def requests_total(exposition: str) -> int:
-    """The sum of every `resumer_requests_total` sample of a Prometheus text exposition."""
-    return round(
-        sum(
-            sample.value
-            for family in text_string_to_metric_families(exposition)
-            for sample in family.samples
-            if sample.name == "resumer_requests_total"
-        )
-    )
 
 
 def scrape_cpu_ms(apps: int) -> float:
@@ -154,7 +83,7 @@ def _pushed(ws: Workspace, plan: Plan, name: str) -> dict[str, Any]:
     """The step with `--metrics-push` to a Pushgateway, and what the Pushgateway holds after."""
     with pushgateway() as url:
         figures = _step(ws, plan, name, ("--metrics-push", url))
-        pushed = requests_total(_get(f"{url}/metrics"))
+        pushed = requests_total(get(f"{url}/metrics"))
     return figures | {"requests_in_pushgateway": pushed}
 
 
@@ -215,8 +144,8 @@ def _meets(variants: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-def metrics_cost(ws: Workspace, plan: Plan) -> dict[str, Any]:
-    """Scenario 6: the step without metrics, scraped and pushed, rounds in alternating order."""
+def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
+    """The step without metrics, scraped and pushed, rounds in alternating order."""
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
     for round_ in range(1, plan.metrics_rounds + 1):
         for variant in VARIANTS if round_ % 2 else VARIANTS[::-1]:
@@ -240,3 +169,84 @@ def metrics_cost(ws: Workspace, plan: Plan) -> dict[str, Any]:
         "variants": variants,
         "meets": _meets(variants),
     }
+
+
+HEADER = (
+    *("run", "client CPU ms/request (each run)", "× no metrics", "share of ideal (each run)"),
+    *("100422", "max in 1 s (worst app)", "sim loop lag max ms", "client peak RSS MB"),
+    "what was counted",
+)
+
+
+def render(m: dict[str, Any]) -> str:
+    """Section 6."""
+    variants = m["variants"]
+    names = {
+        "none": "no metrics",
+        "scrape": f"`--metrics`, scraped every {m['scrape_every_s']:g} s",
+        "push": f"`--metrics-push` (every {m['push_every_s']:g} s and at the end)",
+    }
+    rows = [[names[key], *_row(v), _what_counted(key, v)] for key, v in variants.items()]
+    meets = m["meets"]
+    return "\n".join(
+        [
+            f"## 6. Metrics cost: {m['apps']} apps, {m['rooms']} rooms, without metrics, "
+            "scraped, and pushed",
+            "",
+            f"Scenario 5's step, run three ways, each {_times(m['rounds'])}, the rounds in "
+            "alternating order; CPU per request is pooled over a variant's runs and the share of "
+            "the ideal aggregate rate averaged (each run's in brackets: the share follows the "
+            "machine's load once the client or the simulator is short of CPU). Scraped: the "
+            "bench GETs `/metrics` as Prometheus would (a GET's time, taken at the bench, "
+            "includes its wait for resumer's busy event loop). Pushed: to a real Pushgateway "
+            "(`prometheus-pushgateway`), read back after the run.",
+            "",
+            table(HEADER, rows),
+            "",
+            f"One scrape of {m['apps']} apps costs {m['scrape_cpu_ms']} ms of CPU, timed alone in "
+            "the bench's process (`s06_metrics_cost.scrape_cpu_ms`): once a second, × "
+            f"{m['scrape_ratio_expected']} the CPU per request without metrics, the cost the "
+            "scraped runs measure amid the machine's noise.",
+            "",
+            "With metrics, CPU per request at most 1.1 × that without: "
+            f"{cell(meets['cpu_ratio<=1.1'])}; no 100422 and at most 20 in any 1 s, "
+            f"every run: {cell(meets['code_100422==0'] and meets['max_arrivals_1s<=20'])}; "
+            "the last scrape and the Pushgateway counted every request the simulator received: "
+            f"{cell(meets['metrics_count_every_request'])}.",
+        ]
+    )
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
+def _row(v: dict[str, Any]) -> list[object]:
+    return [
+        _each(v, "client_cpu_ms_per_request"), v["cpu_ratio"], _each(v, "share_of_ideal"),
+        v["code_100422"], v["max_arrivals_1s"], v["sim_max_loop_lag_ms"], v["client_max_rss_mb"],
+    ]  # fmt: skip
+
+
+def _each(v: dict[str, Any], key: str) -> str:
+    """A variant's figure, then each run's in brackets."""
+    return f"{v[key]} ({', '.join(str(r[key]) for r in v['runs'])})"
+
+
+def _what_counted(key: str, v: dict[str, Any]) -> str:
+    """What the variant's metrics (or, without them, the simulator) counted."""
+    runs = v["runs"]
+    if key == "scrape":
+        counts = ", ".join(str(r["requests_in_last_scrape"]) for r in runs)
+        return (
+            f"{sum(r['scrapes'] for r in runs)} scrapes of {runs[-1]['scrape_kb']} KB, "
+            f"p50 ≤ {max(r['scrape_p50_ms'] for r in runs)} ms, "
+            f"max {max(r['scrape_max_ms'] for r in runs)} ms; the last read {counts} requests"
+        )
+    if key == "push":
+        counts = ", ".join(str(r["requests_in_pushgateway"]) for r in runs)
+        return f"the Pushgateway held {counts} requests"
+    return f"the simulator received {', '.join(str(r['requests']) for r in runs)}"
+
+
+SCENARIO = Scenario(name="metrics_cost", measure=measure, render=render)
