@@ -49,7 +49,7 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
 
 
 def render(p: dict[str, Any]) -> str:
-    """Section 1."""
+    """Section 1 of RESULTS.md, from these figures."""
     rows: list[list[object]] = [
         ["achieved rate / 20, from the 2nd request",
          f"{p['share_of_cap']} ({p['achieved_rate']}/s)", "≥ 0.98",

@@ -96,7 +96,7 @@ def _meets(tools: dict[str, Any]) -> dict[str, bool]:
 
 
 def render(s: dict[str, Any]) -> str:
-    """Section 2."""
+    """Section 2 of RESULTS.md, from these figures."""
     rows: list[list[object]] = []
     for key, t in s["tools"].items():
         name = TOOL_NAMES.get(key, key)

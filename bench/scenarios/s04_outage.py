@@ -48,7 +48,7 @@ def _rooms_left_at(times: list[float], kinds: list[str], at: float) -> int:
 
 
 def render(o: dict[str, Any]) -> str:
-    """Section 4."""
+    """Section 4 of RESULTS.md, from these figures."""
     start, end = o["outage_s"]
     rows: list[list[object]] = [
         ["requests sent into the outage", o["during_outage"], "", None],

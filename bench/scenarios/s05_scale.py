@@ -149,7 +149,7 @@ HEADER = (
 
 
 def render(s: dict[str, Any]) -> str:
-    """Section 5."""
+    """Section 5 of RESULTS.md, from these figures."""
     rows = [
         [
             st["apps"], st["rooms"], st["aggregate_rate"], st["ideal_rate"], st["share_of_ideal"],

@@ -179,7 +179,7 @@ HEADER = (
 
 
 def render(m: dict[str, Any]) -> str:
-    """Section 6."""
+    """Section 6 of RESULTS.md, from these figures."""
     variants = m["variants"]
     names = {
         "none": "no metrics",

@@ -114,7 +114,7 @@ HEADER = (
 
 
 def render(j: dict[str, Any]) -> str:
-    """Section 7."""
+    """Section 7 of RESULTS.md, from these figures."""
     rows: list[list[object]] = []
     for path, runs in j["runs"].items():
         new, old = runs["learned"], runs["fixed"]

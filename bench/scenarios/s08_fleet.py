@@ -154,7 +154,7 @@ COST_HEADER = (
 
 
 def render(f: dict[str, Any]) -> str:
-    """Section 8."""
+    """Section 8 of RESULTS.md, from these figures."""
     parts = f["parts"]
     alone, shared, killed, apps = parts["alone"], parts["shared"], parts["killed"], parts["apps"]
     meets = f["meets"]

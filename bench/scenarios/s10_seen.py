@@ -220,7 +220,7 @@ def _batches(size: int, apps: int) -> Iterator[list[Room]]:
 
 
 def render(s: dict[str, Any]) -> str:
-    """Section 10."""
+    """Section 10 of RESULTS.md, from these figures."""
     small, large = s["sizes"]
     memory = [
         [
