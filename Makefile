@@ -30,7 +30,7 @@ demo: install
 
 check: system-deps install-test lint typecheck test
 
-bench: system-deps install-test  # about 25 minutes; needs curl (xargs baseline); writes bench/RESULTS.md
+bench: system-deps install-test  # as long as bench/run.py says; needs curl (xargs baseline); writes bench/RESULTS.md
 	$(PY) -m bench.run
 
 lint:

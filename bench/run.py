@@ -1,10 +1,13 @@
 """Run the benchmarks: `python -m bench.run [--smoke] [--out DIR] [--only NAME ...]`.
 
-The full run (about 32 minutes on two cores) writes `report.json` to `--out` (default
-`bench/out/`) and `bench/RESULTS.md`. `--smoke` runs every scenario at tiny sizes in seconds,
-with no thresholds, so CI keeps the suite working; its RESULTS.md goes to `--out`, as does a
-run limited with `--only`, unless `--update` asks to put its sections into bench/RESULTS.md
-(each replacing the section of its number; the others, and the head, are kept).
+The full run takes about 45 minutes on two cores (`make bench`; the sum of its scenarios' own
+lengths, most of them paced by the 20/s budget: the jitter sweep's ten runs about 11 minutes,
+the dry runs of scenario 10 about 10 to 15, the soak 5 to 8). It writes `report.json` to
+`--out` (default `bench/out/`) and `bench/RESULTS.md`. `--smoke` runs every scenario at tiny
+sizes in about a minute, with no thresholds, so CI keeps the suite working; its RESULTS.md goes
+to `--out`, as does a run limited with `--only`, unless `--update` asks to put its sections
+into bench/RESULTS.md (each replacing the section of its number; the others, and the head, are
+kept).
 """
 
 from __future__ import annotations
@@ -15,39 +18,16 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import (
-    fleet,
-    jitter,
-    machine,
-    markdown,
-    metrics_cost,
-    scale,
-    scenarios,
-    seen,
-    sidebyside,
-    soak,
-)
-from bench.plan import FULL, SMOKE, Plan, Workspace
+from bench.harness import document, machine
+from bench.harness.plan import FULL, SMOKE, Workspace
+from bench.scenarios import BY_NAME, SCENARIOS
 
 HERE = Path(__file__).resolve().parent
-Scenario = Callable[[Workspace, Plan], dict[str, Any]]
-SCENARIOS: dict[str, Scenario] = {
-    "pacing": scenarios.pacing,
-    "side_by_side": sidebyside.side_by_side,
-    "contention": scenarios.contention,
-    "outage": scenarios.outage,
-    "scale": scale.scale,
-    "metrics_cost": metrics_cost.metrics_cost,
-    "jitter": jitter.jitter,
-    "fleet": fleet.fleet,
-    "soak": soak.soak,
-    "seen": seen.seen,
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds; for CI")
     parser.add_argument("--out", type=Path, default=HERE / "out", help="folder of the outputs")
-    parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), help="just these")
+    parser.add_argument("--only", nargs="+", choices=list(BY_NAME), help="just these")
     parser.add_argument(
         "--update",
         action="store_true",
@@ -68,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not plan.smoke and shutil.which("curl") is None:
         print("bench: the full run needs curl for the xargs baseline: apt-get install curl")
         return 2
-    names = args.only or list(SCENARIOS)
+    names = args.only or list(BY_NAME)
     if "metrics_cost" in names and shutil.which("prometheus-pushgateway") is None:
         print("bench: metrics_cost needs a Pushgateway: apt-get install prometheus-pushgateway")
         return 2
@@ -80,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in names:
         began = time.monotonic()
         print(f"bench: {name} ...", flush=True)
-        results[name] = SCENARIOS[name](Workspace(args.out), plan)
+        results[name] = BY_NAME[name].measure(Workspace(args.out), plan)
         print(f"bench: {name} done in {time.monotonic() - began:.1f} s", flush=True)
     command = "python -m bench.run" + (" --smoke" if plan.smoke else "")
     report = {
@@ -95,9 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     official = not plan.smoke and not args.only
     target = HERE / "RESULTS.md" if official or args.update else args.out / "RESULTS.md"
     if args.update:  # the other scenarios' sections stay as their own run left them
-        text = markdown.splice(target.read_text(encoding="utf-8"), report)
+        text = document.splice(target.read_text(encoding="utf-8"), report, SCENARIOS)
     else:
-        text = markdown.render(report)
+        text = document.render(report, SCENARIOS)
     target.write_text(text, encoding="utf-8")
     print(f"bench: {report['duration_s']} s; wrote {args.out / 'report.json'} and {target}")
     return 0

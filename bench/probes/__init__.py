@@ -1,0 +1,1 @@
+"""Measurements beside the scenarios: profiles, costs, and old code run for comparison."""

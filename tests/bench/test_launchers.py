@@ -1,0 +1,24 @@
+"""The names the comparison launchers swap are still the ones resumer looks up when it runs.
+
+`bench/probes/fixed_margin.py` and `bench/probes/plain_sets.py` run the real CLI with one piece
+of the code of before swapped in, by assigning a module attribute. Were the name to move, the
+assignment would still succeed and swap nothing: the "before" column would measure the code of
+now. These tests fail instead.
+"""
+
+from __future__ import annotations
+
+from resumer.cli import main as cli
+from resumer.engine.routing import Router
+from resumer.pace import pacer
+from resumer.pace.pacing import Margin
+from resumer.results.writer import read_final
+
+
+def test_the_pacer_builds_its_margin_from_the_name_fixed_margin_swaps() -> None:
+    assert vars(pacer)["Margin"] is Margin
+
+
+def test_the_cli_routes_and_reads_the_log_by_the_names_plain_sets_swaps() -> None:
+    assert vars(cli)["Router"] is Router
+    assert vars(cli)["read_final"] is read_final
