@@ -34,3 +34,10 @@ def test_relative_links_resolve(doc: Path) -> None:
         if not path.exists() or missing_anchor:
             broken.append(target)
     assert not broken, f"{doc.name}: broken links {broken}"
+
+
+def test_the_readme_is_a_front_door() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.encode()) <= 12 * 1024
+    headings = re.findall(r"(?m)^## (.*)$", text)
+    assert headings.index("Exit codes") == headings.index("A real incident, step by step") + 1
