@@ -16,6 +16,7 @@ _MARKER = re.compile(r"^\s*<!-- doc-test: (?P<spec>.*?) -->\s*$")
 _FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w-]*)\s*$")
 _EXIT = re.compile(r"\bexit=(\d+)")
 _EXPECT = re.compile(r'\bexpect="([^"]*)"')
+_SETUP = re.compile(r"\bsetup=([\w-]+)")
 BASH = shutil.which("bash") or "/bin/bash"
 DEADLINE = 30.0  # seconds for one block: each is a few seconds of paced requests
 
@@ -31,6 +32,7 @@ class Block:
     skip: bool
     exit: int
     expect: str
+    setup: str  # the name of what the test prepares first, or ""
 
 
 def blocks(path: Path) -> list[Block]:
@@ -52,6 +54,7 @@ def blocks(path: Path) -> list[Block]:
         spec = marker["spec"] if marker else ""
         exit_code = _EXIT.search(spec)
         expect = _EXPECT.search(spec)
+        setup = _SETUP.search(spec)
         found.append(
             Block(
                 source=f"{path.name}:{i + 1}",
@@ -61,6 +64,7 @@ def blocks(path: Path) -> list[Block]:
                 skip=spec.startswith("skip"),
                 exit=int(exit_code[1]) if exit_code else 0,
                 expect=expect[1] if expect else "",
+                setup=setup[1] if setup else "",
             )
         )
         i = j + 1

@@ -22,6 +22,16 @@ OPERATIONS = ROOT / "docs" / "operations.md"
 ROOMS = [f"room-{i}" for i in range(30)]
 # Only credentials and addresses differ from what the documents say.
 CREDENTIALS = {"'...'": f"'{DEMO_SECRET_KEY}'", "${{ secrets.TENCENT_IM_KEY }}": DEMO_SECRET_KEY}
+# What the test prepares before a block marked `setup=NAME`, in a directory of its own: here a
+# run whose results could not be written (its reader closed stdout at once), which exits 4 and
+# leaves its outcomes on stderr.
+SETUPS = {
+    "unwritable-log": (
+        "set +o pipefail\n"
+        "resumer run -c config.toml rooms.txt 2>stderr.txt | head -c 0\n"
+        "test ${PIPESTATUS[0]} -eq 4\n"
+    ),
+}
 BIN = str(Path(sys.executable).parent)  # the venv's `resumer`, as after `make install`
 
 
@@ -66,6 +76,21 @@ def check(block: Block, done: subprocess.CompletedProcess[str]) -> None:
     assert block.expect in said, f"{block.source} did not say {block.expect!r}:\n{said}"
 
 
+def check_setup(block: Block, tmp_path: Path, env: dict[str, str]) -> None:
+    """Prepare `block.setup` in a directory of its own, run the block there, check the log."""
+    folder = tmp_path / block.setup
+    folder.mkdir()
+    for name in ("config.toml", "rooms.txt"):
+        (folder / name).write_bytes((tmp_path / name).read_bytes())
+    prepared = run_shell(SETUPS[block.setup], cwd=folder, env=env)
+    assert prepared.returncode == 0, prepared.stderr
+    check(block, run_shell(block.text, cwd=folder, env=env))
+    lines = (folder / "results.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert sorted(r["room_id"] for r in records) == sorted(ROOMS)  # each room once
+    assert {r["status"] for r in records} == {"ok"}
+
+
 @pytest.mark.parametrize("doc", [README, OPERATIONS], ids=lambda p: p.name)
 def test_every_block_a_user_would_paste_is_marked(doc: Path) -> None:
     unmarked = [b.source for b in blocks(doc) if b.lang in ("sh", "yaml") and not b.marked]
@@ -105,7 +130,9 @@ def test_the_operations_recipes_and_the_ci_job(sim: str, tmp_path: Path) -> None
         if not block.marked or block.skip:
             continue
         text = substitute(block.text, CREDENTIALS | addresses)
-        if block.lang == "yaml":
+        if block.setup:
+            check_setup(block, tmp_path, env)
+        elif block.lang == "yaml":
             for step in ci_steps(text):
                 check(block, run_shell(step.run, cwd=tmp_path, env=env | step.env))
             assert (tmp_path / "rehearsal.jsonl").stat().st_size > 0
