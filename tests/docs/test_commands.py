@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,7 +33,10 @@ SETUPS = {
         "test ${PIPESTATUS[0]} -eq 4\n"
     ),
 }
-BIN = str(Path(sys.executable).parent)  # the venv's `resumer`, as after `make install`
+BIN = str(Path(sys.executable).parent)
+needs_jq = pytest.mark.skipif(
+    shutil.which("jq") is None, reason="the documents' recipes use jq"
+)  # the venv's `resumer`, as after `make install`
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +101,7 @@ def test_every_block_a_user_would_paste_is_marked(doc: Path) -> None:
     assert not unmarked, f"mark these blocks with <!-- doc-test: ... -->: {unmarked}"
 
 
+@needs_jq
 def test_the_readme_runbook(sim: str, tmp_path: Path) -> None:
     (tmp_path / "inventory.json").write_text(json.dumps({"rooms": [{"id": r} for r in ROOMS]}))
     (tmp_path / "config.toml").write_text(config(sim))
@@ -115,6 +120,7 @@ def test_the_readme_runbook(sim: str, tmp_path: Path) -> None:
     assert {r["status"] for r in records} == {"ok"}
 
 
+@needs_jq
 def test_the_operations_recipes_and_the_ci_job(sim: str, tmp_path: Path) -> None:
     (tmp_path / "rooms.txt").write_text("".join(f"{r}\n" for r in ROOMS))
     (tmp_path / "config.toml").write_text(config(sim))
