@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 
 .PHONY: demo check bench install install-test system-deps lint typecheck test
 # Real servers the tests start on loopback for themselves (Debian packages; CI runs as root).
-SYSTEM_PACKAGES := prometheus-pushgateway redis-server
+SYSTEM_PACKAGES := prometheus-pushgateway redis-server jq
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
