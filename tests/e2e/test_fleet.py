@@ -57,11 +57,15 @@ def _until_sent(sim: SimThread, requests: int, processes: list[subprocess.Popen[
         time.sleep(0.05)  # polling the simulator's count, not pacing anything
 
 
-def _wait(processes: list[subprocess.Popen[bytes]], tmp: Path) -> list[int]:
-    codes = [process.wait(timeout=RUN_DEADLINE) for process in processes]
-    for n, code in enumerate(codes):
-        assert code in (0, -signal.SIGKILL), (tmp / f"stderr-{n}.txt").read_text()
-    return codes
+def _wait(
+    processes: list[subprocess.Popen[bytes]], tmp: Path, *, killed: int | None = None
+) -> None:
+    """Wait for every run: each exits 0, but for the one the test `killed` (by its index)."""
+    for n, process in enumerate(processes):
+        code = process.wait(timeout=RUN_DEADLINE)
+        assert code == (-signal.SIGKILL if n == killed else 0), (
+            tmp / f"stderr-{n}.txt"
+        ).read_text()
 
 
 def _records(tmp: Path, runs: int) -> list[dict[str, Any]]:
@@ -84,12 +88,13 @@ def _sent_by_two_runs(tmp: Path, runs: int) -> set[str]:
     return {room for room, runs_ in senders.items() if len(runs_) > 1}
 
 
-def _within_budget(stats: dict[str, Any], throttled: int) -> None:
-    """At most 20 arrivals in any 1 s, give or take one: on a loaded 2-core machine the
-    simulator's loop can stamp two arrivals tens of ms late (tests/test_e2e_run.py); the bench
-    measures the exact figure on a quiet one."""
-    assert stats["max_arrivals_1s"] <= 21, stats
-    assert stats["by_code"].get("100422", 0) <= throttled, stats
+def _within_budget(stats: dict[str, Any]) -> None:
+    """The fleet together: never over 20 arrivals at the simulator in any 1 s, so no 100422.
+
+    How close to the budget the fleet paces is for tests/fleet and the benchmarks to measure.
+    """
+    assert stats["max_arrivals_1s"] <= 20, stats
+    assert "100422" not in stats["by_code"], stats["by_code"]
 
 
 def _event(stderr: Path, name: str = "run_finished") -> dict[str, Any]:
@@ -106,18 +111,15 @@ def test_three_runs_with_overlapping_lists_send_each_room_once_within_the_budget
     every = room_lines(600).splitlines(keepends=True)
     lists = ["".join(every[:400]), "".join(every[200:]), "".join(every)]  # 600 distinct rooms
     with redis_server() as redis, SimThread(sim_config()) as sim:
-        started = time.monotonic()
         with _runs(tmp_path, sim.url, redis.url, lists, "--ledger", "incident-1") as runs:
             _wait(runs, tmp_path)
         stats = app_stats(sim.stats())
     records = _records(tmp_path, 3)
     assert not _sent_by_two_runs(tmp_path, 3)
-    throttled = stats["by_code"].get("100422", 0)
-    assert sum(stats["rooms"].values()) == 600 + throttled  # each once, and its throttled tries
+    assert len(stats["rooms"]) == 600
+    assert set(stats["rooms"].values()) == {1}  # each room once, by one of the runs
     assert {r["room_id"] for r in records if r["status"] == "ok"} == set(stats["rooms"])
-    _within_budget(stats, throttled=3)
-    span = stats["last_arrival_s"] - stats["first_arrival_s"]
-    assert (stats["requests"] - 1) / span >= 18.5, f"{span:.1f} s, {time.monotonic() - started}"
+    _within_budget(stats)
     skipped = sum(_event(tmp_path / f"stderr-{n}.txt")["skipped"] for n in range(3))
     assert skipped + 600 == 1400  # every room of every list: done by one run, skipped by others
     shared = [_event(tmp_path / f"stderr-{n}.txt", "redis_shared") for n in range(3)]
@@ -130,15 +132,14 @@ def test_a_run_killed_mid_way_leaves_its_rooms_to_the_others(tmp_path: Path) -> 
         with _runs(tmp_path, sim.url, redis.url, [room_lines(300)] * 3) as runs:
             _until_sent(sim, 100, runs)  # the victim sent its share by now; the others go on
             runs[0].send_signal(signal.SIGKILL)
-            _wait(runs, tmp_path)
+            _wait(runs, tmp_path, killed=0)
         stats = app_stats(sim.stats())
-    assert [run.returncode for run in runs][1:] == [0, 0]
     assert set(stats["rooms"]) == {f"room-{i}" for i in range(300)}
     twice = [room for room, sent in stats["rooms"].items() if sent > 1]
     assert len(twice) <= 8, twice  # only what the killed run had in flight
     ok = {r["room_id"] for r in _records(tmp_path, 3) if r["status"] == "ok"}
     assert len(ok) == 300
-    _within_budget(stats, throttled=3)
+    _within_budget(stats)
 
 
 def test_redis_hung_for_3_s_mid_run_costs_time_not_rooms(tmp_path: Path) -> None:
@@ -152,7 +153,7 @@ def test_redis_hung_for_3_s_mid_run_costs_time_not_rooms(tmp_path: Path) -> None
         stats = app_stats(sim.stats())
     assert not _sent_by_two_runs(tmp_path, 2)
     assert len(stats["rooms"]) == 160
-    _within_budget(stats, throttled=1)  # no burst when Redis came back
+    _within_budget(stats)  # no burst when Redis came back
     assert {r["room_id"] for r in _records(tmp_path, 2) if r["status"] == "ok"} == set(
         stats["rooms"]
     )
@@ -168,7 +169,7 @@ def test_script_flush_mid_run_is_not_noticed(tmp_path: Path) -> None:
         stats = app_stats(sim.stats())
     assert not _sent_by_two_runs(tmp_path, 2)
     assert len(stats["rooms"]) == 100
-    _within_budget(stats, throttled=1)
+    _within_budget(stats)
     assert "redis_lost" not in (tmp_path / "stderr-0.txt").read_text()
 
 
@@ -256,7 +257,7 @@ def test_status_shows_the_live_runs_and_each_apps_shared_state(tmp_path: Path) -
     assert {r["pid"] for r in during["runners"]} == {run.pid for run in runs}
     (app,) = during["apps"]
     assert app["sdkappid"] == DEMO_SDKAPPID
-    assert 15 <= app["sent_last_second"] <= 20
+    assert 0 < app["sent_last_second"] <= 20  # sending, within the budget
     assert 0.015 <= app["margin"] <= 0.091
     assert table.stdout.startswith(f"Redis {redis.url}: 2 runs alive")
     assert f"app {DEMO_SDKAPPID}: " in table.stdout
