@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from resumer.sim.profiles import DEMO_SDKAPPID
 from resumer.sim.thread import SimThread
 from tests.e2e.test_long import _read_log, _run, _start
@@ -105,6 +107,7 @@ def _event(stderr: Path, name: str = "run_finished") -> dict[str, Any]:
     raise AssertionError(f"no {name} in {stderr}")
 
 
+@pytest.mark.timeout(300)  # tens of seconds of real time when quiet
 def test_three_runs_with_overlapping_lists_send_each_room_once_within_the_budget(
     tmp_path: Path,
 ) -> None:
@@ -127,6 +130,7 @@ def test_three_runs_with_overlapping_lists_send_each_room_once_within_the_budget
     assert sum(s["lost"] + s["release_failures"] for s in shared) == 0
 
 
+@pytest.mark.timeout(300)  # tens of seconds of real time when quiet
 def test_a_run_killed_mid_way_leaves_its_rooms_to_the_others(tmp_path: Path) -> None:
     with redis_server() as redis, SimThread(sim_config()) as sim:
         with _runs(tmp_path, sim.url, redis.url, [room_lines(300)] * 3) as runs:
@@ -142,6 +146,7 @@ def test_a_run_killed_mid_way_leaves_its_rooms_to_the_others(tmp_path: Path) -> 
     _within_budget(stats)
 
 
+@pytest.mark.timeout(300)  # tens of seconds of real time when quiet
 def test_redis_hung_for_3_s_mid_run_costs_time_not_rooms(tmp_path: Path) -> None:
     with redis_server() as redis, SimThread(sim_config()) as sim:
         with _runs(tmp_path, sim.url, redis.url, [room_lines(160)] * 2) as runs:
@@ -243,6 +248,7 @@ def _status(redis: str, *flags: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.timeout(300)  # tens of seconds of real time when quiet
 def test_status_shows_the_live_runs_and_each_apps_shared_state(tmp_path: Path) -> None:
     with redis_server() as redis, SimThread(sim_config()) as sim:
         with _runs(tmp_path, sim.url, redis.url, [room_lines(300)] * 2, "--ledger", "l1") as runs:

@@ -249,6 +249,7 @@ def test_an_output_with_records_is_refused_without_resume(tmp_path: Path) -> Non
     assert log.read_bytes() == before
 
 
+@pytest.mark.timeout(300)  # tens of seconds of real time when quiet
 def test_a_15_s_outage_pauses_the_run_and_every_room_ends_ok(tmp_path: Path) -> None:
     outage = (3.0, 18.0)  # seconds from the simulator's start
     config = sim_config(outages=(outage,), outage_kind="http503", seed=13)

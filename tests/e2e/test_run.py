@@ -32,6 +32,7 @@ def assert_each_room_ok_once(run: Outcome, stats: dict[str, Any], rooms: int) ->
     assert set(stats["rooms"]) == set(run.statuses())
 
 
+@pytest.mark.timeout(300)  # tens of seconds of real time when quiet
 def test_400_rooms_at_the_budget_with_slow_replies(tmp_path: Path) -> None:
     with SimThread(sim_config(latency=Latency(min_ms=0, max_ms=400), seed=1)) as sim:
         run = resumer(*app_flags(sim.url), tmp=tmp_path, stdin=room_lines(400))
@@ -75,6 +76,7 @@ def test_transient_failures_cost_exactly_their_retries_and_refusals_are_final(
     assert {"run_started", "retrying"} <= {e["event"] for e in events}
 
 
+@pytest.mark.timeout(300)  # tens of seconds of real time when quiet
 def test_sharing_the_budget_with_a_neighbour_it_backs_off_and_every_room_ends_ok(
     tmp_path: Path,
 ) -> None:
