@@ -1,6 +1,6 @@
 """Long `resumer run` end to end: stopping (SIGTERM, SIGINT, kill -9), resuming, outages, refusals.
 
-The real CLI as a subprocess against the simulator on 127.0.0.1, as in tests/test_e2e_run.py.
+The real CLI as a subprocess against the simulator on 127.0.0.1, as in tests/e2e/test_run.py.
 Runs that get a signal are started with Popen and stopped once the results log shows progress;
 every wait polls a condition (the log, the simulator's stats) under a deadline, never a blind
 sleep. Counts are asserted exactly where the contract makes them exact; time bounds are loose
@@ -172,7 +172,7 @@ def test_a_signal_stops_cleanly_and_resume_sends_no_room_twice(
     assert len(records) == len(stopped) + STOPPED_ROOMS - len(_ok_rooms(stopped))
     assert sorted(_ok_rooms(records)) == sorted(_all_rooms(STOPPED_ROOMS))  # one ok each
     # No fault, and every request in flight finished within the grace period: one request each,
-    # but for a 100422 from arrivals the loaded simulator bunched (see assert_within_budget).
+    # but for one 100422 from two arrivals a loaded simulator stamped close together.
     throttled = stats["by_code"].get("100422", 0)
     assert throttled <= 1, stats["by_code"]
     assert set(stats["rooms"]) == _all_rooms(STOPPED_ROOMS)

@@ -1,6 +1,6 @@
 """The results log end to end: a log that cannot be written, -o that is no log, a log in use.
 
-The real CLI as a subprocess against the simulator on 127.0.0.1, as in tests/test_e2e_run.py.
+The real CLI as a subprocess against the simulator on 127.0.0.1, as in tests/e2e/test_run.py.
 Every run has a timeout: a hang fails the test instead of holding the suite.
 """
 
