@@ -23,8 +23,15 @@ import pytest
 
 from resumer.sim.profiles import DEMO_SDKAPPID
 from resumer.sim.thread import SimThread
-from tests.e2e.test_long import _read_log, _run, _start
-from tests.support.e2e import app_flags, app_stats, room_lines, sim_config
+from tests.support.e2e import (
+    app_flags,
+    app_stats,
+    read_log,
+    room_lines,
+    run_cli,
+    sim_config,
+    start_cli,
+)
 from tests.support.servers import redis_server
 
 RUN_DEADLINE = 120.0  # seconds a run of a few hundred rooms may take on a loaded machine
@@ -40,7 +47,7 @@ def _runs(
         source = tmp / f"rooms-{n}.txt"
         source.write_text(rooms)
         args = [*app_flags(url), "--redis", redis, "-o", str(tmp / f"log-{n}.jsonl"), *extra]
-        processes.append(_start([*args, str(source)], tmp / f"stderr-{n}.txt"))
+        processes.append(start_cli([*args, str(source)], tmp / f"stderr-{n}.txt"))
     try:
         yield processes
     finally:
@@ -75,7 +82,7 @@ def _records(tmp: Path, runs: int) -> list[dict[str, Any]]:
     for n in range(runs):
         log = tmp / f"log-{n}.jsonl"
         if log.exists():
-            records += _read_log(log)[0]
+            records += read_log(log)[0]
     return records
 
 
@@ -84,7 +91,7 @@ def _sent_by_two_runs(tmp: Path, runs: int) -> set[str]:
     senders: dict[str, set[int]] = {}
     for n in range(runs):
         log = tmp / f"log-{n}.jsonl"
-        for record in _read_log(log)[0] if log.exists() else []:
+        for record in read_log(log)[0] if log.exists() else []:
             if record["attempts"]:
                 senders.setdefault(record["room_id"], set()).add(n)
     return {room for room, runs_ in senders.items() if len(runs_) > 1}
@@ -210,7 +217,7 @@ def test_a_redis_that_does_not_answer_at_the_start_is_one_sentence(tmp_path: Pat
         url = redis.url
         redis.stop()
     with SimThread(sim_config()) as sim:
-        done = _run([*app_flags(sim.url), "--redis", url, "-o", str(tmp_path / "log.jsonl")])
+        done = run_cli([*app_flags(sim.url), "--redis", url, "-o", str(tmp_path / "log.jsonl")])
         sent = app_stats(sim.stats())["requests"]
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("resumer: cannot reach Redis at")
@@ -221,7 +228,9 @@ def test_a_redis_that_refuses_the_first_calls_is_one_sentence(tmp_path: Path) ->
     # PING passes; an ACL refuses what the start needs next (SCAN, for the runs alive).
     with redis_server() as redis, SimThread(sim_config()) as sim:
         assert redis.command("ACL", "SETUSER", "default", "-scan") == "+OK"
-        done = _run([*app_flags(sim.url), "--redis", redis.url, "-o", str(tmp_path / "log.jsonl")])
+        done = run_cli(
+            [*app_flags(sim.url), "--redis", redis.url, "-o", str(tmp_path / "log.jsonl")]
+        )
         sent = app_stats(sim.stats())["requests"]
     assert done.returncode == 2, done.stderr
     last = done.stderr.strip().splitlines()[-1]
@@ -236,9 +245,9 @@ def test_a_second_run_of_the_same_ledger_skips_what_the_first_finished(tmp_path:
         rooms = tmp_path / "rooms.txt"
         rooms.write_text(room_lines(40))
         common = [*app_flags(sim.url), "--redis", redis.url, str(rooms)]
-        first = _run([*common, "--ledger", "nightly", "-o", str(first_log)])
-        again = _run([*common, "--ledger", "nightly", "-o", str(second_log)])
-        unnamed = _run([*common, "-o", str(tmp_path / "third.jsonl")])
+        first = run_cli([*common, "--ledger", "nightly", "-o", str(first_log)])
+        again = run_cli([*common, "--ledger", "nightly", "-o", str(second_log)])
+        unnamed = run_cli([*common, "-o", str(tmp_path / "third.jsonl")])
         sent = app_stats(sim.stats())["rooms"]
     assert (first.returncode, again.returncode, unnamed.returncode) == (0, 0, 0), again.stderr
     assert not second_log.exists() or not second_log.read_text()  # all skipped, none written
