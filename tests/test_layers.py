@@ -2,7 +2,7 @@
 
     cli ─▶ report, observe, fleet ─▶ engine ─▶ pace, results, config, inputs, sim ─▶ api
                                                                                      │
-                                    errors, records, seen, streams, timing  ◀───────┘
+                          errors, records, seen, streams, timing, humanize  ◀───────┘
 
 A module may import its own package and any package on a lower layer; a package on the same
 layer or above is refused. Lazy imports (inside a function) count as much as the ones at the
@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "seen": 0,
     "streams": 0,
     "timing": 0,
+    "humanize": 0,
     "api": 1,
     "pace": 2,
     "results": 2,

@@ -13,7 +13,7 @@ from resumer.config.sharing import REDIS_URL_ENV, check_redis_url
 from resumer.errors import UsageError
 
 if TYPE_CHECKING:
-    from resumer.fleet.status import Status
+    from resumer.fleet.status import FleetState
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _read(url: str, shown: str) -> Status:
+async def _read(url: str, shown: str) -> FleetState:
     # redis-py is the optional extra resumer[redis]: loaded only here
     from redis.exceptions import RedisError  # noqa: PLC0415
 
@@ -59,7 +59,7 @@ async def _read(url: str, shown: str) -> Status:
         await client.aclose()
 
 
-def _lines(status: Status, *, now: float) -> list[str]:
+def _lines(status: FleetState, *, now: float) -> list[str]:
     runs = len(status.runners)
     lines = [f"Redis {status.redis}: {runs} run{'s' if runs != 1 else ''} alive"]
     for r in status.runners:

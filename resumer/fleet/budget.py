@@ -47,14 +47,12 @@ import asyncio
 import dataclasses
 from collections import deque
 from enum import IntEnum
-from importlib import resources
-from string import Template
 
 import redis.asyncio as aioredis
 from aiolimiter import AsyncLimiter
 
 from resumer.fleet import keys
-from resumer.fleet.link import Link
+from resumer.fleet.link import Link, lua
 from resumer.pace.pacer import HARD_LINE_MARGIN, RING, SKEW, WINDOW
 from resumer.pace.pacing import (
     BETA,
@@ -79,7 +77,7 @@ US = 1_000_000
 NS = 1_000_000_000
 
 
-class Verdict(IntEnum):
+class ThrottleAnswer(IntEnum):
     """What the script made of the throttle report a reservation carried."""
 
     NONE = 0  # nothing reported
@@ -96,7 +94,7 @@ class Reservation:
     now: int  # when the script ran
     at: int  # the slot booked (or when to ask again)
     rate: float  # the app's shared rate, under the budget less the shared margin, requests/s
-    verdict: Verdict
+    throttle: ThrottleAnswer
     cover: float  # the shared margin, as the seconds of arrival jitter J it covers: budget/(1+J)
 
     @property
@@ -113,13 +111,13 @@ class Reservation:
     def parse(cls, reply: object) -> Reservation:
         if not isinstance(reply, list) or len(reply) != 6:
             raise TypeError(f"unexpected reply from reserve.lua: {reply!r}")
-        booked, now, at, rate, verdict, cover = (int(value) for value in reply)
+        booked, now, at, rate, throttle, cover = (int(value) for value in reply)
         return cls(
             booked=booked == 1,
             now=now,
             at=at,
             rate=rate / US,
-            verdict=Verdict(verdict),
+            throttle=ThrottleAnswer(throttle),
             cover=cover / NS,
         )
 
@@ -131,8 +129,8 @@ class Reservation:
 
 def reserve_source() -> str:
     """The script, its constants filled in from the Python ones it must agree with."""
-    text = resources.files("resumer.fleet").joinpath("reserve.lua").read_text(encoding="utf-8")
-    return Template(text).substitute(
+    return lua(
+        "reserve.lua",
         EPOCH=EPOCH,
         BETA=repr(BETA),
         SCALE=repr(SCALE),
@@ -290,7 +288,7 @@ class SharedPacer:
             self._unused = 0
         if reservation.booked:
             self._ended = None
-        if reservation.verdict is Verdict.WIDENED:
+        if reservation.throttle is ThrottleAnswer.WIDENED:
             self.widenings += 1
         self._rate, self._cover = reservation.rate, reservation.cover
         return reservation

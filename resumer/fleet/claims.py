@@ -51,13 +51,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from importlib import resources
 
 import structlog
 
 from resumer.engine.sharing import Claim, Hold
 from resumer.fleet import keys
-from resumer.fleet.link import Link
+from resumer.fleet.link import Link, lua, time_us
 from resumer.fleet.repeat import Repeat
 from resumer.records import Result
 from resumer.timing import Sleep
@@ -69,16 +68,6 @@ OVERLAP_TTL = 86400.0  # seconds "-" keeps its entries: they matter only while r
 
 _HOLDS = (Hold.LEASED, Hold.BUSY, Hold.FINAL)  # claim.lua's answers, in its numbering
 _RELEASED, _EXPIRED, _LOST = 1, 2, 0  # release.lua's answers
-
-
-def _script(name: str) -> str:
-    return resources.files("resumer.fleet").joinpath(name).read_text(encoding="utf-8")
-
-
-async def redis_now_us(link: Link, sleep: Sleep) -> int:
-    """Redis's clock in µs: the run's start as the ledger's entries are stamped."""
-    seconds, micros = await link.call(lambda r: r.time(), sleep)
-    return int(seconds) * 1_000_000 + int(micros)
 
 
 @dataclass(slots=True)
@@ -127,9 +116,9 @@ class RoomClaims:
         )
         self._lease_ttl_ms = str(max(1, round(lease_ttl * 1000)))
         self._renew_every = renew_every if renew_every is not None else lease_ttl / RENEW_SHARE
-        self._claim = link.script(_script("claim.lua"))
-        self._release = link.script(_script("release.lua"))
-        self._renew = link.script(_script("renew.lua"))
+        self._claim = link.script(lua("claim.lua"))
+        self._release = link.script(lua("release.lua"))
+        self._renew = link.script(lua("renew.lua"))
         self._runner = link.runner.encode()
         self._held: dict[int, dict[str, _Held]] = {}  # sdkappid -> room -> lease
         self._renewer = Repeat(
@@ -218,7 +207,8 @@ class RoomClaims:
 
     async def _since(self, sleep: Sleep) -> str:
         if self._since_us is None:
-            self._since_us = await redis_now_us(self._link, sleep)
+            # the run's start as the ledger's entries are stamped
+            self._since_us = await self._link.call(time_us, sleep)
         return str(self._since_us)
 
     async def _renew_round(self) -> None:

@@ -21,6 +21,8 @@ import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
+from importlib import resources
+from string import Template
 from typing import TypeVar
 
 import redis.asyncio as aioredis
@@ -41,6 +43,19 @@ WAIT_STEP = 0.05  # seconds a caller waits between looks at whether Redis is bac
 FIRST_PROBE = 0.1  # seconds before the prober's first probe; it doubles up to LAST_PROBE
 LAST_PROBE = 2.0
 PROBE_TTL_MS = 1000  # the probe's key is gone a second after it is written
+
+
+def lua(name: str, **constants: object) -> str:
+    """The source of the fleet's Lua script `name`, its `$NAME`s filled in from `constants`."""
+    text = resources.files("resumer.fleet").joinpath(name).read_text(encoding="utf-8")
+    # Only a script with constants is a template: the others' Lua patterns use `$` as it is.
+    return Template(text).substitute(constants) if constants else text
+
+
+async def time_us(client: aioredis.Redis) -> int:
+    """Redis's clock (`TIME`), in µs since the Unix epoch."""
+    seconds, micros = await client.time()
+    return int(seconds) * 1_000_000 + int(micros)
 
 
 def runner_id() -> str:

@@ -21,7 +21,7 @@ from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
 from resumer.fleet.budget import SharedPacer
 from resumer.fleet.claims import OVERLAP_TTL, RoomClaims
-from resumer.fleet.link import Link, reason
+from resumer.fleet.link import Link, reason, time_us
 from resumer.fleet.repeat import Repeat
 from resumer.records import Result
 from resumer.timing import Sleep
@@ -55,8 +55,7 @@ class RedisSharing:
         )
         try:
             try:  # at the start, not failed closed: a Redis that refuses is a usage error
-                seconds, micros = await link.redis.time()
-                started_us = int(seconds) * 1_000_000 + int(micros)
+                started_us = await time_us(link.redis)
                 since_us = await _overlap_start(link, started_us)
             except (RedisError, OSError) as exc:
                 raise UsageError(

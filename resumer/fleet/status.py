@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from resumer.fleet import keys
 from resumer.fleet.budget import EPOCH, US
+from resumer.fleet.link import time_us
 from resumer.pace.pacing import LEAST_COVER
 
 SCAN_COUNT = 1000  # keys asked for per SCAN step
@@ -45,7 +46,7 @@ class AppState:
 
 
 @dataclass(frozen=True, slots=True)
-class Status:
+class FleetState:
     """Everything `resumer status` shows."""
 
     redis: str
@@ -56,15 +57,14 @@ class Status:
         return asdict(self)
 
 
-async def read_status(client: aioredis.Redis, *, shown_url: str) -> Status:
+async def read_status(client: aioredis.Redis, *, shown_url: str) -> FleetState:
     """Read the runs' heartbeats and every app's shared state."""
     runners = await _runners(client)
     sdkappids = {int(a) for a in await client.smembers(keys.APPS)}
     sdkappids.update(app for runner in runners for app in runner.apps)
-    seconds, micros = await client.time()
-    now = (int(seconds) - EPOCH) * US + int(micros)
+    now = await time_us(client) - EPOCH * US  # as the budget's keys count time
     apps = [await _app(client, sdkappid, now) for sdkappid in sorted(sdkappids)]
-    return Status(redis=shown_url, runners=runners, apps=apps)
+    return FleetState(redis=shown_url, runners=runners, apps=apps)
 
 
 async def _runners(client: aioredis.Redis) -> list[Runner]:

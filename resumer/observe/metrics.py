@@ -37,7 +37,7 @@ from resumer.errors import MetricsError
 
 PUSH_EVERY = 15.0  # seconds between pushes to a Pushgateway; one more at the end
 PUSH_TIMEOUT = 5.0  # seconds one push may take before it is given up (the run goes on)
-LINGER = 5.0  # seconds /metrics stays up after the run, unless scraped once before then
+LAST_SCRAPE_WAIT = 5.0  # seconds /metrics stays up after the run, unless scraped once before then
 JOB = "resumer"  # the Pushgateway's job label
 
 
@@ -173,7 +173,7 @@ class MetricsServer:
                 "give a free port with --metrics HOST:PORT"
             ) from None
 
-    async def stop(self, *, linger: float = LINGER) -> None:
+    async def stop(self, *, linger: float = LAST_SCRAPE_WAIT) -> None:
         """Stop serving once the final state was scraped, or after `linger` seconds."""
         if self._runner is None:
             return
@@ -235,8 +235,8 @@ async def exported(
     """Serve and/or push the run's metrics while the block runs; the final state at its end.
 
     The server lingers after the block until one scrape has read the final state, at most
-    LINGER seconds; the pusher pushes once more. The pusher is returned so the caller can say
-    whether pushes failed (a Pushgateway that is down never stops the run).
+    LAST_SCRAPE_WAIT seconds; the pusher pushes once more. The pusher is returned so the caller
+    can say whether pushes failed (a Pushgateway that is down never stops the run).
     """
     server = MetricsServer(apps) if listen else None
     pusher = MetricsPusher(apps, push) if push else None

@@ -1,7 +1,7 @@
 """What the user sees while and after the run: a live table per app, `progress` events, a summary.
 
 The achieved rate is measured, not assumed: every refresh samples each app's `sent` counter, and
-the rate is its growth over the last WINDOW seconds of samples. The ETA is the rooms left (of
+the rate is its growth over the last RATE_SPAN seconds of samples. The ETA is the rooms left (of
 those routed so far) at that rate; it counts requests, retries included, so it errs optimistic.
 """
 
@@ -24,15 +24,10 @@ from rich.text import Text
 
 from resumer.engine.app import App, AppCounts
 from resumer.engine.summary import Summary
+from resumer.humanize import error_codes, hms
 from resumer.records import Status
 
-WINDOW = 10.0  # seconds of samples the achieved rate is measured over
-
-
-def _hms(seconds: float) -> str:
-    minutes, secs = divmod(max(0, round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+RATE_SPAN = 10.0  # seconds of samples the achieved rate is measured over
 
 
 class _Progress:
@@ -56,8 +51,8 @@ class _Progress:
         for sdkappid, app in self.apps.items():
             samples = self._samples[sdkappid]
             samples.append((now, app.stats.sent))
-            # Drop the oldest while the next one is WINDOW old too: the span stays >= WINDOW.
-            while len(samples) > 1 and now - samples[1][0] >= WINDOW:
+            # Drop the oldest while the next is RATE_SPAN old too: the span stays >= RATE_SPAN.
+            while len(samples) > 1 and now - samples[1][0] >= RATE_SPAN:
                 samples.popleft()
 
     def rate(self, sdkappid: int) -> float:
@@ -156,7 +151,7 @@ class ProgressDisplay(_Progress):
                 ProgressBar(total=max(stats.routed, 1), completed=stats.done),
                 f"{self.rate(sdkappid):.1f}",
                 f"{app.pacer.rate:.1f}",
-                "–" if eta is None else _hms(eta),
+                "–" if eta is None else hms(eta),
                 retries_by_code(stats.retry_codes),
                 Text(f"{stats.throttles:,}", style="yellow" if stats.throttles else ""),
                 self._status(app, finished=not more and stats.done >= stats.routed),
@@ -220,11 +215,6 @@ class ProgressEvents(_Progress):
             )
 
 
-def _codes(codes: Counter[str]) -> str:
-    shown = [f"{'no code' if c == '0' else c}×{n:,}" for c, n in codes.most_common(4)]
-    return ", ".join(shown + (["…"] if len(codes) > 4 else []))
-
-
 def summary_tables(summary: Summary) -> Group:
     """The closing tables: rooms by status and error code, then requests, per app and in total."""
     rooms = Table(title="rooms", box=box.SIMPLE_HEAD, header_style="bold")
@@ -237,7 +227,7 @@ def summary_tables(summary: Summary) -> Group:
 
     def row(name: str, stats: AppCounts, style: str = "", *, sent_any: bool = True) -> None:
         counts = (f"{stats.statuses[s]:,}" for s in Status)
-        rooms.add_row(name, *counts, _codes(stats.codes), style=style)
+        rooms.add_row(name, *counts, error_codes(stats.codes), style=style)
         if sent_any:
             rate = f"{stats.sent / summary.duration:.1f}/s" if summary.duration > 0 else "–"
             sent = (f"{n:,}" for n in (stats.sent, stats.retries, stats.throttles))
@@ -259,7 +249,7 @@ def summary_tables(summary: Summary) -> Group:
         rooms.add_section()
         requests.add_section()
         row("total", total, style="bold")
-    took = f"took {_hms(summary.duration)}" + (", interrupted" if summary.interrupted else "")
+    took = f"took {hms(summary.duration)}" + (", interrupted" if summary.interrupted else "")
     if summary.skipped:
         took += f"; {summary.skipped:,} rooms already final in the log were skipped"
     if summary.duplicates:

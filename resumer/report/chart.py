@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from resumer.config.model import MAX_RATE
 from resumer.errors import UsageError
 from resumer.records import Status
 from resumer.report.merge import AppReport, Report
@@ -20,7 +21,6 @@ MAX_BINS = 600  # a 14-hour incident is drawn in bins wide enough to stay readab
 BIN_SECONDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
 MAX_APPS = 6  # apps drawn one by one (the busiest); the rest are summed as one series
 MIN_GAP_BINS = 2  # this many bins in a row with no room finished are shaded: an outage shows
-BUDGET = 20  # requests/s per SDKAppID: no app can finish rooms faster for long
 _MARKERS = "vs^Do*P"
 
 
@@ -140,7 +140,9 @@ def draw(data: ChartData, path: str) -> None:
             f"no room finished ({MIN_GAP_BINS * data.bin_seconds} s or more)" if n == 0 else None
         )
         axes.axvspan(start, end, color="0.85", zorder=0, label=label)
-    axes.axhline(BUDGET, color="0.4", linestyle="--", linewidth=1, label="API budget: 20/s per app")
+    # no app can finish rooms faster than its budget for long
+    budget = f"API budget: {MAX_RATE:g}/s per app"
+    axes.axhline(MAX_RATE, color="0.4", linestyle="--", linewidth=1, label=budget)
     for i, series in enumerate(data.series):
         colour = f"C{i}"
         axes.stairs(series.ok, data.edges, fill=True, alpha=0.25, color=colour)
@@ -162,7 +164,7 @@ def draw(data: ChartData, path: str) -> None:
     axes.set_xlabel(f"time since the first record ({data.unit})")
     axes.set_ylabel("rooms finished per second (rooms/s)")
     axes.set_xlim(data.edges[0], data.edges[-1])
-    axes.set_ylim(0, max([BUDGET, *(max(s.ok + s.not_ok) for s in data.series)]) * 1.25)
+    axes.set_ylim(0, max([MAX_RATE, *(max(s.ok + s.not_ok) for s in data.series)]) * 1.25)
     axes.grid(alpha=0.3)
     axes.legend(loc="upper right", fontsize="small")
     figure.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.2)

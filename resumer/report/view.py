@@ -4,7 +4,7 @@ and the rooms left to do as input lines that `resumer run -` takes back."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from rich import box
@@ -12,6 +12,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from resumer.humanize import error_codes, hms
 from resumer.records import Status
 from resumer.report.merge import App, AppReport, Report
 
@@ -30,14 +31,14 @@ def tables(report: Report, logs: Sequence[str]) -> Group:
 
     def row(name: str, app: AppReport, style: str = "") -> None:
         counts = (f"{app.statuses[s]:,}" for s in Status)
-        rooms.add_row(name, *counts, _codes(app.codes), style=style)
+        rooms.add_row(name, *counts, error_codes(app.codes), style=style)
         timing.add_row(
             name,
             f"{app.records:,}",
             f"{app.attempts:,}",
             _wall(app.first_ts),
             _wall(app.last_ts),
-            "–" if app.seconds is None else _hms(app.seconds),
+            "–" if app.seconds is None else hms(app.seconds),
             "–" if app.rate is None else f"{app.rate:.1f}",
             style=style,
         )
@@ -118,16 +119,5 @@ def _app_dict(app: AppReport) -> dict[str, Any]:
     }
 
 
-def _codes(codes: Mapping[int, int]) -> str:
-    shown = [f"{'no code' if c == 0 else c}×{n:,}" for c, n in list(codes.items())[:4]]
-    return ", ".join(shown + (["…"] if len(codes) > 4 else []))
-
-
 def _wall(ts: str | None) -> str:
     return "–" if ts is None else ts[:19].replace("T", " ")
-
-
-def _hms(seconds: float) -> str:
-    minutes, secs = divmod(max(0, round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -46,7 +46,7 @@ from resumer.api.usersig import UserSigInfo, decode_usersig, signature_matches
 from resumer.errors import UserSigError
 from resumer.sim.config import AppSecret, Jitter, Latency, SimConfig
 from resumer.sim.replies import Answer, broken, envelope
-from resumer.sim.stats import AppStats
+from resumer.sim.stats import AppTraffic
 from resumer.sim.window import SlidingWindow
 
 __all__ = ["AppSecret", "Jitter", "Latency", "SimConfig", "SimModel"]
@@ -69,7 +69,7 @@ class _App:
         self.last_op: dict[str, float] = {}  # room -> start of its current interval
         self.ops: deque[tuple[float, str]] = deque()  # (time, room), to expire last_op
         self.script_pos: dict[str, int] = {}  # room -> index of its next scripted step
-        self.stats = AppStats()
+        self.stats = AppTraffic()
 
 
 class SimModel:
@@ -280,7 +280,7 @@ class SimModel:
         """Zero the counters; the window, scripts, intervals and locks keep their state."""
         for app in self._apps.values():
             self._play_neighbour(app, now)
-            app.stats = AppStats()
+            app.stats = AppTraffic()
         self._unrouted.clear()
 
 

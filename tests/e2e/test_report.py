@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from resumer.report import chart
 from resumer.report.merge import merge
 from resumer.sim.profiles import DEMO_SDKAPPID
@@ -121,6 +123,7 @@ def test_a_missing_log_is_one_sentence_and_exit_2(tmp_path: Path) -> None:
     assert "is a directory" in folder.stderr
 
 
+@pytest.mark.timeout(300)  # tens of seconds of real time when quiet
 def test_the_chart_of_a_run_through_an_outage_shows_the_outage_as_a_gap(tmp_path: Path) -> None:
     outage = (4.0, 7.0)  # seconds from the simulator's start, as in the demo's profile
     with SimThread(sim_config(outages=(outage,), outage_kind="http503", seed=2)) as sim:

@@ -1,6 +1,6 @@
 """The results log end to end: a log that cannot be written, -o that is no log, a log in use.
 
-The real CLI as a subprocess against the simulator on 127.0.0.1, as in tests/test_e2e_run.py.
+The real CLI as a subprocess against the simulator on 127.0.0.1, as in tests/e2e/test_run.py.
 Every run has a timeout: a hang fails the test instead of holding the suite.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,27 +19,19 @@ import pytest
 from resumer.records import Result, Status
 from resumer.results.writer import to_line
 from resumer.sim.config import Latency
-from resumer.sim.profiles import DEMO_SDKAPPID, DEMO_SECRET_KEY
+from resumer.sim.profiles import DEMO_SDKAPPID
 from resumer.sim.thread import SimThread
-from tests.support.e2e import app_flags, app_stats, room_lines, sim_config
+from tests.support.e2e import app_flags, app_stats, cli_command, cli_env, room_lines, sim_config
 
 TIMEOUT = 60.0  # seconds: every run here ends in a few; more is a hang
 
 
-def _command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "resumer", "run", *args, "--log-format", "json"]
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "RESUMER_SECRET_KEY": DEMO_SECRET_KEY}
-
-
 def _run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        _command(*args),
+        cli_command(*args),
         input=stdin,
         capture_output=True,
-        env=_env(),
+        env=cli_env(),
         timeout=TIMEOUT,
         check=False,
     )
@@ -75,11 +66,11 @@ def test_stdout_closed_by_its_reader_stops_the_run_and_loses_no_outcome(tmp_path
     rooms.write_text(room_lines(60))
     with SimThread(sim_config(latency=Latency(min_ms=50, max_ms=200), seed=5)) as sim:
         process = subprocess.Popen(
-            _command(*app_flags(sim.url), str(rooms)),
+            cli_command(*app_flags(sim.url), str(rooms)),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=_env(),
+            env=cli_env(),
         )
         assert process.stdout is not None
         process.stdout.close()
@@ -109,11 +100,11 @@ def test_head_1_ends_the_run_promptly_with_exit_4(tmp_path: Path) -> None:
     rooms = tmp_path / "rooms.txt"
     rooms.write_text(room_lines(100))
     with SimThread(sim_config()) as sim:
-        command = " ".join(f"'{part}'" for part in _command(*app_flags(sim.url), str(rooms)))
+        command = " ".join(f"'{part}'" for part in cli_command(*app_flags(sim.url), str(rooms)))
         done = subprocess.run(
             ["/bin/bash", "-c", f"{command} | head -1; exit ${{PIPESTATUS[0]}}"],
             capture_output=True,
-            env=_env(),
+            env=cli_env(),
             timeout=TIMEOUT,
             check=False,
         )
@@ -167,11 +158,11 @@ def test_a_closed_stdout_for_the_results_is_one_sentence(tmp_path: Path) -> None
     rooms = tmp_path / "rooms.txt"
     rooms.write_text(room_lines(5))
     with SimThread(sim_config()) as sim:
-        command = " ".join(f"'{part}'" for part in _command(*app_flags(sim.url), str(rooms)))
+        command = " ".join(f"'{part}'" for part in cli_command(*app_flags(sim.url), str(rooms)))
         done = subprocess.run(
             ["/bin/bash", "-c", f"exec {command} >&-"],
             capture_output=True,
-            env=_env(),
+            env=cli_env(),
             timeout=TIMEOUT,
             check=False,
         )
@@ -194,12 +185,12 @@ def test_a_closed_stderr_still_runs_and_keeps_the_log_out_of_the_results(
     rooms = tmp_path / "rooms.txt"
     rooms.write_text(room_lines(5))
     with SimThread(sim_config()) as sim:
-        command = [*_command(*app_flags(sim.url), str(rooms))[:-2], "--log-format", log_format]
+        command = [*cli_command(*app_flags(sim.url), str(rooms))[:-2], "--log-format", log_format]
         quoted = " ".join(f"'{part}'" for part in command)
         done = subprocess.run(
             ["/bin/bash", "-c", f"exec {quoted} 2>&-"],
             capture_output=True,
-            env=_env(),
+            env=cli_env(),
             timeout=TIMEOUT,
             check=False,
         )
@@ -219,10 +210,10 @@ def test_the_output_being_an_input_is_refused_however_it_is_spelled(tmp_path: Pa
         named = _run(*app_flags(sim.url), str(rooms), "-o", spelled)
         with rooms.open("rb") as stdin:
             piped = subprocess.run(
-                _command(*app_flags(sim.url), "-", "-o", str(rooms)),
+                cli_command(*app_flags(sim.url), "-", "-o", str(rooms)),
                 stdin=stdin,
                 capture_output=True,
-                env=_env(),
+                env=cli_env(),
                 timeout=TIMEOUT,
                 check=False,
             )
@@ -237,11 +228,11 @@ def test_the_output_being_an_input_is_refused_however_it_is_spelled(tmp_path: Pa
     with SimThread(sim_config()) as sim:
         with rooms.open("ab") as stdout:  # `resumer run rooms.txt >> rooms.txt`
             appended = subprocess.run(
-                _command(*app_flags(sim.url), str(rooms)),
+                cli_command(*app_flags(sim.url), str(rooms)),
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=subprocess.PIPE,
-                env=_env(),
+                env=cli_env(),
                 timeout=TIMEOUT,
                 check=False,
             )
@@ -270,11 +261,11 @@ def test_a_second_run_on_a_log_in_use_is_refused_naming_the_first(tmp_path: Path
     other.write_text(room_lines(5, prefix="other"))
     with SimThread(sim_config()) as sim:
         first = subprocess.Popen(
-            _command(*app_flags(sim.url), str(rooms), "-o", str(log)),
+            cli_command(*app_flags(sim.url), str(rooms), "-o", str(log)),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env=_env(),
+            env=cli_env(),
         )
         try:
             _wait_for_lines(log, first)
@@ -314,11 +305,11 @@ def test_an_input_that_breaks_after_requests_were_sent_exits_5(tmp_path: Path) -
     second.write_text(room_lines(5, prefix="more"))
     with SimThread(sim_config()) as sim:
         process = subprocess.Popen(
-            _command(*app_flags(sim.url), str(fifo), str(second), "-o", str(log)),
+            cli_command(*app_flags(sim.url), str(fifo), str(second), "-o", str(log)),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            env=_env(),
+            env=cli_env(),
         )
         with fifo.open("w") as producer:
             producer.write(room_lines(600))  # more than a batch: the run starts at once

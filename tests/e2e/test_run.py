@@ -11,32 +11,37 @@ import pytest
 from resumer.sim.config import Latency
 from resumer.sim.profiles import DEMO_SDKAPPID, DEMO_SDKAPPID_2
 from resumer.sim.thread import SimThread
-from tests.support.e2e import app_flags, app_stats, resumer, room_lines, sim_config
+from tests.support.e2e import Outcome, app_flags, app_stats, resumer, room_lines, sim_config
 
 
 def assert_within_budget(stats: dict[str, Any]) -> None:
-    """Zero 100422 and never over 20 arrivals in a second, give or take one bunched pair.
+    """Never over 20 arrivals at the simulator in any 1 s window, so never a 100422.
 
-    The pacer's guarantee is exact on departures (tests/test_pacer.py, on virtual time). The
-    simulator stamps arrivals when its handler runs, and on a loaded 2-core machine its loop can
-    bunch two arrivals by tens of ms: once per run is that noise; a pacing bug shows many times.
+    How close to the budget the run paces is measured on virtual time (tests/pace) and by the
+    benchmarks: on a loaded machine the achieved rate says more about the load than the code.
     """
-    assert stats["by_code"].get("100422", 0) <= 1, stats["by_code"]
-    assert stats["max_arrivals_1s"] <= 21
+    assert stats["max_arrivals_1s"] <= 20, stats
+    assert "100422" not in stats["by_code"], stats["by_code"]
 
 
+def assert_each_room_ok_once(run: Outcome, stats: dict[str, Any], rooms: int) -> None:
+    """Every room ended ok, and the simulator saw one request for each."""
+    assert len(run.records) == rooms
+    assert {r["status"] for r in run.records} == {"ok"}
+    assert set(stats["rooms"].values()) == {1}
+    assert set(stats["rooms"]) == set(run.statuses())
+
+
+@pytest.mark.timeout(300)  # tens of seconds of real time when quiet
 def test_400_rooms_at_the_budget_with_slow_replies(tmp_path: Path) -> None:
     with SimThread(sim_config(latency=Latency(min_ms=0, max_ms=400), seed=1)) as sim:
         run = resumer(*app_flags(sim.url), tmp=tmp_path, stdin=room_lines(400))
         stats = app_stats(sim.stats())
     assert run.code == 0, run.stderr
-    assert len(run.records) == 400
-    assert {r["status"] for r in run.records} == {"ok"}
+    assert_each_room_ok_once(run, stats, 400)
     assert all(r["request_id"].startswith("Id-") for r in run.records)
-    assert stats["by_code"]["0"] == 400
+    assert stats["by_code"] == {"0": 400}
     assert_within_budget(stats)
-    rate = (stats["requests"] - 1) / (stats["last_arrival_s"] - stats["first_arrival_s"])
-    assert rate >= 19.0, f"sustained {rate:.2f}/s"
 
 
 def test_transient_failures_cost_exactly_their_retries_and_refusals_are_final(
@@ -71,7 +76,8 @@ def test_transient_failures_cost_exactly_their_retries_and_refusals_are_final(
     assert {"run_started", "retrying"} <= {e["event"] for e in events}
 
 
-def test_sharing_the_budget_with_a_neighbour_it_settles_near_what_is_left(
+@pytest.mark.timeout(300)  # tens of seconds of real time when quiet
+def test_sharing_the_budget_with_a_neighbour_it_backs_off_and_every_room_ends_ok(
     tmp_path: Path,
 ) -> None:
     config = sim_config(neighbour_rate=12, latency=Latency(min_ms=20, max_ms=120), seed=3)
@@ -80,10 +86,12 @@ def test_sharing_the_budget_with_a_neighbour_it_settles_near_what_is_left(
         stats = app_stats(sim.stats(rooms=False))
     assert run.code == 0, run.stderr
     assert {r["status"] for r in run.records} == {"ok"}
+    assert len(run.records) == 200
+    # What the pacer settles at beside the neighbour is measured on virtual time
+    # (tests/pace/test_shared_budget.py); here: it backs off, so throttles stay few.
     throttled = stats["by_code"].get("100422", 0)
     assert throttled / stats["requests"] <= 0.10
-    used = 200 / (stats["last_arrival_s"] - stats["first_arrival_s"])
-    assert used >= 0.75 * 8, f"used {used:.2f}/s of the 8/s left"
+    assert stats["by_code"]["0"] == 200  # a throttled request is tried again; no room twice
     assert stats["max_accepted_1s"] <= 20
 
 
@@ -169,13 +177,11 @@ def test_two_apps_from_a_config_file_each_at_their_own_budget(tmp_path: Path) ->
         stats = sim.stats(rooms=False)
     assert run.code == 0, run.stderr
     assert len(run.records) == 400
-    together = 0.0
+    assert {r["status"] for r in run.records} == {"ok"}
     for sdkappid in (DEMO_SDKAPPID, DEMO_SDKAPPID_2):
         app = app_stats(stats, sdkappid)
-        assert app["by_code"]["0"] == 200
+        assert app["by_code"] == {"0": 200}  # one request each, none throttled
         assert_within_budget(app)
-        together += 199 / (app["last_arrival_s"] - app["first_arrival_s"])
-    assert together >= 38
 
 
 @pytest.mark.parametrize(

@@ -24,33 +24,37 @@ from resumer.api.usersig import make_usersig
 from resumer.sim.config import Latency
 from resumer.sim.profiles import DEMO_IDENTIFIER, DEMO_SDKAPPID, DEMO_SECRET_KEY
 from resumer.sim.thread import SimThread
-from tests.e2e.test_long import (
+from tests.support.e2e import (
     DEADLINE,
-    _all_rooms,
-    _command,
-    _env,
-    _ok_rooms,
-    _poll,
-    _read_log,
-    _run,
-    _start,
+    all_rooms,
+    app_flags,
+    app_stats,
+    cli_command,
+    cli_env,
+    ok_rooms,
+    poll,
+    read_log,
+    resumer,
+    room_lines,
+    run_cli,
+    sim_config,
+    start_cli,
 )
-from tests.support.e2e import app_flags, app_stats, resumer, room_lines, sim_config
 
 ROOMS = 120
 
 
 def _resume_sends_only_the_rooms_not_ok(args: list[str], log: Path, count: int) -> None:
     """--resume, against a fresh simulator: every room without an ok record once, no other."""
-    before, _ = _read_log(log)
-    ok_before = set(_ok_rooms(before))
+    before, _ = read_log(log)
+    ok_before = set(ok_rooms(before))
     with SimThread(sim_config()) as sim:
-        second = _run([*_with_endpoint(args, sim.url), "--resume"])
+        second = run_cli([*_with_endpoint(args, sim.url), "--resume"])
         sent = app_stats(sim.stats())["rooms"]
     assert second.returncode == 0, second.stderr
-    assert sent == dict.fromkeys(_all_rooms(count) - ok_before, 1)
-    records, _ = _read_log(log)
-    assert sorted(_ok_rooms(records)) == sorted(_all_rooms(count))  # one ok each
+    assert sent == dict.fromkeys(all_rooms(count) - ok_before, 1)
+    records, _ = read_log(log)
+    assert sorted(ok_rooms(records)) == sorted(all_rooms(count))  # one ok each
 
 
 def _with_endpoint(args: list[str], url: str) -> list[str]:
@@ -76,8 +80,8 @@ def test_sigterm_delivered_twice_at_once_still_lets_the_requests_in_flight_finis
     slow = Latency(min_ms=200, max_ms=600)  # so that requests are really in flight
     with SimThread(sim_config(latency=slow, seed=21)) as sim:
         args = [*app_flags(sim.url), str(rooms), "-o", str(log)]
-        first = _start(args, tmp_path / "first.err")
-        _poll(lambda: log.exists() and log.read_bytes().count(b"\n") >= 20, "20 records", first)
+        first = start_cli(args, tmp_path / "first.err")
+        poll(lambda: log.exists() and log.read_bytes().count(b"\n") >= 20, "20 records", first)
         first.send_signal(signal.SIGTERM)
         time.sleep(0.2)  # delivered apart (two pending SIGTERMs would merge into one)
         first.send_signal(signal.SIGTERM)
@@ -85,7 +89,7 @@ def test_sigterm_delivered_twice_at_once_still_lets_the_requests_in_flight_finis
         arrived = app_stats(sim.stats())["rooms"]
     stderr = (tmp_path / "first.err").read_text()
     assert code == 143, stderr
-    records, torn = _read_log(log)
+    records, torn = read_log(log)
     assert not torn
     assert {r["status"] for r in records} == {"ok"}  # every request in flight finished
     _every_request_has_its_record(records, arrived)
@@ -100,8 +104,8 @@ def test_a_second_sigint_a_moment_later_quits_and_records_the_rooms_in_flight(
     # A third of the requests get no reply: at the stop, some are in flight for up to 6 s.
     with SimThread(sim_config(faults={"hang": 0.3}, seed=22)) as sim:
         args = [*app_flags(sim.url), str(rooms), "-o", str(log), "--timeout", "6"]
-        first = _start(args, tmp_path / "first.err")
-        _poll(lambda: log.exists() and log.read_bytes().count(b"\n") >= 10, "10 records", first)
+        first = start_cli(args, tmp_path / "first.err")
+        poll(lambda: log.exists() and log.read_bytes().count(b"\n") >= 10, "10 records", first)
         first.send_signal(signal.SIGINT)
         time.sleep(1.5)  # a person pressing Ctrl-C again
         assert first.poll() is None, "the run ended before the second Ctrl-C"
@@ -115,7 +119,7 @@ def test_a_second_sigint_a_moment_later_quits_and_records_the_rooms_in_flight(
     assert quitting < 2.0, f"took {quitting:.1f} s to quit"
     assert '"quitting"' in stderr
     assert "Traceback" not in stderr
-    records, torn = _read_log(log)
+    records, torn = read_log(log)
     assert not torn
     aborted = [r for r in records if r["status"] == "aborted"]
     assert aborted, "no request was in flight at the second Ctrl-C"
@@ -129,14 +133,14 @@ def test_sighup_stops_like_sigterm_and_exits_129(tmp_path: Path) -> None:
     rooms.write_text(room_lines(ROOMS))
     with SimThread(sim_config(latency=Latency(min_ms=0, max_ms=400), seed=23)) as sim:
         args = [*app_flags(sim.url), str(rooms), "-o", str(log)]
-        first = _start(args, tmp_path / "first.err")
-        _poll(lambda: log.exists() and log.read_bytes().count(b"\n") >= 20, "20 records", first)
+        first = start_cli(args, tmp_path / "first.err")
+        poll(lambda: log.exists() and log.read_bytes().count(b"\n") >= 20, "20 records", first)
         first.send_signal(signal.SIGHUP)  # the SSH session dropped
         code = first.wait(timeout=DEADLINE)
         arrived = app_stats(sim.stats())["rooms"]
     stderr = (tmp_path / "first.err").read_text()
     assert code == 129, stderr
-    records, _ = _read_log(log)
+    records, _ = read_log(log)
     assert {r["status"] for r in records} == {"ok"}
     _every_request_has_its_record(records, arrived)
     _resume_sends_only_the_rooms_not_ok(args, log, ROOMS)
@@ -154,20 +158,20 @@ def test_the_grace_after_a_stop_lets_a_slow_reply_finish(tmp_path: Path) -> None
     )
     with SimThread(config) as sim:
         args = [*app_flags(sim.url), str(rooms), "-o", str(log), "--timeout", "8"]
-        first = _start(args, tmp_path / "first.err")
-        _poll(lambda: "room-30" in app_stats(sim.stats())["rooms"], "room-30 sent", first)
+        first = start_cli(args, tmp_path / "first.err")
+        poll(lambda: "room-30" in app_stats(sim.stats())["rooms"], "room-30 sent", first)
         first.send_signal(signal.SIGTERM)
         code = first.wait(timeout=DEADLINE)
         arrived = app_stats(sim.stats())["rooms"]
     stderr = (tmp_path / "first.err").read_text()
     assert code == 143, stderr
-    records, _ = _read_log(log)
+    records, _ = read_log(log)
     by_room = {r["room_id"]: r for r in records}
     assert by_room["room-30"]["status"] == "ok"  # answered 7 s after it was sent
     assert {r["status"] for r in records} == {"ok"}
     assert {r["attempts"] for r in records} == {1}
     _every_request_has_its_record(records, arrived)
-    plan = _run([*args, "--resume", "--dry-run"])  # a real --resume would take half a minute
+    plan = run_cli([*args, "--resume", "--dry-run"])  # a real --resume would take half a minute
     assert f"{count - len(records)} rooms to resume, {len(records)} already final" in plan.stdout
 
 
@@ -175,14 +179,14 @@ def test_a_stop_while_stdin_has_no_writer_ends_the_run(tmp_path: Path) -> None:
     err = tmp_path / "run.err"
     with SimThread(sim_config()) as sim, err.open("wb") as stderr:
         run = subprocess.Popen(
-            _command(*app_flags(sim.url), "-", "-o", str(tmp_path / "results.jsonl")),
+            cli_command(*app_flags(sim.url), "-", "-o", str(tmp_path / "results.jsonl")),
             stdin=subprocess.PIPE,  # held open, never written: a terminal nobody types at
             stdout=subprocess.DEVNULL,
             stderr=stderr,
-            env=_env(),
+            env=cli_env(),
         )
         assert run.stdin is not None
-        _poll(lambda: b"run_started" in err.read_bytes(), "run_started", run)
+        poll(lambda: b"run_started" in err.read_bytes(), "run_started", run)
         run.send_signal(signal.SIGTERM)
         try:
             code = run.wait(timeout=15)
@@ -199,21 +203,21 @@ def test_a_slow_producers_line_is_sent_before_the_next_one_comes(tmp_path: Path)
     log = tmp_path / "results.jsonl"
     with SimThread(sim_config()) as sim, (tmp_path / "run.err").open("wb") as stderr:
         run = subprocess.Popen(
-            _command(*app_flags(sim.url), "-", "-o", str(log)),
+            cli_command(*app_flags(sim.url), "-", "-o", str(log)),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
-            env=_env(),
+            env=cli_env(),
         )
         assert run.stdin is not None
         run.stdin.write(b"room-0\n")  # (echo room-0; sleep ...; echo room-1) | resumer run -
         run.stdin.flush()
-        _poll(lambda: log.exists() and b"room-0" in log.read_bytes(), "room-0's record", run)
+        poll(lambda: log.exists() and b"room-0" in log.read_bytes(), "room-0's record", run)
         assert app_stats(sim.stats())["rooms"] == {"room-0": 1}
         run.stdin.write(b"room-1\n")
         run.stdin.close()
         code = run.wait(timeout=DEADLINE)
-    records, _ = _read_log(log)
+    records, _ = read_log(log)
     assert code == 0
     assert [(r["room_id"], r["status"]) for r in records] == [("room-0", "ok"), ("room-1", "ok")]
 
@@ -221,11 +225,11 @@ def test_a_slow_producers_line_is_sent_before_the_next_one_comes(tmp_path: Path)
 def test_a_closed_stdin_is_refused_in_one_sentence(tmp_path: Path) -> None:
     with SimThread(sim_config()) as sim:
         run = subprocess.run(
-            _command(*app_flags(sim.url), "-o", str(tmp_path / "results.jsonl")),
+            cli_command(*app_flags(sim.url), "-o", str(tmp_path / "results.jsonl")),
             preexec_fn=lambda: os.close(0),  # resumer run - <&-
             capture_output=True,
             text=True,
-            env=_env(),
+            env=cli_env(),
             timeout=DEADLINE,
             check=False,
         )
@@ -253,7 +257,7 @@ def test_a_ready_usersig_with_input_from_a_pipe_resumes_every_room(tmp_path: Pat
             env={"RESUMER_SECRET_KEY": "", "RESUMER_USERSIG": usersig},
         )
     assert run.code == 0, run.stderr
-    assert run.statuses() == dict.fromkeys(_all_rooms(5), "ok")
+    assert run.statuses() == dict.fromkeys(all_rooms(5), "ok")
 
 
 def test_a_terminal_that_hangs_up_stops_the_run_with_every_record(tmp_path: Path) -> None:
@@ -271,18 +275,18 @@ def test_a_terminal_that_hangs_up_stops_the_run_with_every_record(tmp_path: Path
             stdin=terminal,
             stdout=terminal,
             stderr=terminal,
-            env=_env(),
+            env=cli_env(),
             start_new_session=True,  # a session of its own, led by the run ...
             preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # noqa: PLW1509  (on it)
         )
         os.close(terminal)
         drained.start()
-        _poll(lambda: log.exists() and log.read_bytes().count(b"\n") >= 20, "20 records", first)
+        poll(lambda: log.exists() and log.read_bytes().count(b"\n") >= 20, "20 records", first)
         os.close(master)  # hang up
         code = first.wait(timeout=DEADLINE)
         arrived = app_stats(sim.stats())["rooms"]
     assert code == 129, b"".join(shown)[-3000:].decode(errors="replace")
-    records, torn = _read_log(log)
+    records, torn = read_log(log)
     assert not torn
     assert {r["status"] for r in records} == {"ok"}
     _every_request_has_its_record(records, arrived)
@@ -306,11 +310,11 @@ def test_ctrl_c_while_reading_the_config_exits_130_quietly(tmp_path: Path) -> No
     err = tmp_path / "run.err"
     with err.open("wb") as stderr:
         run = subprocess.Popen(
-            _command("-c", str(config), "-o", str(tmp_path / "results.jsonl")),
+            cli_command("-c", str(config), "-o", str(tmp_path / "results.jsonl")),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
-            env=_env(),
+            env=cli_env(),
             # A suite started in the background (`cmd &` in a script) ignores SIGINT, and so
             # would this child, as Unix wants: Ctrl-C's default, as at a terminal, is the case.
             preexec_fn=_default_sigint,  # noqa: PLW1509  (no threads of the test's own here)

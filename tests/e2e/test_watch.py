@@ -21,6 +21,7 @@ from tests.support.e2e import app_flags, app_stats, resumer, room_lines, sim_con
 from tests.support.servers import free_port, pushgateway
 
 APP = str(DEMO_SDKAPPID)
+DEADLINE = 60.0  # seconds the scraped run of 120 rooms may take (about 6 s on a quiet machine)
 
 
 def scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
@@ -57,14 +58,24 @@ def test_metrics_grow_during_a_run_and_end_equal_to_the_results_log(tmp_path: Pa
         with rooms.open() as stdin, errors.open("w") as stderr:
             run = subprocess.Popen(command, stdin=stdin, stderr=stderr, env=env)
         scrapes: list[dict[tuple[str, frozenset[tuple[str, str]]], float]] = []
-        while (samples := scrape(url)) is not None or not scrapes:
-            if samples is not None:
-                scrapes.append(samples)
-                in_flight = app_stats(sim.stats(rooms=False))["requests"]
-                counted = total(samples, "resumer_requests_total")
-                assert 0 <= in_flight - counted <= 64  # at most the requests in flight
-            time.sleep(0.25)  # a scrape interval, in real time: the run is a real process
-        run.wait(timeout=60)
+        deadline = time.monotonic() + DEADLINE
+        try:
+            # Until /metrics stops answering, once it has answered at least once.
+            while (samples := scrape(url)) is not None or not scrapes:
+                if samples is None:  # not serving yet: the run must still be starting
+                    assert run.poll() is None, f"exit {run.returncode}: {errors.read_text()}"
+                else:
+                    scrapes.append(samples)
+                    in_flight = app_stats(sim.stats(rooms=False))["requests"]
+                    counted = total(samples, "resumer_requests_total")
+                    assert 0 <= in_flight - counted <= 64  # at most the requests in flight
+                assert time.monotonic() < deadline, f"still scraping: {errors.read_text()}"
+                time.sleep(0.25)  # a scrape interval, in real time: the run is a real process
+            run.wait(timeout=DEADLINE)
+        finally:
+            if run.poll() is None:  # a failed assertion above: never leave the run behind
+                run.kill()
+                run.wait()
     assert run.returncode == 0, errors.read_text()
     assert len(scrapes) >= 4
     for before, after in itertools.pairwise(scrapes):

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from resumer.fleet import keys
-from resumer.fleet.budget import Reservation, Verdict, reserve_args, reserve_source
+from resumer.fleet.budget import Reservation, ThrottleAnswer, reserve_args, reserve_source
 from resumer.pace.pacer import MARGIN
 from resumer.pace.pacing import BETA, LEAST_COVER, QUIET, STEP, WIDEST_COVER, CubicRate, Margin
 from tests.support.servers import RedisServer, redis_server
@@ -127,7 +127,7 @@ async def test_a_neighbour_cuts_the_shared_rate_which_climbs_back_as_cubic_rate(
     refused = slots[-1]
     now = refused + 30_000
     cut = await reserve(now, report=refused)
-    assert cut.verdict is Verdict.CUT
+    assert cut.throttle is ThrottleAnswer.CUT
     expected = CubicRate(ceiling=CEILING)
     expected.cut(now / 1e6, 10 * (1 - MARGIN))
     assert cut.rate == pytest.approx(expected.rate(now / 1e6), abs=1e-6)
@@ -144,17 +144,17 @@ async def test_one_cut_per_episode_for_the_whole_fleet(client: aioredis.Redis) -
     slots = await fill(reserve, 12, T0, 100_000)
     now = slots[-1] + 30_000
     first = await reserve(now, report=slots[-1])
-    assert first.verdict is Verdict.CUT
+    assert first.throttle is ThrottleAnswer.CUT
     # Another runner reports a send of the same episode, booked before the cut: no second cut.
     second = await reserve(now + 10_000, report=slots[-2])
-    assert second.verdict is Verdict.STALE
+    assert second.throttle is ThrottleAnswer.STALE
     once = CubicRate(ceiling=CEILING)
     once.cut(now / 1e6, 10 * (1 - MARGIN))
     assert second.rate == pytest.approx(once.rate((now + 10_000) / 1e6), abs=1e-6)
     # A send booked after the cut, throttled too: a new episode, a new cut.
     later = (await reserve(now + 500_000)).slot
     third = await reserve(later + 100_000, report=later)
-    assert third.verdict is Verdict.CUT
+    assert third.throttle is ThrottleAnswer.CUT
     assert third.rate < first.rate
 
 
@@ -165,7 +165,7 @@ async def test_a_full_window_of_the_fleets_own_sends_is_jitter(client: aioredis.
     now = refused + 20_000
     tat = int(await client.get(KEYS[0]) or 0)
     jitter = await reserve(now, report=refused)
-    assert jitter.verdict is Verdict.WIDENED
+    assert jitter.throttle is ThrottleAnswer.WIDENED
     assert jitter.cover == pytest.approx(LEAST_COVER + STEP, abs=1e-9)  # the fleet's margin
     assert jitter.slot == tat + 12_000  # the grid moved back by the widening, for everyone
     assert await client.hget(KEYS[2], "cut_at") is None  # no cut
@@ -197,14 +197,14 @@ async def test_the_shared_margin_is_learned_as_pacing_margin(client: aioredis.Re
         answer, tat = await jitter_throttle(reserve, at(offset))
         now = answer.now / 1e6
         widened = expected.widen(now)
-        assert answer.verdict is Verdict.WIDENED, offset
+        assert answer.throttle is ThrottleAnswer.WIDENED, offset
         assert answer.cover == pytest.approx(expected.jitter(now), abs=1e-9), offset
         assert answer.slot == max(tat, answer.now) + round(widened * 1e6), offset
         return answer
 
     async def read(offset: float) -> Reservation:
         answer = await reserve(at(offset))
-        assert answer.verdict is Verdict.NONE
+        assert answer.throttle is ThrottleAnswer.NONE
         assert answer.cover == pytest.approx(expected.jitter(answer.now / 1e6), abs=1e-9), offset
         assert answer.rate == pytest.approx(BUDGET / (1 + answer.cover), abs=1e-6), offset
         return answer
@@ -231,7 +231,7 @@ async def test_jitter_at_the_widest_margin_cuts_instead(client: aioredis.Redis) 
     await client.hset(KEYS[2], mapping={"cover": WIDEST_COVER, "widened_at": T0})
     slots = [(await reserve(T0)).slot for _ in range(19)]  # 18.2/s: 19 fit in a second ahead
     cut = await reserve(slots[-1] + 20_000, report=slots[-1])
-    assert cut.verdict is Verdict.CUT
+    assert cut.throttle is ThrottleAnswer.CUT
     assert cut.cover == pytest.approx(WIDEST_COVER, abs=1e-9)  # as wide as it goes: not widened
     assert cut.rate == pytest.approx(BETA * 18 / (1 + WIDEST_COVER), abs=1e-6)
 
