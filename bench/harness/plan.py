@@ -9,7 +9,7 @@ from resumer.pace.pacer import MARGIN
 from resumer.sim.profiles import DEMO_IDENTIFIER, DEMO_SDKAPPID, DEMO_SECRET_KEY
 
 BUDGET = 20  # the API's requests/s per SDKAppID
-PACE = round(BUDGET * (1 - MARGIN), 6)  # resumer's planned pace (README, "Pacing")
+PACE = round(BUDGET * (1 - MARGIN), 6)  # resumer's planned pace (docs/design.md, "Pacing")
 SDKAPPID = DEMO_SDKAPPID
 IDENTIFIER = DEMO_IDENTIFIER
 SECRET_KEY = DEMO_SECRET_KEY

@@ -8,7 +8,7 @@ that changes those counters, so it never holds half an update, and it costs micr
 text of the exposition (milliseconds of Python at 50 apps) is made from it in a worker thread,
 so a scrape does not stall the loop that paces the requests.
 
-The names and labels are a contract (README, "Watching a long run"): dashboards are built on them.
+The names and labels are a contract (docs/reference.md, "Metrics"): dashboards are built on them.
 """
 
 from __future__ import annotations

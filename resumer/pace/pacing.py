@@ -21,7 +21,7 @@ CATCH_UP = 1.0  # seconds of lateness the schedule makes up for; longer gaps are
 # The margin below the budget, kept as the arrival jitter it covers: paced at budget / (1 + J),
 # budget + 1 sends span 1 + J seconds, so arrivals up to J late never put budget + 1 in one
 # second of the API's window. Tuned on virtual time (tests/test_jitter.py's setting) and then
-# measured in bench scenario 7 (the jitter sweep); see the README's Pacing section.
+# measured in bench scenario 7 (the jitter sweep); see docs/design.md, "Pacing".
 LEAST_MARGIN = 0.015  # never pace above 98.5 % of the budget: 15.2 ms covered
 LEAST_COVER = LEAST_MARGIN / (1 - LEAST_MARGIN)  # seconds of jitter the least margin covers
 WIDEST_COVER = 0.1  # seconds: a margin of 9.1 %; a jitter throttle past it is a neighbour's
