@@ -49,14 +49,9 @@ from resumer.errors import (
 from resumer.observe import logs
 from resumer.pace.pacer import MARGIN
 from resumer.records import Status
-from resumer.results.writer import (
-    FileId,
-    FinalRooms,
-    ResultsWriter,
-    check_path,
-    read_final,
-    regular_file_id,
-)
+from resumer.results.files import FileId, check_path, regular_file_id
+from resumer.results.resume import FinalRooms, read_final
+from resumer.results.writer import ResultsWriter
 from resumer.streams import discard
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from resumer.errors import UsageError
 from resumer.report.merge import Merger, Report
-from resumer.results.writer import cannot_read
+from resumer.results.files import cannot_read
 from resumer.streams import discard
 
 STDIN = "-"
