@@ -24,7 +24,7 @@ from resumer.inputs import (
     parse_line,
 )
 from resumer.records import InvalidRoom, Result, Room, Status
-from resumer.results.writer import to_line
+from resumer.results.schema import to_line
 
 
 def _utf8_size(text: str) -> int:

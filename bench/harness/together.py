@@ -7,7 +7,6 @@ what Redis did from its own statistics (`redis_use`).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,8 @@ from bench.harness.redis_use import RedisUse, told
 from bench.harness.servers import redis_server
 from bench.harness.sim import Sim
 from bench.harness.tools import BenchApp, ToolRun, run_resumer
+from resumer.records import Status
+from resumer.results.schema import Fields, fields_of
 
 DEADLINE = 240.0  # seconds a run may take (the longest, overlapping without Redis, takes ~80)
 
@@ -61,26 +62,26 @@ def _dir(path: Path) -> Path:
     return path
 
 
-def records(folder: Path, runs: int) -> list[list[dict[str, Any]]]:
-    """Each run's results log, as records."""
+def records(folder: Path, runs: int) -> list[list[Fields]]:
+    """Each run's results log, as records (through the log's own decoder)."""
     logs = []
     for n in range(runs):
         log = folder / f"run-{n}" / "results.jsonl"
-        text = log.read_text(encoding="utf-8") if log.exists() else ""
-        logs.append([json.loads(line) for line in text.splitlines() if line.strip()])
+        lines = log.read_bytes().splitlines() if log.exists() else []
+        logs.append([f for line in lines if line.strip() and (f := fields_of(line)) is not None])
     return logs
 
 
-def by_logs(logs: list[list[dict[str, Any]]]) -> tuple[set[tuple[int, str]], int]:
+def by_logs(logs: list[list[Fields]]) -> tuple[set[tuple[int, str]], int]:
     """Rooms some run recorded ok, and how many rooms more than one run sent a request for."""
     ok: set[tuple[int, str]] = set()
     senders: dict[tuple[int, str], set[int]] = {}
     for n, records in enumerate(logs):
-        for record in records:
-            room = (int(record["sdkappid"]), str(record["room_id"]))
-            if record["status"] == "ok":
+        for _ts, sdkappid, room_id, status, *_, attempts, _elapsed in records:
+            room = (int(sdkappid or 0), room_id)
+            if status is Status.OK:
                 ok.add(room)
-            if record["attempts"]:
+            if attempts:
                 senders.setdefault(room, set()).add(n)
     return ok, sum(1 for runs in senders.values() if len(runs) > 1)
 

@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from resumer.cli import main as cli
 from resumer.engine.routing import Decision, Entry, Route, Router, Skip
 from resumer.records import InvalidRoom
-from resumer.results.writer import _open_regular, _parse_record
+from resumer.results.files import open_regular
+from resumer.results.resume import parse_record
 
 
 class PlainRouter(Router):
@@ -58,7 +59,7 @@ class PlainRouter(Router):
 
 
 class PlainFinalRooms:
-    """resumer.results.writer.FinalRooms as it was: a set of room IDs per sdkappid."""
+    """resumer.results.resume.FinalRooms as it was: a set of room IDs per sdkappid."""
 
     def __init__(self, rooms: dict[int | None, set[str]], skipped_lines: int) -> None:
         self.rooms = rooms
@@ -69,18 +70,18 @@ class PlainFinalRooms:
 
 
 def plain_read_final(path: str) -> PlainFinalRooms:
-    """resumer.results.writer.read_final as it was (a missing log is empty; other errors raise)."""
+    """resumer.results.resume.read_final as it was (a missing log is empty; other errors raise)."""
     rooms: dict[int | None, set[str]] = {}
     skipped = 0
     try:
-        stream = _open_regular(path)
+        stream = open_regular(path)
     except FileNotFoundError:
         return PlainFinalRooms({}, 0)
     with stream:
         for line in stream:
             if not line.strip():
                 continue
-            record = _parse_record(line)
+            record = parse_record(line)
             if record is None:
                 skipped += 1
                 continue

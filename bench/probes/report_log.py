@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from resumer.records import Result, Status
-from resumer.results.writer import to_line, utc_timestamp
+from resumer.results.schema import to_line, utc_timestamp
 
 APPS = (1400000001, 1400000002, 1400000003)
 PACE = 19.7 * len(APPS)  # records per second over every app

@@ -20,7 +20,8 @@ import structlog
 from rich.console import Console
 
 from resumer.api.client import AiohttpTransport
-from resumer.config.model import RunConfig, mask_endpoint
+from resumer.config.model import RunConfig
+from resumer.config.redact import mask_endpoint
 from resumer.engine.handover import ReaderThread
 from resumer.engine.routing import Entry
 from resumer.engine.run import Run

@@ -28,15 +28,8 @@ import structlog
 
 from resumer import __version__, inputs
 from resumer.api.usersig import decode_usersig, make_usersig
-from resumer.config.model import (
-    REGIONS,
-    SECRET_KEY_ENV,
-    USERSIG_ENV,
-    RunConfig,
-    build_config,
-    environ,
-    read_toml,
-)
+from resumer.config.load import build_config, environ, read_toml
+from resumer.config.model import REGIONS, SECRET_KEY_ENV, USERSIG_ENV, Flags, RunConfig
 from resumer.config.sharing import REDIS_URL_ENV
 from resumer.engine.routing import Entry, Route, Router
 from resumer.errors import (
@@ -49,14 +42,9 @@ from resumer.errors import (
 from resumer.observe import logs
 from resumer.pace.pacer import MARGIN
 from resumer.records import Status
-from resumer.results.writer import (
-    FileId,
-    FinalRooms,
-    ResultsWriter,
-    check_path,
-    read_final,
-    regular_file_id,
-)
+from resumer.results.files import FileId, check_path, regular_file_id
+from resumer.results.resume import FinalRooms, read_final
+from resumer.results.writer import ResultsWriter
 from resumer.streams import discard
 
 if TYPE_CHECKING:
@@ -366,22 +354,22 @@ def _tune_gc() -> None:
 
 def _load_config(args: argparse.Namespace) -> RunConfig:
     file = read_toml(args.config) if args.config else {}
-    flags = {
-        "sdkappid": args.sdkappid,
-        "identifier": args.identifier,
-        "region": args.region,
-        "endpoint": args.endpoint,
-        "rate": args.rate,
-        "concurrency": args.concurrency,
-        "max_attempts": args.max_attempts,
-        "timeout": args.timeout,
-        "metrics": args.metrics,
-        "metrics_push": args.metrics_push,
-        "redis_flag": args.redis,
-        "redis_timeout": args.redis_timeout,
-        "ledger": args.ledger,
-        "ledger_ttl": args.ledger_ttl,
-    }
+    flags = Flags(
+        sdkappid=args.sdkappid,
+        identifier=args.identifier,
+        region=args.region,
+        endpoint=args.endpoint,
+        rate=args.rate,
+        concurrency=args.concurrency,
+        max_attempts=args.max_attempts,
+        timeout=args.timeout,
+        metrics=args.metrics,
+        metrics_push=args.metrics_push,
+        redis=args.redis,
+        redis_timeout=args.redis_timeout,
+        ledger=args.ledger,
+        ledger_ttl=args.ledger_ttl,
+    )
     if args.region is not None:
         file = {k: v for k, v in file.items() if k != "endpoint"}  # a flag beats the file
     if args.endpoint is not None:

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from typing import BinaryIO
 
 from resumer.errors import UsageError
+from resumer.inputs import STDIN
 from resumer.report.merge import Merger, Report
-from resumer.results.writer import cannot_read
+from resumer.results.files import cannot_read
 from resumer.streams import discard
 
-STDIN = "-"
 EXIT_PIPE_CLOSED = 141  # what a shell reports for cat or jq killed by SIGPIPE
 
 

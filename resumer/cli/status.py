@@ -8,7 +8,8 @@ import json
 import time
 from typing import TYPE_CHECKING
 
-from resumer.config.model import environ, mask_endpoint
+from resumer.config.load import environ
+from resumer.config.redact import mask_endpoint
 from resumer.config.sharing import REDIS_URL_ENV, check_redis_url
 from resumer.errors import UsageError
 

@@ -1,23 +1,12 @@
-"""The run's configuration: a TOML file, flags on top, secrets from the environment; validated."""
+"""The run's configuration records: the apps, the run, and the flags given on the command line."""
 
 from __future__ import annotations
 
-import os
-import stat
-import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any
 
-import structlog
-from yarl import URL
-
-from resumer.api.classify import NO_OVERRIDES, OVERRIDE_CLASSES, Action, Overrides
-from resumer.config.sharing import TYPES as _SHARING_TYPES
-from resumer.config.sharing import SharingConfig, sharing_config
-from resumer.errors import UsageError
+from resumer.api.classify import NO_OVERRIDES, Overrides
+from resumer.config.redact import mask_endpoint
+from resumer.config.sharing import SharingConfig
 
 MAX_RATE = 20.0  # the API's documented budget, requests/s per SDKAppID
 DEFAULT_TIMEOUT = 6.0  # seconds; the backend gives up after 3 s, so wait longer than that
@@ -31,38 +20,6 @@ REGIONS = {  # the API's domain for each data centre of the doc
     "silicon-valley": "https://adminapiusa.im.qcloud.com",
     "jakarta": "https://adminapiidn.im.qcloud.com",
 }
-
-# Files are read whole but bounded: a config is a few lines and a secret key one short line, so
-# a wrong path (a log, /dev/zero) is refused instead of filling memory.
-MAX_CONFIG_BYTES = 1024 * 1024
-MAX_KEY_FILE_BYTES = 4096
-
-# Every key the file may hold, with the type its value must have and how to say it.
-_TEXT = (str, "a string")
-_RUN_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
-    "region": (str, f"a string, one of {', '.join(REGIONS)}"),
-    "endpoint": (str, 'a string, a URL such as "https://host"'),
-    "rate": ((int, float), "a number"),
-    "concurrency": (int, "a whole number"),
-    "max_attempts": (int, "a whole number"),
-    "timeout": ((int, float), "a number of seconds"),
-    "apps": (list, "an array of tables: write [[apps]] sections"),
-    "metrics": (str, 'a string, HOST:PORT such as "127.0.0.1:9464"'),
-    "metrics_push": (str, 'a string, the Pushgateway\'s URL such as "http://pushgateway:9091"'),
-    "codes": (dict, "a table: [codes] with retry = [...], throttle, reject or fatal"),
-    **_SHARING_TYPES,
-}
-_APP_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
-    "sdkappid": ((int, str), "a whole number"),  # a string of digits is tolerated
-    "identifier": _TEXT,
-    "secret_key_env": (str, "a string, the name of an environment variable"),
-    "secret_key_file": (str, "a string, the path of a file"),
-    "usersig_env": (str, "a string, the name of an environment variable"),
-}
-_RUN_KEYS = set(_RUN_TYPES)
-_APP_KEYS = set(_APP_TYPES)
-_SECRET_KEYS = {"secret_key", "usersig", "key"}  # never accepted in the file itself
-_TOML_TYPES = {bool: "a boolean", int: "a whole number", float: "a decimal number", str: "a string"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,325 +63,22 @@ class RunConfig:
         """The endpoint for logs and messages: any password in it masked."""
         return mask_endpoint(self.endpoint)
 
-    def app(self, sdkappid: int) -> AppConfig | None:
-        """The configured app with this SDKAppID, if any."""
-        return next((a for a in self.apps if a.sdkappid == sdkappid), None)
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Flags:
+    """The flags of `resumer run` that the loader merges over the file; None: not given."""
 
-def mask_endpoint(url: str) -> str:
-    """`url` with the password of its user:password@ part masked (`***`), for showing it.
-
-    Plain text surgery, not a URL parser's round trip: it must work on malformed URLs too,
-    since the messages that refuse them show them. Everything before the last `@` is taken
-    as the user part, as a password may hold an unescaped `/`, `?` or `#`: an `@` in a path
-    over-masks, which is harmless. A user with no password is masked whole (it may be a token).
-    """
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host_on = rest.rpartition("@")
-    if not sep or not at:
-        return url
-    user, colon, _password = userinfo.partition(":")
-    masked = f"{user}:***" if colon else "***"
-    return f"{scheme}://{masked}@{host_on}"
-
-
-def read_toml(path: str) -> dict[str, Any]:
-    """The TOML file's table; UsageError with a plain sentence if it cannot be read."""
-    try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_CONFIG_BYTES + 1)
-    except FileNotFoundError:
-        raise UsageError(f"config file '{path}' does not exist: check the -c path") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read config file '{path}': {exc.strerror}") from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise UsageError(
-            f"config file '{path}' is over {MAX_CONFIG_BYTES // 1024 // 1024} MiB, "
-            "far more than a config: check the -c path"
-        )
-    try:
-        return tomllib.loads(_utf8(data, f"config file '{path}'"))
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"config file '{path}' is not valid TOML: {exc}") from None
-
-
-def build_config(
-    file: Mapping[str, Any],
-    flags: Mapping[str, Any],
-    env: Mapping[str, str],
-    *,
-    base: Path = Path(),
-) -> RunConfig:
-    """Merge the config file's table with the flags given (None = not given) and check it all.
-
-    A relative `secret_key_file` is read from `base`, the config file's folder.
-    """
-    unknown = set(file) - _RUN_KEYS
-    if unknown:
-        raise UsageError(f"unknown config key {_names(unknown)}: allowed are {_names(_RUN_KEYS)}")
-    _check_types(file, _RUN_TYPES, "")
-    merged = {**file, **{k: v for k, v in flags.items() if v is not None}}
-    # The run's own settings first: a typo there is worth hearing before any missing secret.
-    endpoint = _endpoint(merged)
-    rate = _number(merged, "rate", MAX_RATE, low=0.1, high=MAX_RATE)
-    concurrency = _integer(merged, "concurrency", DEFAULT_CONCURRENCY, low=1, high=10_000)
-    max_attempts = _integer(merged, "max_attempts", DEFAULT_MAX_ATTEMPTS, low=1, high=100)
-    timeout = _number(merged, "timeout", DEFAULT_TIMEOUT, low=0.1, high=600)
-    metrics, push = merged.get("metrics"), merged.get("metrics_push")
-    return RunConfig(
-        codes=MappingProxyType(_codes(file.get("codes", {}))),
-        metrics=None if metrics is None else parse_listen(metrics),
-        metrics_push=None if push is None else _check_endpoint(push, "--metrics-push"),
-        sharing=sharing_config(merged, env, mask=mask_endpoint),
-        apps=_apps(file, flags, env, base),
-        endpoint=endpoint,
-        rate=rate,
-        concurrency=concurrency,
-        max_attempts=max_attempts,
-        timeout=timeout,
-    )
-
-
-def _apps(
-    file: Mapping[str, Any], flags: Mapping[str, Any], env: Mapping[str, str], base: Path
-) -> tuple[AppConfig, ...]:
-    """The flags' one app, or the config file's [[apps]]."""
-    if flags.get("sdkappid") is not None or flags.get("identifier") is not None:
-        return (_flag_app(flags, env),)
-    raw_apps = file.get("apps")
-    if not raw_apps:
-        raise UsageError(
-            "no app to resume rooms of: give --sdkappid and --identifier, "
-            "or a config file with [[apps]] (see config.example.toml)"
-        )
-    if not isinstance(raw_apps, list):
-        raise UsageError("'apps' must be an array of tables: write [[apps]] sections")
-    apps = tuple(_file_app(raw, env, base) for raw in raw_apps)
-    ids = [a.sdkappid for a in apps]
-    if len(set(ids)) != len(ids):
-        raise UsageError("the same sdkappid is listed twice in [[apps]]: list each app once")
-    return apps
-
-
-def _check_types(
-    table: Mapping[str, Any], types: Mapping[str, tuple[type | tuple[type, ...], str]], where: str
-) -> None:
-    """Refuse, in one sentence, the first value of `table` whose type is not its key's."""
-    for key, value in table.items():
-        expected, described = types[key]
-        if isinstance(value, bool) or not isinstance(value, expected):
-            raise UsageError(
-                f"config key '{key}'{where} must be {described}, not {_toml_type(value)}"
-            )
-
-
-def _toml_type(value: object) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    kind = _TOML_TYPES.get(type(value))
-    return f"{kind} ({value!r})" if kind else "a date or time"
-
-
-def _endpoint(merged: Mapping[str, Any]) -> str:
-    region, endpoint = merged.get("region"), merged.get("endpoint")
-    if endpoint is not None:
-        return _check_endpoint(endpoint)
-    if region is None:
-        raise UsageError(f"no region given: use --region {' | '.join(REGIONS)}, or --endpoint URL")
-    if region not in REGIONS:
-        raise UsageError(f"unknown region {region!r}: use one of {', '.join(REGIONS)}")
-    return str(REGIONS[region])
-
-
-def _check_endpoint(endpoint: object, what: str = "endpoint") -> str:
-    """A base URL without its trailing slash, if it is a usable one; else one sentence."""
-    if not isinstance(endpoint, str):
-        raise UsageError(f"{what} must be a URL such as https://host, not {endpoint!r}")
-    shown = f"{what} '{mask_endpoint(endpoint)}'"
-    if not endpoint.startswith(("http://", "https://")):
-        raise UsageError(f"{shown} is not an http:// or https:// URL")
-    if any(c.isspace() or not c.isprintable() for c in endpoint):
-        raise UsageError(f"{shown} holds a space or a control character: give the URL alone")
-    try:
-        url = URL(endpoint)
-        port = url.port  # the scheme's default when none is written
-    except ValueError:  # yarl's own text is not shown: it may quote the URL, credentials too
-        raise UsageError(
-            f"{shown} is not a valid URL: check its host, and that a port is from 1 to 65535"
-        ) from None
-    if not url.host:
-        raise UsageError(f"{shown} has no host: give one, e.g. https://host or http://host:8080")
-    if port is None or not 1 <= port <= 65535:
-        raise UsageError(f"{shown} has port {port}: a port is between 1 and 65535")
-    if url.query_string or url.fragment or "?" in endpoint or "#" in endpoint:
-        raise UsageError(
-            f"{shown} has a query string or fragment: give only the base URL (scheme, host, "
-            "port and any path prefix); resumer adds the API's path and query"
-        )
-    return endpoint.rstrip("/")
-
-
-def _codes(table: Mapping[str, Any]) -> dict[int, Action]:
-    """The [codes] table as ErrorCode -> action; one sentence for a wrong class, code or repeat."""
-    overrides: dict[int, Action] = {}
-    classes: dict[int, str] = {}
-    for name, codes in table.items():
-        if name not in OVERRIDE_CLASSES:
-            raise UsageError(
-                f"unknown class '{name}' in [codes]: use {', '.join(OVERRIDE_CLASSES)}"
-            )
-        if not isinstance(codes, list) or any(
-            isinstance(c, bool) or not isinstance(c, int) or c <= 0 for c in codes
-        ):
-            raise UsageError(
-                f"[codes] {name} must be an array of ErrorCodes (positive whole numbers), "
-                f"e.g. {name} = [100004]"
-            )
-        for code in codes:
-            if code in classes:
-                where = name if classes[code] == name else f"{classes[code]} and {name}"
-                raise UsageError(
-                    f"ErrorCode {code} is listed twice in [codes] ({where}): list each code once"
-                )
-            overrides[code], classes[code] = OVERRIDE_CLASSES[name], name
-    return overrides
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """HOST:PORT (or :PORT, every interface) of --metrics; one sentence if it is malformed."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"--metrics {value!r} is not HOST:PORT: e.g. --metrics 127.0.0.1:9464")
-    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104  (":PORT" asks for every interface)
-
-
-def _number(
-    merged: Mapping[str, Any], key: str, default: float, *, low: float, high: float
-) -> float:
-    value = merged.get(key, default)
-    flag = "--" + key.replace("_", "-")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UsageError(f"{flag} must be a number, not {value!r}")
-    if not low <= value <= high:  # also refuses nan, which TOML allows
-        why = " (the API's budget per SDKAppID)" if key == "rate" else ""
-        raise UsageError(f"{flag} must be between {low:g} and {high:g}{why}, not {value:g}")
-    return float(value)
-
-
-def _integer(merged: Mapping[str, Any], key: str, default: int, *, low: int, high: int) -> int:
-    value = merged.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):  # 2.7 is refused, not truncated
-        flag = "--" + key.replace("_", "-")
-        raise UsageError(f"{flag} must be a whole number, not {value!r}")
-    return int(_number(merged, key, default, low=low, high=high))
-
-
-def _flag_app(flags: Mapping[str, Any], env: Mapping[str, str]) -> AppConfig:
-    sdkappid, identifier = flags.get("sdkappid"), flags.get("identifier")
-    if sdkappid is None or identifier is None:
-        raise UsageError("--sdkappid and --identifier go together: give both")
-    secret, usersig = env.get(SECRET_KEY_ENV), env.get(USERSIG_ENV)
-    if not secret and not usersig:
-        raise UsageError(
-            f"no credential for app {sdkappid}: set {SECRET_KEY_ENV} to the app's secret key "
-            f"(or {USERSIG_ENV} to a ready UserSig)"
-        )
-    return _app(sdkappid, identifier, secret or None, None if secret else usersig)
-
-
-def _file_app(raw: Any, env: Mapping[str, str], base: Path) -> AppConfig:
-    if not isinstance(raw, dict):
-        raise UsageError("each [[apps]] entry must be a table")
-    secrets = set(raw) & _SECRET_KEYS
-    if secrets:
-        raise UsageError(
-            f"{_names(secrets)} must not be written in the config file: name an environment "
-            "variable with secret_key_env (or a file with secret_key_file, or usersig_env)"
-        )
-    unknown = set(raw) - _APP_KEYS
-    if unknown:
-        raise UsageError(
-            f"unknown key {_names(unknown)} in [[apps]]: allowed are {_names(_APP_KEYS)}"
-        )
-    sdkappid, identifier = raw.get("sdkappid"), raw.get("identifier")
-    _check_types(raw, _APP_TYPES, f" of app {sdkappid}" if "sdkappid" in raw else " in [[apps]]")
-    sources = [k for k in ("secret_key_env", "secret_key_file", "usersig_env") if k in raw]
-    where = f"app {sdkappid}"
-    if len(sources) != 1:
-        raise UsageError(
-            f"{where}: give exactly one of secret_key_env, secret_key_file, usersig_env"
-        )
-    source, name = sources[0], raw[sources[0]]
-    if source == "secret_key_file":
-        return _app(sdkappid, identifier, _read_secret_file(base / name, where), None)
-    value = env.get(name)
-    if not value:
-        raise UsageError(f"{where}: environment variable {name} is not set: export it first")
-    if source == "usersig_env":
-        return _app(sdkappid, identifier, None, value)
-    return _app(sdkappid, identifier, value, None)
-
-
-def _app(sdkappid: Any, identifier: Any, secret: str | None, usersig: str | None) -> AppConfig:
-    if isinstance(sdkappid, str) and sdkappid.isdigit():
-        sdkappid = int(sdkappid)
-    if isinstance(sdkappid, bool) or not isinstance(sdkappid, int) or sdkappid <= 0:
-        raise UsageError(f"sdkappid must be a positive integer, not {sdkappid!r}")
-    if not isinstance(identifier, str) or not identifier:
-        raise UsageError(f"app {sdkappid}: identifier must be the admin account's name")
-    return AppConfig(sdkappid=sdkappid, identifier=identifier, secret_key=secret, usersig=usersig)
-
-
-def _read_secret_file(path: Path, where: str) -> str:
-    """The key in `path`, a regular file read bounded; a warning if others may read it."""
-    named = f"{where}: secret_key_file '{path}'"
-    try:
-        # O_NONBLOCK: a FIFO named by mistake must not block the open; it is refused below
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                raise UsageError(f"{named} is not a regular file: name the file holding the key")
-            data = b""
-            while len(data) <= MAX_KEY_FILE_BYTES and (chunk := os.read(fd, 65536)):
-                data += chunk
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise UsageError(f"{where}: cannot read secret_key_file '{path}': {exc.strerror}") from None
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise UsageError(
-            f"{named} is over {MAX_KEY_FILE_BYTES} bytes, far more than a secret key: "
-            "check the path"
-        )
-    secret = _utf8(data, named).strip()
-    if not secret:
-        raise UsageError(f"{named} is empty")
-    if mode & 0o077:  # as ssh does for a private key: say so, but go on
-        structlog.get_logger("resumer").warning(
-            "secret_key_file_too_open",
-            path=str(path),
-            message=f"permissions {stat.S_IMODE(mode):04o} on {path} are too open: "
-            f"chmod 600 {path}",
-        )
-    return secret
-
-
-def _utf8(data: bytes, what: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(
-            f"{what} is not UTF-8 text (at byte offset {exc.start}): save it as UTF-8"
-        ) from None
-
-
-def _names(keys: set[str]) -> str:
-    return ", ".join(sorted(keys))
-
-
-def environ() -> Mapping[str, str]:
-    """The process environment (a seam for tests)."""
-    return os.environ
+    sdkappid: int | None = None
+    identifier: str | None = None
+    region: str | None = None
+    endpoint: str | None = None
+    rate: float | None = None
+    concurrency: int | None = None
+    max_attempts: int | None = None
+    timeout: float | None = None
+    metrics: str | None = None
+    metrics_push: str | None = None
+    redis: str | None = None  # beats RESUMER_REDIS_URL, which beats the file's `redis`
+    redis_timeout: str | None = None
+    ledger: str | None = None
+    ledger_ttl: str | None = None

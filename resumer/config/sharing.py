@@ -4,12 +4,13 @@ and the ledger; checked, each refusal one sentence."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from yarl import URL
 
+from resumer.config.redact import mask_endpoint
 from resumer.errors import UsageError
 
 REDIS_URL_ENV = "RESUMER_REDIS_URL"
@@ -44,11 +45,11 @@ class SharingConfig:
 
 
 def sharing_config(
-    merged: Mapping[str, Any], env: Mapping[str, str], *, mask: Callable[[str], str]
+    merged: Mapping[str, Any], env: Mapping[str, str], *, redis_flag: str | None
 ) -> SharingConfig | None:
     """The `--redis` settings from the merged flags and file (a flag first, then the
     environment's RESUMER_REDIS_URL, then the file); None when no Redis is named."""
-    url = merged.get("redis_flag") or env.get(REDIS_URL_ENV) or merged.get("redis")
+    url = redis_flag or env.get(REDIS_URL_ENV) or merged.get("redis")
     if not url:
         for key in ("ledger", "ledger_ttl", "redis_timeout"):
             if merged.get(key) is not None:
@@ -58,7 +59,7 @@ def sharing_config(
                     "shared budget live on Redis"
                 )
         return None
-    shown = mask(url)
+    shown = mask_endpoint(url)
     check_redis_url(url, shown)
     return SharingConfig(
         redis=url,

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from resumer.engine.app import App
 from resumer.records import Result, Status
-from resumer.results.writer import ResultsWriter, utc_timestamp
+from resumer.results.schema import utc_timestamp
+from resumer.results.writer import ResultsWriter
 
 
 class Recorder:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from resumer.records import Status
-from resumer.results.writer import Fields, fields_of
+from resumer.results.schema import Fields, fields_of
 
 Outcome = tuple[Status, int]  # a room's last status and error code
 App = int | None  # an SDKAppID; None for records of lines that named no app

@@ -12,7 +12,7 @@ from resumer.cli import main as cli
 from resumer.engine.routing import Router
 from resumer.pace import pacer
 from resumer.pace.pacing import Margin
-from resumer.results.writer import read_final
+from resumer.results.resume import read_final
 
 
 def test_the_pacer_builds_its_margin_from_the_name_fixed_margin_swaps() -> None:

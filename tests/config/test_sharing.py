@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from resumer.config.model import mask_endpoint
 from resumer.config.sharing import (
     DEFAULT_LEDGER_TTL,
     DEFAULT_REDIS_TIMEOUT,
@@ -19,8 +18,10 @@ from resumer.errors import UsageError
 URL = "redis://127.0.0.1:6379/0"
 
 
-def settings(env: dict[str, str] | None = None, /, **merged: Any) -> Any:
-    return sharing_config(merged, env or {}, mask=mask_endpoint)
+def settings(
+    env: dict[str, str] | None = None, /, redis_flag: str | None = None, **merged: Any
+) -> Any:
+    return sharing_config(merged, env or {}, redis_flag=redis_flag)
 
 
 def test_no_redis_named_means_a_run_alone() -> None:

@@ -21,7 +21,7 @@ import pytest
 from resumer.api.usersig import make_usersig
 from resumer.pace.pacer import MARGIN
 from resumer.records import Result, Status
-from resumer.results.writer import to_line
+from resumer.results.schema import to_line
 from resumer.sim.config import Latency
 from resumer.sim.profiles import DEMO_IDENTIFIER, DEMO_SDKAPPID, DEMO_SECRET_KEY
 from resumer.sim.thread import SimThread

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from resumer.records import Result, Status
-from resumer.results.writer import to_line
+from resumer.results.schema import to_line
 from resumer.sim.config import Latency
 from resumer.sim.profiles import DEMO_SDKAPPID
 from resumer.sim.thread import SimThread

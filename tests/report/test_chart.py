@@ -14,7 +14,7 @@ from resumer.errors import UsageError
 from resumer.records import Result, Status
 from resumer.report import chart
 from resumer.report.merge import merge
-from resumer.results.writer import to_line
+from resumer.results.schema import to_line
 
 A, B = 1400000001, 1400000002
 T0 = datetime(2026, 11, 24, 10, tzinfo=UTC)

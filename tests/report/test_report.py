@@ -20,7 +20,7 @@ from resumer.inputs import parse_line
 from resumer.records import Result, Room, Status
 from resumer.report import view as report_view
 from resumer.report.merge import Merger, merge
-from resumer.results.writer import to_line
+from resumer.results.schema import to_line
 
 A, B = 1400000001, 1400000002
 

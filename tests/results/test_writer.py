@@ -1,44 +1,20 @@
-"""Tests of the results log: its schema, the writer, and reading it back for --resume."""
+"""Tests for the results-log writer: appends, spills to stderr, cuts back, reads back."""
 
 from __future__ import annotations
 
 import errno
 import io
 import json
-import os
 import sys
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from resumer.errors import UsageError
 from resumer.records import Result, Status
-from resumer.results.writer import (
-    FinalRooms,
-    ResultsWriter,
-    from_line,
-    has_records,
-    line_bytes,
-    read_final,
-    to_line,
-    utc_timestamp,
-)
-
-KEYS = [
-    "ts",
-    "sdkappid",
-    "room_id",
-    "status",
-    "error_code",
-    "error_info",
-    "request_id",
-    "attempts",
-    "elapsed_ms",
-]
+from resumer.results.resume import read_final
+from resumer.results.schema import to_line
+from resumer.results.writer import ResultsWriter
 
 
 def _result(room_id: str, status: Status = Status.OK, sdkappid: int | None = 1400000001) -> Result:
@@ -50,117 +26,8 @@ def _read_back(line: str) -> Result:
     return Result(**{**record, "status": Status(record["status"])})
 
 
-@pytest.mark.parametrize("status", list(Status))
-def test_to_line_round_trips_every_status(status: Status) -> None:
-    result = Result(
-        ts="2026-11-24T10:00:00.123Z",
-        sdkappid=1400000001,
-        room_id="直播间-1",
-        status=status,
-        error_code=100001,
-        error_info="服务繁忙",
-        request_id="Id-8c98",
-        attempts=3,
-        elapsed_ms=83,
-    )
-    line = to_line(result)
-    assert line.endswith("\n")
-    assert line.count("\n") == 1
-    assert " " not in line  # compact
-    assert "直播间-1" in line  # UTF-8, not \u escapes
-    assert list(json.loads(line)) == KEYS
-    assert _read_back(line) == result
-
-
-def test_to_line_writes_null_for_no_sdkappid() -> None:
-    assert '"sdkappid":null' in to_line(_result("a", sdkappid=None))
-
-
-@given(st.text(), st.text())
-def test_to_line_is_always_valid_utf8_json(room_id: str, error_info: str) -> None:
-    # st.text() makes no lone surrogates, which a reply's JSON escapes can: add one by hand.
-    for rid in (room_id, room_id + "\ud800"):
-        result = Result(ts="t", sdkappid=1, room_id=rid, status=Status.OK, error_info=error_info)
-        line = to_line(result)
-        line.encode("utf-8")
-        assert _read_back(line) == result
-
-
-@pytest.mark.parametrize(
-    ("unix", "text"),
-    [
-        (1795514400.123, "2026-11-24T10:00:00.123Z"),
-        (1795514400.0, "2026-11-24T10:00:00.000Z"),
-        (1795514400.9999, "2026-11-24T10:00:00.999Z"),  # truncated, not rounded
-        (0, "1970-01-01T00:00:00.000Z"),
-    ],
-)
-def test_utc_timestamp(unix: float, text: str) -> None:
-    assert utc_timestamp(unix) == text
-
-
-def _datetime_timestamp(unix: float) -> str:
-    """utc_timestamp as it was, by datetime: what the table-driven one must equal."""
-    moment = datetime.fromtimestamp(unix, tz=UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
-
-
-@given(
-    st.one_of(
-        st.floats(min_value=0, max_value=4102444800, allow_nan=False),  # 1970 to 2100
-        st.integers(min_value=1795514400, max_value=1795514500).map(lambda s: s + 0.9999995),
-        st.integers(min_value=1795514400, max_value=1795514500).map(lambda s: s - 5e-7),
-        st.integers(min_value=0, max_value=4102444800),
-    )
-)
-def test_utc_timestamp_is_the_datetime_text(unix: float) -> None:
-    assert utc_timestamp(unix) == _datetime_timestamp(unix)
-
-
-def test_utc_timestamp_rounds_to_microseconds_as_datetime_does() -> None:
-    # the fraction is rounded to microseconds first: .9999996 s is the next second
-    for unix in (1795514400.9999996, 1795514400.0009995, 1795514400.0005, 1795514400.9994999):
-        assert utc_timestamp(unix) == _datetime_timestamp(unix)
-
-
-# Any text, lone surrogates and characters JSON escapes included.
-_ANY_TEXT = st.one_of(
-    st.text(st.characters(exclude_categories=())),
-    st.text(alphabet='"\\\x00\x1f\x7f\u2028\ud800\udfffa直'),
-)
-
-
-@given(
-    st.builds(
-        Result,
-        ts=_ANY_TEXT,
-        sdkappid=st.one_of(st.none(), st.integers(min_value=-(2**63), max_value=2**63)),
-        room_id=_ANY_TEXT,
-        status=st.sampled_from(Status),
-        error_code=st.integers(),
-        error_info=_ANY_TEXT,
-        request_id=_ANY_TEXT,
-        attempts=st.integers(min_value=0, max_value=10**6),
-        elapsed_ms=st.integers(min_value=0, max_value=10**12),
-    )
-)
-def test_to_line_is_the_json_dumps_line_byte_for_byte(result: Result) -> None:
-    # the line json.dumps built before the line was built by hand: the log did not change
-    fields = {
-        "ts": result.ts,
-        "sdkappid": result.sdkappid,
-        "room_id": result.room_id,
-        "status": result.status.value,
-        "error_code": result.error_code,
-        "error_info": result.error_info,
-        "request_id": result.request_id,
-        "attempts": result.attempts,
-        "elapsed_ms": result.elapsed_ms,
-    }
-    text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    before = text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n"
-    assert to_line(result) == before
-    assert line_bytes(result) == before.encode("utf-8")
+def _log(path: Path, *results: Result) -> None:
+    path.write_text("".join(map(to_line, results)), encoding="utf-8")
 
 
 def test_the_writer_appends_and_never_truncates(tmp_path: Path) -> None:
@@ -353,31 +220,6 @@ def test_a_closed_stdout_is_refused_before_anything_is_sent(
         ResultsWriter.open(None)
 
 
-@pytest.mark.parametrize(
-    ("make", "kind"),
-    [
-        (os.mkfifo, "a named pipe"),
-        (lambda p: p.mkdir(), "a directory"),
-        (lambda p: p.symlink_to("/dev/full"), "a device"),
-        (lambda p: p.symlink_to("/dev/null"), "a device"),
-    ],
-    ids=["fifo", "directory", "dev-full", "dev-null"],
-)
-def test_only_a_regular_file_can_be_the_log(
-    tmp_path: Path, make: Callable[[Path], object], kind: str
-) -> None:
-    path = tmp_path / "results.jsonl"
-    make(path)
-    message = (
-        f"cannot use {str(path)!r} as the results log: it is {kind}: name a regular file, or "
-        "omit -o to write the results to stdout"
-    )
-    for attempt in (ResultsWriter.open, read_final, has_records):  # never opened, so no hang
-        with pytest.raises(UsageError) as caught:
-            attempt(str(path))
-        assert str(caught.value) == message
-
-
 def test_the_file_behind_stdout_is_refused_as_a_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -386,18 +228,6 @@ def test_the_file_behind_stdout_is_refused_as_a_log(
         monkeypatch.setattr(sys, "stdout", stdout)
         with pytest.raises(UsageError, match="it is this run's standard output: omit -o"):
             ResultsWriter.open(str(path))
-
-
-def test_a_second_writer_on_the_same_file_is_refused_naming_the_holder(tmp_path: Path) -> None:
-    path = tmp_path / "results.jsonl"
-    with ResultsWriter.open(str(path)):
-        with pytest.raises(UsageError) as caught:
-            ResultsWriter.open(str(tmp_path / "." / "results.jsonl"))  # another spelling
-        assert str(caught.value) == (
-            f"the results log {str(tmp_path / '.' / 'results.jsonl')!r} is in use by another "
-            f"process (PID {os.getpid()}): wait for it to finish or stop it, or give another -o"
-        )
-    ResultsWriter.open(str(path)).close()  # closing released it
 
 
 def test_the_log_is_read_back_through_the_locked_descriptor(tmp_path: Path) -> None:
@@ -409,128 +239,3 @@ def test_the_log_is_read_back_through_the_locked_descriptor(tmp_path: Path) -> N
         writer.write(_result("b"))  # reading did not move where the next line goes
         assert writer.final_rooms().count == 2
     assert path.read_text().count("\n") == 3
-
-
-def _log(path: Path, *results: Result) -> None:
-    path.write_text("".join(map(to_line, results)), encoding="utf-8")
-
-
-def test_the_last_record_of_a_room_wins(tmp_path: Path) -> None:
-    path = tmp_path / "results.jsonl"
-    _log(
-        path,
-        _result("ok-then-gave-up"),
-        _result("ok-then-gave-up", Status.GAVE_UP),
-        _result("gave-up-then-ok", Status.GAVE_UP),
-        _result("gave-up-then-ok"),
-        _result("aborted", Status.ABORTED),
-        _result("rejected", Status.REJECTED),
-        _result("invalid", Status.INVALID, sdkappid=None),
-    )
-    final = read_final(str(path))
-    assert final.count == 3
-    assert final.contains(1400000001, "gave-up-then-ok")
-    assert final.contains(1400000001, "rejected")
-    assert final.contains(None, "invalid")
-    assert not final.contains(1400000001, "ok-then-gave-up")
-    assert not final.contains(1400000001, "aborted")
-    assert not final.contains(None, "gave-up-then-ok")  # rooms are per app
-    assert not final.contains(1400000002, "gave-up-then-ok")
-
-
-def test_garbage_lines_are_tolerated_and_counted(tmp_path: Path) -> None:
-    path = tmp_path / "results.jsonl"
-    good = to_line(_result("a"))
-    garbage = [
-        "not json",
-        "[1, 2]",
-        '{"room_id": "x"}',
-        '{"room_id": "x", "status": "done"}',
-        '{"room_id": "x", "status": ["ok"]}',
-        '{"room_id": 5, "status": "ok"}',
-        '{"room_id": "x", "status": "ok", "sdkappid": "1"}',
-        good[:20],
-    ]
-    path.write_bytes(
-        good.encode() + b"\n\xff\xfe\n  \n" + "\n".join(garbage).encode() + b"\n" + b"[" * 100_000
-    )
-    final = read_final(str(path))
-    assert final.count == 1
-    assert final.skipped_lines == len(garbage) + 2  # + invalid UTF-8, + absurd nesting
-
-
-def test_a_missing_log_has_nothing_final(tmp_path: Path) -> None:
-    final = read_final(str(tmp_path / "never-written.jsonl"))
-    assert final == FinalRooms()
-    assert final.count == 0
-    assert not final.contains(None, "a")
-
-
-def test_has_records(tmp_path: Path) -> None:
-    path = tmp_path / "results.jsonl"
-    assert not has_records(str(path))
-    path.write_text("\n  \n")
-    assert not has_records(str(path))
-    _log(path, _result("a"))
-    assert has_records(str(path))
-
-
-def test_reading_a_directory_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="it is a directory"):
-        read_final(str(tmp_path))
-    with pytest.raises(UsageError, match="it is a directory"):
-        has_records(str(tmp_path))
-
-
-RESULTS = st.builds(
-    Result,
-    ts=st.text(),
-    sdkappid=st.one_of(st.none(), st.integers(min_value=1, max_value=2**40)),
-    room_id=st.text(),
-    status=st.sampled_from(Status),
-    error_code=st.integers(min_value=-(2**31), max_value=2**40),
-    error_info=st.text(),
-    request_id=st.text(),
-    attempts=st.integers(min_value=0, max_value=1000),
-    elapsed_ms=st.integers(min_value=0, max_value=10**9),
-)
-
-
-@given(RESULTS)
-def test_from_line_reads_back_what_to_line_wrote(result: Result) -> None:
-    back = from_line(to_line(result).encode("utf-8"))
-    # a lone surrogate is written as its JSON escape, and read back as the same value
-    assert back == result
-
-
-def test_from_line_fills_in_what_a_minimal_record_leaves_out() -> None:
-    line = b'{"sdkappid":1400000001,"room_id":"r1","status":"gave_up"}\n'
-    assert from_line(line) == Result(
-        ts="", sdkappid=1400000001, room_id="r1", status=Status.GAVE_UP
-    )
-    assert from_line(b'  {"sdkappid":null,"room_id":"r1","status":"invalid"}  \r\n') is not None
-
-
-@pytest.mark.parametrize(
-    "line",
-    [
-        b"",
-        b"room-1\n",
-        b'{"sdkappid":1400000001,"room_id":"r1","status":"ok"',  # torn
-        b'{"sdkappid":1400000001,"room_id":"r1","status":"ok"} {}\n',  # two values
-        b'[{"sdkappid":1400000001,"room_id":"r1","status":"ok"}]\n',
-        b'{"event":"run_started","sdkappid":1400000001}\n',
-        b'{"sdkappid":1400000001,"room_id":"r1","status":"fine"}\n',
-        b'{"sdkappid":1400000001,"room_id":"r1","status":["ok"]}\n',
-        b'{"sdkappid":1400000001.0,"room_id":"r1","status":"ok"}\n',
-        b'{"sdkappid":true,"room_id":"r1","status":"ok"}\n',
-        b'{"sdkappid":1400000001,"room_id":null,"status":"ok"}\n',
-        b'{"sdkappid":1400000001,"room_id":"r1","status":"ok","error_code":"0"}\n',
-        b'{"sdkappid":1400000001,"room_id":"r1","status":"ok","attempts":1.5}\n',
-        b'{"sdkappid":1400000001,"room_id":"r1","status":"ok","ts":0}\n',
-        b'{"sdkappid":1400000001,"room_id":"r\xff","status":"ok"}\n',
-        b"[" * 100_000,
-    ],
-)
-def test_from_line_refuses_what_is_not_a_whole_record(line: bytes) -> None:
-    assert from_line(line) is None
