@@ -47,7 +47,7 @@ def test_invalid_records_fed_back_stay_invalid_and_resume_skips_them(tmp_path: P
     with SimThread(sim_config()) as sim:
         run = resumer(*app_flags(sim.url), tmp=first, stdin=stdin)
         invalid = [r for r in run.records if r["status"] == "invalid"]
-X
+        # `jq -c 'select(.status != "ok")' results.jsonl | resumer run -` (docs/operations.md)
         fed_back = resumer(
             *app_flags(sim.url), tmp=fed, stdin="".join(json.dumps(r) + "\n" for r in invalid)
         )
