@@ -54,7 +54,9 @@ def configure(
     stream = stream or sys.stderr
     console = use_console(log_format, stream)
     renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        structlog.dev.ConsoleRenderer(
+            colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
         if console
         else structlog.processors.JSONRenderer(ensure_ascii=False)
     )
