@@ -10,9 +10,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from yarl import URL
-
-from resumer.api.classify import OVERRIDE_CLASSES, Action
+from resumer.config.addresses import check_endpoint, parse_listen
+from resumer.config.codes import code_overrides
 from resumer.config.model import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ATTEMPTS,
@@ -25,7 +24,6 @@ from resumer.config.model import (
     Flags,
     RunConfig,
 )
-from resumer.config.redact import mask_endpoint
 from resumer.config.secrets import read_secret_file, utf8_text
 from resumer.config.sharing import TYPES as _SHARING_TYPES
 from resumer.config.sharing import sharing_config
@@ -106,9 +104,9 @@ def build_config(
     timeout = _number(merged, "timeout", DEFAULT_TIMEOUT, low=0.1, high=600)
     metrics, push = merged.get("metrics"), merged.get("metrics_push")
     return RunConfig(
-        codes=MappingProxyType(_codes(file.get("codes", {}))),
+        codes=MappingProxyType(code_overrides(file.get("codes", {}))),
         metrics=None if metrics is None else parse_listen(metrics),
-        metrics_push=None if push is None else _check_endpoint(push, "--metrics-push"),
+        metrics_push=None if push is None else check_endpoint(push, "--metrics-push"),
         sharing=sharing_config(merged, env, redis_flag=flags.redis),
         apps=_apps(file, flags, env, base),
         endpoint=endpoint,
@@ -164,74 +162,12 @@ def _toml_type(value: object) -> str:
 def _endpoint(merged: Mapping[str, Any]) -> str:
     region, endpoint = merged.get("region"), merged.get("endpoint")
     if endpoint is not None:
-        return _check_endpoint(endpoint)
+        return check_endpoint(endpoint)
     if region is None:
         raise UsageError(f"no region given: use --region {' | '.join(REGIONS)}, or --endpoint URL")
     if region not in REGIONS:
         raise UsageError(f"unknown region {region!r}: use one of {', '.join(REGIONS)}")
     return str(REGIONS[region])
-
-
-def _check_endpoint(endpoint: object, what: str = "endpoint") -> str:
-    """A base URL without its trailing slash, if it is a usable one; else one sentence."""
-    if not isinstance(endpoint, str):
-        raise UsageError(f"{what} must be a URL such as https://host, not {endpoint!r}")
-    shown = f"{what} '{mask_endpoint(endpoint)}'"
-    if not endpoint.startswith(("http://", "https://")):
-        raise UsageError(f"{shown} is not an http:// or https:// URL")
-    if any(c.isspace() or not c.isprintable() for c in endpoint):
-        raise UsageError(f"{shown} holds a space or a control character: give the URL alone")
-    try:
-        url = URL(endpoint)
-        port = url.port  # the scheme's default when none is written
-    except ValueError:  # yarl's own text is not shown: it may quote the URL, credentials too
-        raise UsageError(
-            f"{shown} is not a valid URL: check its host, and that a port is from 1 to 65535"
-        ) from None
-    if not url.host:
-        raise UsageError(f"{shown} has no host: give one, e.g. https://host or http://host:8080")
-    if port is None or not 1 <= port <= 65535:
-        raise UsageError(f"{shown} has port {port}: a port is between 1 and 65535")
-    if url.query_string or url.fragment or "?" in endpoint or "#" in endpoint:
-        raise UsageError(
-            f"{shown} has a query string or fragment: give only the base URL (scheme, host, "
-            "port and any path prefix); resumer adds the API's path and query"
-        )
-    return endpoint.rstrip("/")
-
-
-def _codes(table: Mapping[str, Any]) -> dict[int, Action]:
-    """The [codes] table as ErrorCode -> action; one sentence for a wrong class, code or repeat."""
-    overrides: dict[int, Action] = {}
-    classes: dict[int, str] = {}
-    for name, codes in table.items():
-        if name not in OVERRIDE_CLASSES:
-            raise UsageError(
-                f"unknown class '{name}' in [codes]: use {', '.join(OVERRIDE_CLASSES)}"
-            )
-        if not isinstance(codes, list) or any(
-            isinstance(c, bool) or not isinstance(c, int) or c <= 0 for c in codes
-        ):
-            raise UsageError(
-                f"[codes] {name} must be an array of ErrorCodes (positive whole numbers), "
-                f"e.g. {name} = [100004]"
-            )
-        for code in codes:
-            if code in classes:
-                where = name if classes[code] == name else f"{classes[code]} and {name}"
-                raise UsageError(
-                    f"ErrorCode {code} is listed twice in [codes] ({where}): list each code once"
-                )
-            overrides[code], classes[code] = OVERRIDE_CLASSES[name], name
-    return overrides
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """HOST:PORT (or :PORT, every interface) of --metrics; one sentence if it is malformed."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"--metrics {value!r} is not HOST:PORT: e.g. --metrics 127.0.0.1:9464")
-    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104  (":PORT" asks for every interface)
 
 
 def _number(

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from resumer.api.classify import Action, Verdict
-from resumer.config.load import parse_listen
+from resumer.config.addresses import parse_listen
 from resumer.config.model import AppConfig
 from resumer.engine.app import App
 from resumer.errors import MetricsError, UsageError
