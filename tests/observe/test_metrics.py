@@ -88,6 +88,20 @@ async def test_the_server_serves_scrapes_and_lingers_only_until_one_more_scrape(
         await asyncio.wait_for(stopping, 5)  # that scrape ends the linger at once
 
 
+async def test_every_interface_is_ipv4_and_ipv6() -> None:
+    app = make_app(1400000001)
+    server = MetricsServer({app.sdkappid: app})
+    port = free_port()
+    await server.start(*parse_listen(f":{port}"))
+    try:
+        async with aiohttp.ClientSession() as session:
+            for host in ("127.0.0.1", "[::1]"):
+                async with session.get(f"http://{host}:{port}/metrics") as response:
+                    assert response.status == 200, host
+    finally:
+        await server.stop(linger=0)
+
+
 async def test_a_port_in_use_is_one_sentence() -> None:
     app = make_app(1400000001)
     with socket.socket() as taken:
@@ -103,7 +117,7 @@ async def test_a_port_in_use_is_one_sentence() -> None:
     ("value", "expected"),
     [
         ("127.0.0.1:9464", ("127.0.0.1", 9464)),
-        (":9464", ("0.0.0.0", 9464)),  # noqa: S104
+        (":9464", ("", 9464)),  # every interface
         ("[::1]:80", ("::1", 80)),
     ],
 )
