@@ -37,7 +37,7 @@ def check_endpoint(endpoint: object, what: str = "endpoint") -> str:
 
 
 def parse_listen(value: str) -> tuple[str, int]:
-    """HOST:PORT (or :PORT: every interface, IPv4 and IPv6) of --metrics; one sentence if malformed."""
+    """HOST:PORT of --metrics (:PORT: every interface, IPv6 too); one sentence if malformed."""
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise UsageError(f"--metrics {value!r} is not HOST:PORT: e.g. --metrics 127.0.0.1:9464")
