@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import itertools
 import os
 import stat
 import sys
@@ -98,10 +99,22 @@ def _holder(info: os.stat_result) -> str:
         return "another process"
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            ours = b"resumer" in cmdline.read(4096)
+            ours = is_resumer_command(cmdline.read(4096))
     except OSError:
         ours = False
     return f"another resumer run (PID {pid})" if ours else f"another process (PID {pid})"
+
+
+def is_resumer_command(cmdline: bytes) -> bool:
+    """True if a NUL-separated command line runs resumer: `resumer ...`, `python -m resumer ...`
+    or `python .../bin/resumer ...`; the word elsewhere (a path, a pytest flag) does not count.
+    """
+    args = cmdline.split(b"\0")
+    if os.path.basename(args[0]) == b"resumer":
+        return True
+    if any(before == b"-m" and arg == b"resumer" for before, arg in itertools.pairwise(args)):
+        return True
+    return len(args) > 1 and os.path.basename(args[1]) == b"resumer"
 
 
 def _lock_holder_pid(info: os.stat_result) -> int | None:

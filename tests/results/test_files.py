@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from resumer.errors import UsageError
+from resumer.results.files import is_resumer_command
 from resumer.results.resume import has_records, read_final
 from resumer.results.writer import ResultsWriter
 
@@ -43,12 +44,25 @@ def test_a_second_writer_on_the_same_file_is_refused_naming_the_holder(tmp_path:
     with ResultsWriter.open(str(path)):
         with pytest.raises(UsageError) as caught:
             ResultsWriter.open(str(tmp_path / "." / "results.jsonl"))  # another spelling
-        # The holder is this process: named a resumer run if its command line says "resumer"
-        # (under `pytest --cov=resumer`, or from a checkout whose path holds the word).
-        ours = b"resumer" in Path("/proc/self/cmdline").read_bytes()[:4096]
-        holder = "another resumer run" if ours else "another process"
         assert str(caught.value) == (
-            f"the results log {str(tmp_path / '.' / 'results.jsonl')!r} is in use by {holder} "
-            f"(PID {os.getpid()}): wait for it to finish or stop it, or give another -o"
+            f"the results log {str(tmp_path / '.' / 'results.jsonl')!r} is in use by another "
+            f"process (PID {os.getpid()}): wait for it to finish or stop it, or give another -o"
         )
     ResultsWriter.open(str(path)).close()  # closing released it
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "ours"),
+    [
+        (b"resumer\0run\0-o\0out.jsonl\0", True),
+        (b"/opt/venv/bin/resumer\0run\0", True),
+        (b"python3\0-m\0resumer\0run\0", True),
+        (b"/usr/bin/python3\0/opt/venv/bin/resumer\0run\0", True),
+        (b"python3\0-m\0pytest\0--cov=resumer\0", False),
+        (b"/home/resumer/.venv/bin/python\0-m\0pytest\0", False),
+        (b"vim\0resumer.toml\0", False),
+        (b"", False),
+    ],
+)
+def test_a_resumer_run_is_known_by_its_command_not_a_word_in_it(cmdline: bytes, ours: bool) -> None:
+    assert is_resumer_command(cmdline) is ours
