@@ -29,7 +29,8 @@ from bench.harness.tools import BenchApp, bench_apps
 from bench.markdown import cell, table
 from resumer.config.model import AppConfig
 from resumer.engine.app import App
-from resumer.observe.metrics import PUSH_EVERY, exposition, snapshot
+from resumer.observe.exposition import exposition, snapshot
+from resumer.observe.metrics import PUSH_EVERY
 from resumer.records import Status
 
 VARIANTS = ("none", "scrape", "push")

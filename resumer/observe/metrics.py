@@ -8,7 +8,11 @@ that changes those counters, so it never holds half an update, and it costs micr
 text of the exposition (milliseconds of Python at 50 apps) is made from it in a worker thread,
 so a scrape does not stall the loop that paces the requests.
 
-The names and labels are a contract (docs/reference.md, "Metrics"): dashboards are built on them.
+A push runs in a daemon thread of its own and is awaited for PUSH_TIMEOUT seconds as a whole
+(connect, send, read: urllib's own timeout is per socket read, so a server that trickles a
+byte at a time would hold it for ever). A push not done by then is left behind: the thread
+cannot block the exit, and no other push starts while it lives. Whatever goes wrong is
+counted and said once at the end, in a warning; the run's own exit code is never changed.
 """
 
 from __future__ import annotations
@@ -16,137 +20,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from http.client import HTTPException
+from urllib.error import URLError
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from aiohttp import web
-from prometheus_client import generate_latest, push_to_gateway
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
+from prometheus_client import push_to_gateway
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, basic_auth_handler, default_handler
 
-from resumer.engine.app import DURATION_BUCKETS, App
+from resumer.api.classify import printable
+from resumer.engine.app import App
 from resumer.errors import MetricsError
+from resumer.observe.exposition import AppSnapshot, Families, exposition, families, snapshot
 
 PUSH_EVERY = 15.0  # seconds between pushes to a Pushgateway; one more at the end
-PUSH_TIMEOUT = 5.0  # seconds one push may take before it is given up (the run goes on)
+PUSH_TIMEOUT = 5.0  # seconds one push may take as a whole before it is given up (the run goes on)
+FINAL_PUSH_TIMEOUT = 3.0  # seconds the push at the end may hold the run's exit
 LAST_SCRAPE_WAIT = 5.0  # seconds /metrics stays up after the run, unless scraped once before then
 JOB = "resumer"  # the Pushgateway's job label
-
-
-@dataclass(frozen=True, slots=True)
-class AppSnapshot:
-    """One app's counters at one moment, copied on the loop."""
-
-    sdkappid: int
-    requests: tuple[tuple[str, int, int], ...]  # (outcome, code, count)
-    statuses: tuple[tuple[str, int], ...]  # (status, rooms), "skipped" included
-    pending: int
-    rate: float
-    duration_counts: tuple[int, ...]
-    duration_sum: float
-    outage: bool
-    stopped: bool
-
-
-def snapshot(apps: Mapping[int, App]) -> tuple[AppSnapshot, ...]:
-    """Every app's counters now; call it on the run's loop."""
-    now = []
-    for sdkappid, app in apps.items():
-        stats = app.stats
-        statuses = sorted(stats.statuses.items())
-        if stats.skipped:
-            statuses.append(("skipped", stats.skipped))
-        now.append(
-            AppSnapshot(
-                sdkappid=sdkappid,
-                requests=tuple((a, c, n) for (a, c), n in sorted(stats.requests.items())),
-                statuses=tuple(statuses),
-                pending=max(stats.routed - stats.done, 0),
-                rate=app.pacer.rate,
-                duration_counts=tuple(stats.duration_counts),
-                duration_sum=stats.duration_sum,
-                outage=app.outage.state.active,
-                stopped=app.fatal is not None,
-            )
-        )
-    return tuple(now)
-
-
-def families(apps: Iterable[AppSnapshot]) -> list[Metric]:
-    """The metrics of the contract, from a snapshot (on any thread)."""
-    requests = CounterMetricFamily(
-        "resumer_requests",
-        "Requests sent, by how they were answered (code: ErrorCode, HTTP status, or 0).",
-        labels=["sdkappid", "outcome", "code"],
-    )
-    rooms = CounterMetricFamily(
-        "resumer_rooms", "Rooms that reached an outcome, by status.", labels=["sdkappid", "status"]
-    )
-    pending = GaugeMetricFamily(
-        "resumer_rooms_pending",
-        "Rooms read and routed, without an outcome yet.",
-        labels=["sdkappid"],
-    )
-    rate = GaugeMetricFamily(
-        "resumer_pacing_rate", "The rate the app is paced at now, requests/s.", labels=["sdkappid"]
-    )
-    durations = HistogramMetricFamily(
-        "resumer_request_duration_seconds",
-        "Time from sending a request to its reply (or its failure).",
-        labels=["sdkappid"],
-    )
-    outage = GaugeMetricFamily(
-        "resumer_outage", "1 while the app is probing an outage, else 0.", labels=["sdkappid"]
-    )
-    stopped = GaugeMetricFamily(
-        "resumer_app_stopped", "1 once the app was stopped by a fatal error.", labels=["sdkappid"]
-    )
-    for app in apps:
-        label = str(app.sdkappid)
-        for action, code, count in app.requests:
-            requests.add_metric([label, action, str(code)], count)
-        for status, count in app.statuses:
-            rooms.add_metric([label, status], count)
-        pending.add_metric([label], app.pending)
-        rate.add_metric([label], app.rate)
-        durations.add_metric(
-            [label], list(_cumulative(app.duration_counts)), sum_value=app.duration_sum
-        )
-        outage.add_metric([label], float(app.outage))
-        stopped.add_metric([label], float(app.stopped))
-    return [requests, rooms, pending, rate, durations, outage, stopped]
-
-
-@dataclass(frozen=True, slots=True)
-class _Families(Collector):
-    """Metric families made from a snapshot, for prometheus-client's writers."""
-
-    families: list[Metric]
-
-    def collect(self) -> Iterator[Metric]:
-        return iter(self.families)
-
-
-def exposition(apps: Iterable[AppSnapshot]) -> bytes:
-    """The text a scrape gets, from a snapshot (on any thread)."""
-    return generate_latest(_Families(families(apps)))
-
-
-def _cumulative(counts: Iterable[int]) -> Iterator[tuple[str, float]]:
-    """Prometheus buckets (cumulative, `+Inf` last) from counts per bucket."""
-    total = 0
-    bounds = [*map(floatToGoString, DURATION_BUCKETS), "+Inf"]  # "0.1", "10.0": as Go writes them
-    for bound, count in zip(bounds, counts, strict=True):
-        total += count
-        yield bound, total
 
 
 class MetricsServer:
@@ -196,8 +90,10 @@ class MetricsPusher:
 
     def __init__(self, apps: Mapping[int, App], url: str) -> None:
         self._apps = apps
-        self.url = url
+        self.url = url  # as given, credentials too: show it masked
+        self._gateway, self._credentials = split_credentials(url)
         self._grouping = {"instance": socket.gethostname()}
+        self._thread: threading.Thread | None = None  # the last push's, perhaps still alive
         self.failures = 0
         self.last_error = ""
 
@@ -207,25 +103,102 @@ class MetricsPusher:
             await asyncio.sleep(every)
             await self.push()
 
-    async def push(self) -> bool:
-        """One push of the metrics as they are now; False (and counted) if it failed."""
+    async def push(self, deadline: float = PUSH_TIMEOUT) -> bool:
+        """One push of the metrics as they are now, done within `deadline` seconds or given up;
+        False (and counted) if it failed in any way."""
+        if self._thread is not None and self._thread.is_alive():
+            return self._failed(f"the push before had no answer within {PUSH_TIMEOUT:g} s")
         now = snapshot(self._apps)  # taken on the loop
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._thread = threading.Thread(
+            target=self._push_reporting, args=(now, deadline, loop, done), daemon=True
+        )
+        self._thread.start()
         try:
-            await asyncio.to_thread(self._push, now)
-        except OSError as exc:  # urllib's URLError and HTTPError are OSErrors
-            self.failures += 1
-            self.last_error = str(getattr(exc, "reason", None) or exc)
-            return False
+            async with asyncio.timeout(deadline):
+                await done
+        except TimeoutError:
+            return self._failed(f"no answer within {deadline:g} s")
+        except Exception as exc:  # a push must never stop or fail the run
+            return self._failed(push_error(exc))
         return True
 
-    def _push(self, apps: tuple[AppSnapshot, ...]) -> None:
+    def _failed(self, error: str) -> bool:
+        self.failures += 1
+        self.last_error = error
+        return False
+
+    def _push_reporting(
+        self,
+        apps: tuple[AppSnapshot, ...],
+        timeout: float,
+        loop: asyncio.AbstractEventLoop,
+        done: asyncio.Future[None],
+    ) -> None:
+        """The push, in its thread; its outcome handed to the loop if anyone still waits."""
+        error: Exception | None = None
+        try:
+            self._push(apps, timeout)
+        except Exception as exc:  # handed to the loop, which says it
+            error = exc
+
+        def settle() -> None:
+            if done.done():  # given up already
+                return
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle)
+
+    def _push(self, apps: tuple[AppSnapshot, ...], timeout: float) -> None:
         push_to_gateway(
-            self.url,
+            self._gateway,
             job=JOB,
-            registry=_Families(families(apps)),
+            registry=Families(families(apps)),
             grouping_key=self._grouping,
-            timeout=PUSH_TIMEOUT,
+            timeout=timeout,
+            handler=self._handler,
         )
+
+    def _handler(
+        self,
+        url: str,
+        method: str,
+        timeout: float | None,
+        headers: list[tuple[str, str]],
+        data: bytes,
+    ) -> Callable[[], None]:
+        """prometheus-client's handler: with basic auth when the URL held a user and password."""
+        if self._credentials is None:
+            return default_handler(url, method, timeout, headers, data)
+        user, password = self._credentials
+        return basic_auth_handler(url, method, timeout, headers, data, user, password)
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """The URL without its user:password@, and that pair (percent-decoded), if it held one."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    bare = urlunsplit(parts._replace(netloc=host))
+    return bare, (unquote(parts.username), unquote(parts.password or ""))
+
+
+def push_error(exc: BaseException) -> str:
+    """What went wrong with a push, in a few words (never the server's text unescaped)."""
+    if isinstance(exc, URLError):  # HTTPError too: "HTTP Error 401: Unauthorized"
+        reason = exc.reason if not hasattr(exc, "code") else exc
+        return printable(str(reason), 200)
+    if isinstance(exc, HTTPException):  # BadStatusLine and the rest: the reply was not HTTP
+        return f"the reply was not HTTP ({type(exc).__name__})"
+    if isinstance(exc, OSError):
+        return printable(exc.strerror or str(exc), 200)
+    return printable(f"{type(exc).__name__}: {exc}", 200)
 
 
 @asynccontextmanager
@@ -248,7 +221,7 @@ async def exported(
     finally:
         if pushing is not None and pusher is not None:
             await stop_quietly(pushing)
-            await pusher.push()
+            await pusher.push(FINAL_PUSH_TIMEOUT)
         if server is not None:
             await server.stop()
 

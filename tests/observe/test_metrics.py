@@ -14,7 +14,8 @@ from resumer.config.addresses import parse_listen
 from resumer.config.model import AppConfig
 from resumer.engine.app import App
 from resumer.errors import MetricsError, UsageError
-from resumer.observe.metrics import MetricsServer, exposition, snapshot
+from resumer.observe.exposition import exposition, snapshot
+from resumer.observe.metrics import MetricsServer
 from resumer.records import Status
 
 
