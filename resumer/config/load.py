@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,7 @@ from resumer.config.model import (
 from resumer.config.secrets import read_secret_file, utf8_text
 from resumer.config.sharing import TYPES as _SHARING_TYPES
 from resumer.config.sharing import sharing_config
+from resumer.config.small import NotRegularError, read_small
 from resumer.errors import UsageError
 
 MAX_CONFIG_BYTES = 1024 * 1024  # a config is a few lines: a wrong path is refused, not read
@@ -62,10 +64,16 @@ _TOML_TYPES = {bool: "a boolean", int: "a whole number", float: "a decimal numbe
 def read_toml(path: str) -> dict[str, Any]:
     """The TOML file's table; UsageError with a plain sentence if it cannot be read."""
     try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_CONFIG_BYTES + 1)
+        data = read_small(path, MAX_CONFIG_BYTES).data
     except FileNotFoundError:
         raise UsageError(f"config file '{path}' does not exist: check the -c path") from None
+    except NotRegularError as exc:
+        if stat.S_ISDIR(exc.mode):  # as open() says it
+            raise UsageError(f"cannot read config file '{path}': Is a directory") from None
+        raise UsageError(
+            f"config file '{path}' is not a regular file (a FIFO, a device or a directory): "
+            "give the path of the TOML file with -c"
+        ) from None
     except OSError as exc:
         raise UsageError(f"cannot read config file '{path}': {exc.strerror}") from None
     if len(data) > MAX_CONFIG_BYTES:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
 import structlog
 
+from resumer.config.small import NotRegularError, read_small
 from resumer.errors import UsageError
 
 MAX_KEY_FILE_BYTES = 4096  # a secret key is one short line: a wrong path is refused
@@ -17,19 +17,12 @@ def read_secret_file(path: Path, where: str) -> str:
     """The key in `path`, a regular file read bounded; a warning if others may read it."""
     named = f"{where}: secret_key_file '{path}'"
     try:
-        # O_NONBLOCK: a FIFO named by mistake must not block the open; it is refused below
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                raise UsageError(f"{named} is not a regular file: name the file holding the key")
-            data = b""
-            while len(data) <= MAX_KEY_FILE_BYTES and (chunk := os.read(fd, 65536)):
-                data += chunk
-        finally:
-            os.close(fd)
+        read = read_small(path, MAX_KEY_FILE_BYTES)
+    except NotRegularError:
+        raise UsageError(f"{named} is not a regular file: name the file holding the key") from None
     except OSError as exc:
         raise UsageError(f"{where}: cannot read secret_key_file '{path}': {exc.strerror}") from None
+    data, mode = read.data, read.mode
     if len(data) > MAX_KEY_FILE_BYTES:
         raise UsageError(
             f"{named} is over {MAX_KEY_FILE_BYTES} bytes, far more than a secret key: "

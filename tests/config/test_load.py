@@ -1,5 +1,6 @@
 """Config: the file, the flags on top, secrets from the environment, and one sentence per error."""
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -136,9 +137,26 @@ def test_a_config_file_that_is_not_utf8_is_one_sentence(tmp_path: Path) -> None:
         read_toml(str(path))
 
 
-def test_a_config_file_is_read_bounded() -> None:
-    with pytest.raises(UsageError, match="config file '/dev/zero' is over 1 MiB"):
+def test_a_config_file_is_read_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "huge.toml"
+    path.write_bytes(b"#" * (1024 * 1024 + 1))
+    with pytest.raises(UsageError, match=f"config file '{path}' is over 1 MiB"):
+        read_toml(str(path))
+
+
+@pytest.mark.timeout(5)
+def test_a_config_file_that_is_a_fifo_without_a_writer_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "config.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match=r"is not a regular file .*: give the path of the TOML"):
+        read_toml(str(fifo))
+    with pytest.raises(UsageError, match="config file '/dev/zero' is not a regular file"):
         read_toml("/dev/zero")
+
+
+def test_a_config_file_that_is_a_directory_says_so(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=f"cannot read config file '{tmp_path}': Is a directory"):
+        read_toml(str(tmp_path))
 
 
 @pytest.mark.parametrize(
