@@ -7,6 +7,7 @@ everything else is counted as it streams by.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import Counter
@@ -22,6 +23,10 @@ App = int | None  # an SDKAppID; None for records of lines that named no app
 
 # The results log's timestamps: fixed width, so they order as strings (compared as they stream)
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z").fullmatch
+# Seconds without a record that count as a pause, not as work: a run paced at 20/s writes
+# several records a second, so a gap this long is a clock stepped forward (timestamps are wall
+# time), an input that paused, or logs of runs apart. finished/s leaves pauses out.
+PAUSE = 300
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +40,8 @@ class AppReport:
     attempts: int  # requests sent: attempts summed over every record, every run's
     first_ts: str | None  # the earliest and latest timestamp of its records, as written
     last_ts: str | None
+    pauses: int = 0  # gaps of over PAUSE seconds without a record
+    paused: float = 0.0  # seconds those gaps last, in all
 
     @property
     def rooms(self) -> int:
@@ -60,9 +67,10 @@ class AppReport:
 
     @property
     def rate(self) -> float | None:
-        """Rooms finished per second between the first and the last record."""
+        """Rooms finished per second between the first and the last record, pauses left out."""
         seconds = self.seconds
-        return self.finished / seconds if seconds else None
+        busy = None if seconds is None else max(seconds - self.paused, 0.0)
+        return self.finished / busy if busy else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,18 +156,22 @@ class Merger:
 
     def report(self) -> Report:
         """The account of everything fed so far."""
-        apps = [self._app(sdkappid) for sdkappid in sorted(self._apps, key=_app_order)]
+        per_second = {s: _per_second(t.seconds) for s, (_r, t) in self._apps.items()}
+        order = sorted(self._apps, key=_app_order)
+        apps = [self._app(sdkappid, per_second[sdkappid]) for sdkappid in order]
+        every = sorted({second for seconds in per_second.values() for second in seconds})
         return Report(
             apps=tuple(apps),
-            total=_total(apps),
+            total=_total(apps, _pauses(every)),
             torn=self._torn,
             foreign=self._foreign,
             untimed=self._untimed,
-            per_second={s: _per_second(t.seconds) for s, (_r, t) in self._apps.items()},
+            per_second=per_second,
         )
 
-    def _app(self, sdkappid: App) -> AppReport:
+    def _app(self, sdkappid: App, seconds: Mapping[int, object]) -> AppReport:
         rooms, tally = self._apps[sdkappid]
+        pauses, paused = _pauses(list(seconds))
         outcomes = Counter(rooms.values())  # counted in C: a million rooms in milliseconds
         statuses = dict.fromkeys(Status, 0)
         codes: Counter[int] = Counter()
@@ -175,6 +187,8 @@ class Merger:
             attempts=tally.attempts,
             first_ts=_checked(tally.first),
             last_ts=_checked(tally.last),
+            pauses=pauses,
+            paused=paused,
         )
 
 
@@ -227,7 +241,14 @@ def _checked(ts: str | None) -> str | None:
     return ts
 
 
-def _total(apps: list[AppReport]) -> AppReport:
+def _pauses(seconds: list[int]) -> tuple[int, float]:
+    """How many gaps of over PAUSE seconds lie between the (sorted) seconds with a record, and
+    how long they last in all (less the second each side, so a pause never outlasts the span)."""
+    gaps = [b - a - 1 for a, b in itertools.pairwise(seconds) if b - a > PAUSE]
+    return len(gaps), float(sum(gaps))
+
+
+def _total(apps: list[AppReport], pauses: tuple[int, float]) -> AppReport:
     statuses = dict.fromkeys(Status, 0)
     codes: Counter[int] = Counter()
     for app in apps:
@@ -244,6 +265,8 @@ def _total(apps: list[AppReport]) -> AppReport:
         attempts=sum(a.attempts for a in apps),
         first_ts=min(firsts, default=None),
         last_ts=max(lasts, default=None),
+        pauses=pauses[0],
+        paused=pauses[1],
     )
 
 

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from resumer.humanize import error_codes, hms
 from resumer.records import Status
-from resumer.report.merge import App, AppReport, Report
+from resumer.report.merge import PAUSE, App, AppReport, Report
 
 
 def tables(report: Report, logs: Sequence[str]) -> Group:
@@ -64,6 +64,13 @@ def notes(report: Report, logs: Sequence[str]) -> Iterator[str]:
         )
     if report.untimed:
         yield f"{report.untimed:,} records have no usable timestamp: counted, but not timed"
+    if total.pauses:
+        times = "once" if total.pauses == 1 else f"{total.pauses:,} times"
+        yield (
+            f"the records pause {times} for over {PAUSE // 60} minutes, {hms(total.paused)} in "
+            "all (the host's clock stepped forward, the input paused, or the logs are of runs "
+            "apart): took counts the pauses, finished/s leaves them out"
+        )
     if total.todo:
         yield (
             f"{total.todo:,} rooms are not final (gave_up, aborted): "
@@ -115,6 +122,7 @@ def _app_dict(app: AppReport) -> dict[str, Any]:
         "first_ts": app.first_ts,
         "last_ts": app.last_ts,
         "duration_s": None if seconds is None else round(seconds, 3),
+        "paused_s": round(app.paused, 3),
         "rate": None if rate is None else round(rate, 2),
     }
 

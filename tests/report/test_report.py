@@ -242,3 +242,28 @@ def test_report_reads_a_log_from_stdin_after_a_file_and_the_later_record_wins(
     captured = capsys.readouterr()
     assert captured.out == '{"room_id": "r2", "sdkappid": 1400000001}\n'
     assert "1 foreign" in captured.err
+
+
+def test_a_clock_stepped_forward_mid_run_is_a_pause_that_finished_per_second_leaves_out() -> None:
+    # 40 rooms at 20/s, the host's clock stepped 3 h forward after the first 20
+    before = [rec(f"r{i}", ts=f"2026-11-24T10:00:0{i // 20}.{i % 20 * 50:03d}Z") for i in range(20)]
+    after = [rec(f"r{i}", ts=f"2026-11-24T13:00:01.{i % 20 * 50:03d}Z") for i in range(20, 40)]
+    report = merge(before + after)
+    total = report.total
+    assert total.seconds == pytest.approx(3 * 3600 + 1.95)
+    assert (total.pauses, total.paused) == (1, 3 * 3600)
+    assert total.rate == pytest.approx(40 / 1.95)  # not 40 / 10801.95: 0.0 finished/s
+    text = " ".join(report_view.notes(report, ["results.jsonl"]))
+    assert (
+        "the records pause once for over 5 minutes, 3:00:00 in all (the host's clock stepped "
+        "forward, the input paused, or the logs are of runs apart): took counts the pauses, "
+        "finished/s leaves them out"
+    ) in text
+    assert report_view.as_dict(report, ["results.jsonl"])["total"]["paused_s"] == 10800.0
+
+
+def test_records_without_a_pause_say_nothing_of_one() -> None:
+    report = merge([rec(f"r{i}", ts=f"2026-11-24T10:0{i}:00.000Z") for i in range(6)])
+    assert (report.total.pauses, report.total.paused) == (0, 0.0)
+    assert report.total.rate == pytest.approx(6 / 300)
+    assert not any("pause" in note for note in report_view.notes(report, ["a.jsonl"]))
