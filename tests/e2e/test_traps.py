@@ -6,6 +6,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -182,3 +184,39 @@ def test_a_config_file_that_is_a_fifo_without_a_writer_is_refused_at_once(tmp_pa
         run = resumer("-c", str(fifo), "--endpoint", sim.url, tmp=tmp_path, timeout=20)
     assert run.code == 2
     assert f"config file '{fifo}' is not a regular file" in run.stderr
+
+
+def test_a_report_over_a_clock_step_says_so_and_keeps_finished_per_second_true(
+    tmp_path: Path,
+) -> None:
+    with SimThread(sim_config()) as sim:
+        run = resumer(*app_flags(sim.url), tmp=tmp_path, stdin=room_lines(40))
+    assert run.code == 0, run.stderr
+    # the host's clock stepped 3 h forward after the first 20 records: wall time in the log
+    log = tmp_path / "results.jsonl"
+    records = run.records
+    for record in records[20:]:
+        record["ts"] = "2026-11-24T13:00:00.000Z"
+    for record in records[:20]:
+        record["ts"] = "2026-11-24T10:00:00.000Z"
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    done = subprocess.run(
+        [sys.executable, "-m", "resumer", "report", "--format", "json", str(log)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    total = json.loads(done.stdout)["total"]
+    assert (total["duration_s"], total["paused_s"]) == (10800.0, 10799.0)
+    assert total["rate"] == 40.0  # over the one second the records were written in
+    shown = subprocess.run(
+        [sys.executable, "-m", "resumer", "report", str(log)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert "the records pause once for over 5 minutes, 2:59:59 in all" in shown.stdout
