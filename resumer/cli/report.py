@@ -13,13 +13,13 @@ import sys
 from collections.abc import Sequence
 from typing import BinaryIO
 
+from resumer.cli.exits import EXIT_PIPE_CLOSED
 from resumer.errors import UsageError
 from resumer.report.merge import Merger, Report
 from resumer.results.writer import cannot_read
 from resumer.streams import discard
 
 STDIN = "-"
-EXIT_PIPE_CLOSED = 141  # what a shell reports for cat or jq killed by SIGPIPE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
