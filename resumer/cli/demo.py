@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     results = Path(tempfile.mkdtemp(prefix="resumer-demo-")) / "results.jsonl"
-    summary, stopped_by = asyncio.run(_demo(args, sim_config, results))
+    summary, stopped_by = asyncio.run(_resume_samples(args, sim_config, results))
     print(f"results log: {results}")
     print(f"try: jq -c 'select(.status != \"ok\")' {results}")
     print(f"     resumer report {results} --chart incident.png")
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     return exits.EXIT_OK if stop is None else stop
 
 
-async def _demo(
+async def _resume_samples(
     args: argparse.Namespace, sim_config: SimConfig, results: Path
 ) -> tuple[Summary, signal.Signals | None]:
     from resumer.cli import launch  # noqa: PLC0415  (aiohttp and rich load when used)
