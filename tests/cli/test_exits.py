@@ -61,4 +61,4 @@ def test_a_run_s_code(summary: Summary, stopped_by: signal.Signals | None, code:
 def test_the_entry_point_s_own_ctrl_c_code_is_sigint_s() -> None:
     # `resumer.__main__` cannot import this module before it needs the code (a Ctrl-C may land
     # in that very import), so it keeps the number itself: the same one.
-    assert entry.EXIT_INTERRUPTED == exits.EXIT_SIGNAL[signal.SIGINT]
+    assert exits.EXIT_SIGNAL[signal.SIGINT] == entry.EXIT_INTERRUPTED
