@@ -20,6 +20,7 @@ import structlog
 from rich.console import Console
 
 from resumer.api.client import AiohttpTransport
+from resumer.cli.exits import EXIT_SIGNAL
 from resumer.config.model import RunConfig
 from resumer.config.redact import mask_endpoint
 from resumer.engine.handover import ReaderThread
@@ -36,14 +37,13 @@ from resumer.streams import discard
 if TYPE_CHECKING:
     from resumer.observe.metrics import MetricsPusher
 
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 EVENTS_EVERY = 10.0  # seconds between `progress` events in the JSON log
 # A stop signal this soon after the first is the same request delivered twice, not a second
 # one: GNU timeout signals its child and then its process group, and so do CI runners.
 REPEAT_WINDOW = 1.0
 
 
-async def execute(
+async def resume_all(
     config: RunConfig,
     entries: Iterator[Entry],
     writer: ResultsWriter,
