@@ -31,6 +31,19 @@ ERROR_EXITS: dict[type[Exception], int] = {
     RedisLostError: EXIT_FATAL,
 }
 SAID = tuple(ERROR_EXITS)
+
+# The end of `resumer run --help`: what each exit asks of the operator.
+RUN_EXITS_HELP = """\
+exit status:
+  0        every room ok (or already final)
+  1        some room rejected, invalid or gave_up: the results log says which
+  2        usage, config, input or credential error, or -o held by another run: nothing sent
+  3        an app stopped by a fatal error (auth, plan, region, a 5-minute outage), or Redis
+           gone for --redis-timeout: fix the cause, run again with --resume
+  4        the results log could not be written: the outcomes not written are on stderr
+  5        an input broke after requests were sent: fix it, run again with --resume
+  130/143/129  stopped by SIGINT/SIGTERM/SIGHUP: run again with --resume
+"""
 FAILED = (Status.REJECTED, Status.INVALID, Status.GAVE_UP, Status.ABORTED)
 
 

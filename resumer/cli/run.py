@@ -19,7 +19,15 @@ from resumer.cli.options import add_verbosity
 from resumer.cli.output import check_output, check_output_for_dry_run
 from resumer.cli.ready_usersigs import check_ready_usersigs, estimate_seconds
 from resumer.config.load import build_config, environ, read_toml
-from resumer.config.model import REGIONS, SECRET_KEY_ENV, Flags, RunConfig
+from resumer.config.model import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_TIMEOUT,
+    REGIONS,
+    SECRET_KEY_ENV,
+    Flags,
+    RunConfig,
+)
 from resumer.config.sharing import REDIS_URL_ENV
 from resumer.errors import UsageError
 from resumer.observe import logs
@@ -30,7 +38,9 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of `resumer run`."""
+    """The flags of `resumer run`, and the exit codes at the end of its help."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = exits.RUN_EXITS_HELP
     parser.add_argument(
         "inputs", nargs="*", metavar="INPUT", help="files of room IDs; '-' or none: stdin"
     )
@@ -46,12 +56,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--region", choices=list(REGIONS), help="the app's data centre")
     where.add_argument("--endpoint", metavar="URL", help="any base URL (the simulator, a proxy)")
-    parser.add_argument("--rate", type=float, help="requests/s per SDKAppID, at most 20 (default)")
-    parser.add_argument("--concurrency", type=int, help="requests in flight per SDKAppID")
-    parser.add_argument("--max-attempts", type=int, help="attempts per room for retryable errors")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="one request's timeout")
+    parser.add_argument(
+        "--rate", type=float, help="requests/s per SDKAppID, at most 20 (default: 20)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help=f"requests in flight per SDKAppID (default: {DEFAULT_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        help=f"attempts per room for retryable errors (default: {DEFAULT_MAX_ATTEMPTS})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"one request's timeout (default: {DEFAULT_TIMEOUT:g})",
+    )
     parser.add_argument("--dry-run", action="store_true", help="check everything, send nothing")
-    parser.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
+    parser.add_argument(
+        "--log-format",
+        choices=("auto", "console", "json"),
+        default="auto",
+        help="the log on stderr; auto: console at a terminal, else JSON (default: auto)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
     parser.add_argument(
         "--metrics", metavar="HOST:PORT", help="serve Prometheus metrics at /metrics meanwhile"
@@ -66,12 +96,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"share each app's budget and rooms in flight on this Redis (or {REDIS_URL_ENV})",
     )
     shared.add_argument(
-        "--redis-timeout", metavar="DURATION", help="stop (exit 3) if Redis is gone this long: 60s"
+        "--redis-timeout",
+        metavar="DURATION",
+        help="stop (exit 3) if Redis is gone this long (default: 60s)",
     )
     shared.add_argument(
         "--ledger", metavar="NAME", help="record final outcomes under NAME; skip rooms final there"
     )
-    shared.add_argument("--ledger-ttl", metavar="DURATION", help="keep ledger entries: 7d")
+    shared.add_argument(
+        "--ledger-ttl", metavar="DURATION", help="keep ledger entries this long (default: 7d)"
+    )
     add_verbosity(parser)
 
 
