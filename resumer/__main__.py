@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-EXIT_INTERRUPTED = 130  # as cli.EXIT_SIGNAL[SIGINT]; cli is not imported yet when it is needed
+EXIT_INTERRUPTED = 130  # as cli.exits.EXIT_SIGNAL[SIGINT]; cli is not imported yet when needed
 
 
 def main() -> int:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 
-from resumer.cli import main as cli
+from resumer.cli import dry_run, output
+from resumer.cli.main import main
 from resumer.engine.routing import Decision, Entry, Route, Router, Skip
 from resumer.records import InvalidRoom
 from resumer.results.files import open_regular
@@ -95,6 +96,6 @@ def plain_read_final(path: str) -> PlainFinalRooms:
 
 
 if __name__ == "__main__":
-    cli.Router = PlainRouter  # type: ignore[attr-defined]  # swapped here, as fixed_margin does
-    cli.read_final = plain_read_final  # type: ignore[attr-defined,assignment]
-    sys.exit(cli.main(sys.argv[1:]))
+    dry_run.Router = PlainRouter  # type: ignore[attr-defined]  # swapped here, as fixed_margin does
+    output.read_final = plain_read_final  # type: ignore[attr-defined,assignment]
+    sys.exit(main(sys.argv[1:]))

@@ -8,9 +8,12 @@ import signal
 import tempfile
 from pathlib import Path
 
+from resumer.cli import exits
+from resumer.cli.options import add_verbosity
 from resumer.config.model import AppConfig, RunConfig
 from resumer.engine.summary import Summary
 from resumer.errors import UsageError
+from resumer.observe import logs
 from resumer.records import Room
 from resumer.results.writer import ResultsWriter
 from resumer.sim.config import SimConfig
@@ -36,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
+    add_verbosity(parser)
 
 
 def sample_rooms(count: int) -> list[Room]:
@@ -48,29 +52,31 @@ def sample_rooms(count: int) -> list[Room]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start the simulator, resume the sample rooms through it, print where the log is."""
+    """Start the simulator, resume the sample rooms through it, print where the log is.
+
+    Its exit code says why the run stopped, as `resumer run`'s does; the sample's rejected and
+    invalid rooms are what the demo shows, not a failure.
+    """
+    logs.configure(args.log_format, verbosity=args.verbosity)
     if not 1 <= args.rooms <= 1_000_000:
         raise UsageError("--rooms must be between 1 and 1000000")
     try:
         sim_config = load_profile(args.profile)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    from resumer.cli import launch  # noqa: PLC0415  (aiohttp and rich load when used)
-
     results = Path(tempfile.mkdtemp(prefix="resumer-demo-")) / "results.jsonl"
-    summary, stopped_by = asyncio.run(_demo(args, sim_config, results))
+    summary, stopped_by = asyncio.run(_resume_samples(args, sim_config, results))
     print(f"results log: {results}")
     print(f"try: jq -c 'select(.status != \"ok\")' {results}")
     print(f"     resumer report {results} --chart incident.png")
-    if stopped_by is not None:
-        return launch.EXIT_SIGNAL[stopped_by]
-    return 3 if summary.stopped else 0
+    stop = exits.for_stop(summary, stopped_by)
+    return exits.EXIT_OK if stop is None else stop
 
 
-async def _demo(
+async def _resume_samples(
     args: argparse.Namespace, sim_config: SimConfig, results: Path
 ) -> tuple[Summary, signal.Signals | None]:
-    from resumer.cli import launch  # noqa: PLC0415
+    from resumer.cli import launch  # noqa: PLC0415  (aiohttp and rich load when used)
     from resumer.sim.server import start_sim  # noqa: PLC0415
 
     async with await start_sim(sim_config) as sim:
@@ -84,7 +90,7 @@ async def _demo(
         )
         print(f"resumer demo: simulator at {sim.url} (profile {args.profile}), {args.rooms} rooms")
         with ResultsWriter.open(str(results)) as writer:
-            return await launch.execute(
+            return await launch.resume_all(
                 config,
                 iter(sample_rooms(args.rooms)),
                 writer,

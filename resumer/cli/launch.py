@@ -20,6 +20,7 @@ import structlog
 from rich.console import Console
 
 from resumer.api.client import AiohttpTransport
+from resumer.cli.exits import EXIT_SIGNAL
 from resumer.config.model import RunConfig
 from resumer.config.redact import mask_endpoint
 from resumer.engine.handover import ReaderThread
@@ -36,14 +37,13 @@ from resumer.streams import discard
 if TYPE_CHECKING:
     from resumer.observe.metrics import MetricsPusher
 
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 EVENTS_EVERY = 10.0  # seconds between `progress` events in the JSON log
 # A stop signal this soon after the first is the same request delivered twice, not a second
 # one: GNU timeout signals its child and then its process group, and so do CI runners.
 REPEAT_WINDOW = 1.0
 
 
-async def execute(
+async def resume_all(
     config: RunConfig,
     entries: Iterator[Entry],
     writer: ResultsWriter,
@@ -175,8 +175,10 @@ class Stopper:
     """What SIGINT, SIGTERM and SIGHUP do during a run (called on the loop, not in a handler).
 
     The first stops the run cleanly: nothing new is sent, requests in flight get the grace
-    period, every one gets its record. Another within REPEAT_WINDOW seconds is the same request
-    delivered twice and is ignored. One after that is a separate request to quit now: every
+    period, every one gets its record. The same signal again within REPEAT_WINDOW seconds is the
+    same request delivered twice (GNU `timeout` and CI runners signal the command and then its
+    process group) and is ignored. Any other signal, or the same one later, is a separate
+    request to quit now (an operator's Ctrl-C right after a CI's SIGTERM is heard): every
     room with a request sent and no record yet is recorded `aborted` (synchronously: records
     are written in this thread, so none is half-written), then the process exits with the
     first signal's code.
@@ -206,7 +208,7 @@ class Stopper:
                 hint="requests in flight may finish; again (a second later) to quit now",
             )
             self._run.stop()
-        elif now - self._first_at >= REPEAT_WINDOW:
+        elif signum is not self.first or now - self._first_at >= REPEAT_WINDOW:
             self._force(signum)
 
     def _force(self, signum: signal.Signals) -> None:

@@ -13,13 +13,12 @@ import sys
 from collections.abc import Sequence
 from typing import BinaryIO
 
+from resumer.cli.exits import EXIT_PIPE_CLOSED
 from resumer.errors import UsageError
 from resumer.inputs import STDIN
 from resumer.report.merge import Merger, Report
 from resumer.results.files import cannot_read
 from resumer.streams import discard
-
-EXIT_PIPE_CLOSED = 141  # what a shell reports for cat or jq killed by SIGPIPE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,10 +10,9 @@ import signal
 import sys
 from typing import Any
 
+from resumer.cli.exits import EXIT_USAGE
 from resumer.sim.config import SimConfig
 from resumer.sim.profiles import PROFILE_NAMES, load_profile
-
-USAGE_ERROR = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,13 +59,13 @@ def run(args: argparse.Namespace) -> int:
         config = _config(args)
     except ValueError as exc:
         print(f"resumer sim: {exc}", file=sys.stderr)
-        return USAGE_ERROR
+        return EXIT_USAGE
     try:
         asyncio.run(_serve(config, args))
     except OSError as exc:
         reason = exc.strerror or str(exc)
         print(f"resumer sim: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
-        return USAGE_ERROR
+        return EXIT_USAGE
     return 0
 
 

@@ -52,7 +52,7 @@ class Attempts:
                     if not app.outage.may_send(probing):
                         continue  # an outage began while this one waited for its slot
                     sent_at = self._clock()
-                    await flight.sending()
+                    flight.sending()
                     verdict = await self._send(flight)
                 finally:
                     app.pacer.done(grant)

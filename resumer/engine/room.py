@@ -32,11 +32,11 @@ class RoomInFlight:
         self.sent = 0  # requests sent, throttled ones included, counted as they leave
         self.last: Verdict | None = None  # the last reply that was not transient
 
-    async def sending(self) -> None:
+    def sending(self) -> None:
         """A request for this room is about to leave: the one place every send goes through.
 
-        Counted before the request's await, so a room cut off in flight counts it. Awaited, so
-        what must hold before each send (this run's lease on the room) can be checked here.
+        Counted before the request's await, so a room cut off in flight counts it; what must
+        hold before each send (this run's lease on the room) belongs here too.
         """
         self.sent += 1
 

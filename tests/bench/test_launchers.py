@@ -8,7 +8,7 @@ now. These tests fail instead.
 
 from __future__ import annotations
 
-from resumer.cli import main as cli
+from resumer.cli import dry_run, output
 from resumer.engine.routing import Router
 from resumer.pace import pacer
 from resumer.pace.pacing import Margin
@@ -20,5 +20,5 @@ def test_the_pacer_builds_its_margin_from_the_name_fixed_margin_swaps() -> None:
 
 
 def test_the_cli_routes_and_reads_the_log_by_the_names_plain_sets_swaps() -> None:
-    assert vars(cli)["Router"] is Router
-    assert vars(cli)["read_final"] is read_final
+    assert vars(dry_run)["Router"] is Router
+    assert vars(output)["read_final"] is read_final

@@ -62,9 +62,22 @@ def test_a_signal_delivered_twice_at_once_is_one_request_to_stop(
     stopper(signal.SIGTERM)
     stopper(signal.SIGTERM)  # GNU timeout: to the child, then to its process group
     now[0] += REPEAT_WINDOW / 2
-    stopper(signal.SIGINT)
+    stopper(signal.SIGTERM)
     assert (run.stops, run.aborted) == (1, 0)
     assert stopper.first is signal.SIGTERM
+
+
+def test_another_signal_at_once_is_a_separate_request_to_quit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    stopper, run = _stopper(monkeypatch, now)
+    stopper(signal.SIGTERM)  # CI cancels the job
+    now[0] += REPEAT_WINDOW / 10
+    with pytest.raises(Exited) as exited:
+        stopper(signal.SIGINT)  # and the operator, watching, presses Ctrl-C
+    assert exited.value.args == (143,)
+    assert (run.stops, run.aborted) == (1, 1)
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,8 @@ def _record(verdict: Verdict | None, info: str = "") -> Result:
         flight = RoomInFlight(
             app, Room(room_id="r"), claim=LEASED, recorder=recorder, clock=lambda: clock[0]
         )
-        await flight.sending()
-        await flight.sending()
+        flight.sending()
+        flight.sending()
         clock[0] = 10.25
         return flight.record(Status.REJECTED, verdict, info)
 

@@ -1,0 +1,37 @@
+"""`resumer run --dry-run`: route the rooms as the run would, send nothing, print the plan."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from resumer.cli.estimates import duration, paced
+from resumer.cli.exits import EXIT_OK
+from resumer.cli.output import Skip
+from resumer.config.model import RunConfig
+from resumer.engine.routing import Entry, Route, Router
+
+
+def dry_run(config: RunConfig, entries: Iterator[Entry], skip: Skip) -> int:
+    """Route the rooms as the run would, send nothing, print the plan per app."""
+    router = Router((a.sdkappid for a in config.apps), skip=skip)
+    counts: dict[int | None, Counter[Route]] = {a.sdkappid: Counter() for a in config.apps}
+    unrouted = 0
+    for entry in entries:
+        decision = router.route(entry)
+        if decision.sdkappid in counts:
+            counts[decision.sdkappid][decision.route] += 1
+        elif decision.route is Route.INVALID:
+            unrouted += 1
+    pace = paced(config.rate)
+    for sdkappid, count in counts.items():
+        print(
+            f"app {sdkappid}: {count[Route.SEND]} rooms to resume, "
+            f"{count[Route.SKIPPED]} already final, {count[Route.DUPLICATE]} duplicates, "
+            f"{count[Route.INVALID]} invalid; about {duration(count[Route.SEND] / pace)} "
+            f"at {pace:g}/s"
+        )
+    if unrouted:
+        print(f"{unrouted} lines name no configured app and would be recorded invalid")
+    print("dry run: nothing was sent")
+    return EXIT_OK
