@@ -73,6 +73,8 @@ def _lines(status: FleetState, *, now: float) -> list[str]:
         lines.append("no app has been paced on this Redis lately")
     for a in status.apps:
         cut = f", margin {a.margin:.1%}"
+        if a.line is not None:
+            cut = f", line {a.line:g}/s (the lowest --rate of {_runs(len(a.asked))}){cut}"
         if a.cut_rate is not None:
             cut += f", last cut to {a.cut_rate:g}/s {_ago(a.cut_ago)} ago"
         lines.append(
@@ -84,6 +86,10 @@ def _lines(status: FleetState, *, now: float) -> list[str]:
             label = "overlap ledger (every run)" if name == "-" else f"ledger {name}"
             lines.append(f"  {label}: {shown}")
     return lines
+
+
+def _runs(count: int) -> str:
+    return f"{count} run{'s' if count != 1 else ''}"
 
 
 def _ago(seconds: float | None) -> str:

@@ -71,6 +71,7 @@ EPOCH = 1_700_000_000  # Unix seconds (November 2023): the script's µs count fr
 AHEAD = 1.0  # seconds: the furthest ahead the script books a slot
 KEEP = 2.0  # seconds of slots kept in `keys.sends`: a window and some
 TTL = 60.0  # seconds an app's keys outlive its last reservation
+LIVE = 10.0  # seconds a runner's --rate stays in the app's line after its last reservation
 LATE = 0.01  # seconds past its slot a send may still leave: 2/3 of the least margin's cover
 SAMPLES = 16  # reservations whose timing sets the offset between Redis's clock and the loop's
 US = 1_000_000
@@ -141,6 +142,7 @@ def reserve_source() -> str:
         AHEAD_US=round(AHEAD * US),
         KEEP_US=round(KEEP * US),
         TTL_MS=round(TTL * 1000),
+        LIVE_US=round(LIVE * US),
         LEAST_COVER=repr(LEAST_COVER),
         WIDEST_COVER=repr(WIDEST_COVER),
         STEP=repr(STEP),
@@ -153,20 +155,27 @@ def reserve_source() -> str:
 def reserve_args(
     *,
     budget: float,
+    caller: str,
     report: int = 0,
     ended: float | None = None,
     unused: int = 0,
     now: int | None = None,
 ) -> list[str]:
-    """The script's ARGV (see reserve.lua): `ended` is seconds ago the caller's first request
-    ended (None: no news); `now` (µs) is for tests only."""
+    """The script's ARGV (see reserve.lua): `caller` is the runner's name, `ended` is seconds
+    ago the caller's first request ended (None: no news); `now` (µs) is for tests only."""
     args = [
         repr(budget),
         str(report),
         "-1" if ended is None else str(round(ended * US)),
         str(unused),
+        caller,
     ]
     return args if now is None else [*args, str(now)]
+
+
+def asked_member(budget: float, caller: str) -> str:
+    """The caller's entry in `keys.asked`, as reserve.lua writes it from ARGV 1 and 5."""
+    return f"{budget!r} {caller}"
 
 
 class SharedPacer:
@@ -187,9 +196,10 @@ class SharedPacer:
         clock: Clock | None = None,
     ) -> None:
         self.budget = budget
+        self.sdkappid = sdkappid
         self._link = link
         self._script = link.script(reserve_source())
-        self._keys = [keys.tat(sdkappid), keys.sends(sdkappid), keys.rate(sdkappid)]
+        self._keys = keys.budget(sdkappid)
         self._sleep = sleep
         self._clock = clock or asyncio.get_running_loop().time
         self._hard_line = AsyncLimiter(1, 1 / (budget * (1 - HARD_LINE_MARGIN)))
@@ -271,6 +281,7 @@ class SharedPacer:
         report, ended, unused = self._report, self._ended, self._unused
         args = reserve_args(
             budget=self.budget,
+            caller=self._link.runner,
             report=report,
             ended=None if ended is None else now - ended,
             unused=unused,

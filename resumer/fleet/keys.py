@@ -33,6 +33,17 @@ def rate(sdkappid: int) -> str:
     return app_key(sdkappid, "rate")
 
 
+def asked(sdkappid: int) -> str:
+    """A sorted set of the rates the app's runners asked for (`RATE RUNNER`), by when they
+    last asked: the app's shared line is the lowest of them."""
+    return app_key(sdkappid, "asked")
+
+
+def budget(sdkappid: int) -> list[str]:
+    """The keys of reserve.lua, in its order."""
+    return [tat(sdkappid), sends(sdkappid), rate(sdkappid), asked(sdkappid)]
+
+
 def fence(sdkappid: int) -> str:
     """The counter that numbers the app's leases: each lease's fencing token."""
     return app_key(sdkappid, "fence")

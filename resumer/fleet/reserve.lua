@@ -12,17 +12,17 @@
 --       3 ended (µs ago the caller's first request ended: book no sooner than one interval after;
 --         -1: nothing to say)
 --       4 unused (µs: the slot of a send the caller gave up, woken too late for it; 0: none)
---       5 now (µs; tests only: runs read Redis's clock, never a host's)
+--       5 caller (the runner's name)
+--       6 now (µs; tests only: runs read Redis's clock, never a host's)
 -- Reply (integers only: Lua numbers reach the client truncated):
 --       {booked (1: at the slot `at`; 0: nothing booked, ask again at `at`), now µs, at µs,
 --        rate in µrequests/s, verdict, the shared margin's cover in ns}
 
-local tat_key, sends_key, rate_key = KEYS[1], KEYS[2], KEYS[3]
-local budget = tonumber(ARGV[1])
+local tat_key, sends_key, rate_key, asked_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local report = tonumber(ARGV[2])
 local now
-if ARGV[5] then
-    now = tonumber(ARGV[5])
+if ARGV[6] then
+    now = tonumber(ARGV[6])
 else
     -- µs since an epoch of resumer's own, so every time stays an exact integer in a double.
     local time = redis.call('TIME')
@@ -31,6 +31,17 @@ end
 
 -- tostring keeps 14 significant digits: every µs that goes into a string is formatted whole.
 local function us(value) return string.format('%d', value) end
+
+-- The app's line: the lowest rate any runner asked for in its calls of the last LIVE seconds,
+-- the caller's included. An operator who lowered --rate to leave room for the app's other
+-- mixing calls gets that, whoever else runs; each caller's own rate would move the one grid
+-- by its own interval and hold neither.
+local budget = tonumber(ARGV[1])
+redis.call('ZADD', asked_key, now, ARGV[1] .. ' ' .. ARGV[5])
+redis.call('ZREMRANGEBYSCORE', asked_key, '-inf', '(' .. us(now - $LIVE_US))
+for _, member in ipairs(redis.call('ZRANGE', asked_key, 0, -1)) do
+    budget = math.min(budget, tonumber(string.match(member, '^%S+')))
+end
 
 local state = redis.call('HMGET', rate_key, 'rate_max', 'cut_at', 'decided', 'cover', 'widened_at')
 local rate_max, cut_at = tonumber(state[1]), tonumber(state[2])
@@ -133,6 +144,7 @@ end
 -- Every key expires a while after the app's last call: an idle app leaves nothing behind.
 redis.call('SET', tat_key, us(tat), 'PX', $TTL_MS)
 redis.call('PEXPIRE', rate_key, $TTL_MS)
+redis.call('PEXPIRE', asked_key, $TTL_MS)
 local rate_u = math.floor(rate * 1000000)
 local cover_ns = math.floor(jitter() * 1000000000 + 0.5)
 if not booked then

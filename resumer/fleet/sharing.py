@@ -19,7 +19,7 @@ from resumer.config.sharing import SharingConfig
 from resumer.engine.sharing import Budget, Claim
 from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
-from resumer.fleet.budget import SharedPacer
+from resumer.fleet.budget import SharedPacer, asked_member
 from resumer.fleet.claims import OVERLAP_TTL, RoomClaims
 from resumer.fleet.link import Link, reason, time_us
 from resumer.fleet.repeat import Repeat
@@ -79,6 +79,10 @@ class RedisSharing:
                 sharing._tell()
                 with contextlib.suppress(RedisError, OSError):
                     await link.redis.delete(keys.RUNNERS + link.runner)
+                    for budget in sharing._budgets:  # its --rate no longer holds the line
+                        await link.redis.zrem(
+                            keys.asked(budget.sdkappid), asked_member(budget.budget, link.runner)
+                        )
         finally:
             await link.close()
 

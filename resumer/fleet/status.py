@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
 from resumer.fleet import keys
-from resumer.fleet.budget import EPOCH, US
+from resumer.fleet.budget import EPOCH, LIVE, US
 from resumer.fleet.link import time_us
 from resumer.pace.pacing import LEAST_COVER
 
@@ -41,6 +41,8 @@ class AppState:
     cut_rate: float | None  # the rate of the last fleet-wide cut, if one is remembered
     cut_ago: float | None  # seconds since that cut
     margin: float  # the part of the budget left for arrival jitter, as last learned
+    line: float | None  # the app's shared line: the lowest rate its live runners asked for
+    asked: dict[str, float]  # runner -> the rate it asked for (--rate), runners heard lately
     leases: int  # rooms in flight, leased by some run
     ledgers: dict[str, dict[str, int]] = field(default_factory=dict)  # name -> status -> rooms
 
@@ -94,6 +96,10 @@ async def _app(client: aioredis.Redis, sdkappid: int, now: int) -> AppState:
         keys.rate(sdkappid), ["rate_max", "cut_at", "cover"]
     )
     jitter = LEAST_COVER if cover is None else float(cover)  # as widened last (not shrunk since)
+    asked: dict[str, float] = {}
+    for member in await client.zrangebyscore(keys.asked(sdkappid), now - round(LIVE * US), "+inf"):
+        rate, _, runner = _text(cast("bytes | str", member)).partition(" ")
+        asked[runner] = min(float(rate), asked.get(runner, float(rate)))
     leases = 0
     async for _ in client.scan_iter(match=_glob(keys.lease(sdkappid, "")) + "*", count=SCAN_COUNT):
         leases += 1
@@ -109,6 +115,8 @@ async def _app(client: aioredis.Redis, sdkappid: int, now: int) -> AppState:
         cut_rate=None if rate_max is None else round(float(rate_max), 2),
         cut_ago=None if cut_at is None else round((now - int(cut_at)) / US, 1),
         margin=round(jitter / (1 + jitter), 4),
+        line=min(asked.values(), default=None),
+        asked=dict(sorted(asked.items())),
         leases=leases,
         ledgers=dict(sorted(ledgers.items())),
     )

@@ -298,3 +298,27 @@ def test_status_of_a_redis_that_does_not_answer_is_one_sentence() -> None:
     assert done.returncode == 2
     assert done.stderr.startswith(f"resumer: cannot read Redis at {url}")
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.timeout(300)  # about 20 s of real time when quiet
+def test_runs_asking_different_rates_hold_the_app_to_the_lowest(tmp_path: Path) -> None:
+    every = room_lines(200).splitlines(keepends=True)
+    lists = ["".join(every[:150]), "".join(every[150:])]  # the 10/s run outlasts the other
+    with redis_server() as redis, SimThread(sim_config()) as sim:
+        with _runs(tmp_path, sim.url, redis.url, lists[:1], "--rate", "10") as slow:
+            _until_sent(sim, 5, slow)
+            (tmp_path / "fast").mkdir()
+            with _runs(tmp_path / "fast", sim.url, redis.url, lists[1:], "--rate", "20") as fast:
+                _until_sent(sim, 30, [*slow, *fast])
+                live = _status(redis.url, "--format", "json")
+                table = _status(redis.url)
+                _wait(fast, tmp_path / "fast")
+            _wait(slow, tmp_path)
+        stats = app_stats(sim.stats())
+    _each_room_done_once(stats, 200)
+    # Each run's own rate would move the one grid by its own interval: 13/s together.
+    assert stats["max_arrivals_1s"] <= 11, stats  # 10/s, give or take one on a loaded machine
+    (app,) = json.loads(live.stdout)["apps"]
+    assert app["line"] == 10.0
+    assert sorted(app["asked"].values()) == [10.0, 20.0]
+    assert "line 10/s (the lowest --rate of 2 runs)" in table.stdout

@@ -10,13 +10,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from resumer.fleet import keys
-from resumer.fleet.budget import Reservation, ThrottleAnswer, reserve_args, reserve_source
+from resumer.fleet.budget import LIVE, Reservation, ThrottleAnswer, reserve_args, reserve_source
 from resumer.pace.pacer import MARGIN
 from resumer.pace.pacing import BETA, LEAST_COVER, QUIET, STEP, WIDEST_COVER, CubicRate, Margin
 from tests.support.servers import RedisServer, redis_server
 
 APP = 1400000001
-KEYS = [keys.tat(APP), keys.sends(APP), keys.rate(APP)]
+KEYS = keys.budget(APP)
 T0 = 1_000_000_000_000  # µs: an arbitrary moment of the script's epoch
 BUDGET = 20.0
 CEILING = BUDGET * (1 - MARGIN)  # 19.7/s: the budget less the least margin
@@ -55,8 +55,10 @@ class Reserve:
         *,
         report: int = 0,
         ended: float | None = None,
+        budget: float = BUDGET,
+        caller: str = "runner-a",
     ) -> Reservation:
-        args = reserve_args(budget=BUDGET, report=report, ended=ended, now=now)
+        args = reserve_args(budget=budget, caller=caller, report=report, ended=ended, now=now)
         return Reservation.parse(await self._script(keys=KEYS, args=args))
 
 
@@ -243,3 +245,22 @@ async def test_the_refused_send_is_not_counted_again(client: aioredis.Redis) -> 
     remaining = await client.zrange(KEYS[1], 0, -1)
     assert str(slots[-1]).encode() not in remaining
     assert str(slots[-2]).encode() in remaining
+
+
+async def test_the_lowest_rate_any_live_runner_asked_for_is_the_apps_line(
+    client: aioredis.Redis,
+) -> None:
+    reserve = Reserve(client)
+    alone = await reserve(T0, budget=20.0, caller="runner-a")
+    assert alone.rate == pytest.approx(CEILING, abs=1e-6)
+    lowered = await reserve(T0 + 1, budget=10.0, caller="runner-b")
+    assert lowered.rate == pytest.approx(10 * (1 - MARGIN), abs=1e-6)
+    # The runner that asked for 20/s is held to the other's 10/s too, and its slots with it.
+    held = await reserve(T0 + 2, budget=20.0, caller="runner-a")
+    assert held.rate == lowered.rate
+    assert held.slot - lowered.slot == math.ceil(1_000_000 / lowered.rate)
+    # Once the 10/s runner has not asked for LIVE seconds, it no longer holds the line.
+    later = T0 + round(LIVE * 1e6) + 2_000_000
+    freed = await reserve(later, budget=20.0, caller="runner-a")
+    assert freed.rate == pytest.approx(CEILING, abs=1e-6)
+    assert await client.zrange(KEYS[3], 0, -1) == [b"20.0 runner-a"]
