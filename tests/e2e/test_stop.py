@@ -304,13 +304,13 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def test_ctrl_c_while_reading_the_config_exits_130_quietly(tmp_path: Path) -> None:
-    config = tmp_path / "config.toml"
-    os.mkfifo(config)  # opening it waits for a writer: start-up stays in reading the config
+def test_ctrl_c_while_start_up_waits_for_the_input_exits_130_quietly(tmp_path: Path) -> None:
+    rooms = tmp_path / "rooms"
+    os.mkfifo(rooms)  # --dry-run counts the input before anything else: it waits for a writer
     err = tmp_path / "run.err"
     with err.open("wb") as stderr:
         run = subprocess.Popen(
-            cli_command("-c", str(config), "-o", str(tmp_path / "results.jsonl")),
+            cli_command(*app_flags("http://127.0.0.1:9"), str(rooms), "--dry-run"),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
@@ -324,3 +324,20 @@ def test_ctrl_c_while_reading_the_config_exits_130_quietly(tmp_path: Path) -> No
         code = run.wait(timeout=DEADLINE)
     assert code == 130
     assert err.read_text() == ""
+
+
+def test_a_config_file_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    os.mkfifo(config)  # no writer: opening it to read would wait for one forever
+    done = subprocess.run(
+        cli_command("-c", str(config), "-o", str(tmp_path / "results.jsonl")),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "is not a regular file" in done.stderr
+    assert "Traceback" not in done.stderr
