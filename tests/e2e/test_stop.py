@@ -324,20 +324,3 @@ def test_ctrl_c_while_start_up_waits_for_the_input_exits_130_quietly(tmp_path: P
         code = run.wait(timeout=DEADLINE)
     assert code == 130
     assert err.read_text() == ""
-
-
-def test_a_config_file_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
-    config = tmp_path / "config.toml"
-    os.mkfifo(config)  # no writer: opening it to read would wait for one forever
-    done = subprocess.run(
-        cli_command("-c", str(config), "-o", str(tmp_path / "results.jsonl")),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        timeout=DEADLINE,
-        check=False,
-    )
-    assert done.returncode == 2
-    assert "is not a regular file" in done.stderr
-    assert "Traceback" not in done.stderr
