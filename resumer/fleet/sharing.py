@@ -16,7 +16,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from resumer.config.sharing import SharingConfig
-from resumer.engine.sharing import Budget, Claim
+from resumer.engine.sharing import Budget, Claim, Hold
 from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
 from resumer.fleet.budget import SharedPacer, asked_member
@@ -98,6 +98,12 @@ class RedisSharing:
 
     async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
         return await self._claims.claim(sdkappid, room_id, sleep)
+
+    def fresh(self, sdkappid: int, room_id: str, timeout: float) -> bool:
+        return self._claims.fresh(sdkappid, room_id, timeout)
+
+    async def confirm(self, sdkappid: int, room_id: str, sleep: Sleep) -> Hold:
+        return await self._claims.confirm(sdkappid, room_id, sleep)
 
     async def release(
         self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
