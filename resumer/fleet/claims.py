@@ -65,6 +65,7 @@ import structlog
 
 from resumer.engine.sharing import Claim, Hold
 from resumer.fleet import keys
+from resumer.fleet.generation import GENERATION_TTL_MS, Generations
 from resumer.fleet.link import Link, lua, time_us
 from resumer.fleet.repeat import Repeat
 from resumer.records import Result
@@ -78,6 +79,8 @@ OVERLAP_TTL = 86400.0  # seconds "-" keeps its entries: they matter only while r
 
 _HOLDS = (Hold.LEASED, Hold.BUSY, Hold.FINAL)  # claim.lua's answers, in its numbering
 _RELEASED, _EXPIRED, _LOST = 1, 2, 0  # release.lua's answers
+_WIPED = 3  # claim.lua: the app's generation is gone or another (see fleet.generation)
+WIPED_WAIT = 1.0  # seconds between claims while the run stops after a wipe
 
 
 @dataclass(slots=True)
@@ -117,8 +120,10 @@ class RoomClaims:
         lease_ttl: float = LEASE_TTL,
         renew_every: float | None = None,
         clock: Clock | None = None,
+        generations: Generations | None = None,
     ) -> None:
         self._link = link
+        self._generations = generations
         self._clock = clock or asyncio.get_running_loop().time
         self._lease_ttl = lease_ttl
         self._ledger = ledger if ledger is not None else UNNAMED
@@ -187,8 +192,18 @@ class RoomClaims:
             keys.ledger(sdkappid, UNNAMED),
             keys.lease(sdkappid, room_id),
             keys.fence(sdkappid),
+            keys.generation(sdkappid),
         ]
-        args = [room_id, since, self._lease_ttl_ms, self._runner, "1" if self._named else "0"]
+        generation = "" if self._generations is None else self._generations.of(sdkappid)
+        args = [
+            room_id,
+            since,
+            self._lease_ttl_ms,
+            self._runner,
+            "1" if self._named else "0",
+            generation,
+            str(GENERATION_TTL_MS),
+        ]
         left = self._clock()
 
         async def call(client: aioredis.Redis) -> object:
@@ -196,7 +211,11 @@ class RoomClaims:
             left = self._clock()  # of the attempt that answers, not of an outage
             return await self._claim(keys=keys_, args=args, client=client)
 
-        code, token = _ints(await self._link.call(call, sleep))
+        while (answer := _ints(await self._link.call(call, sleep)))[0] == _WIPED:
+            if self._generations is not None:
+                self._generations.wiped(sdkappid)
+            await sleep(WIPED_WAIT)  # the run stops: the app's nap raises
+        code, token = answer
         hold = _HOLDS[code]
         if hold is Hold.LEASED:
             value = b"%d %s" % (token, self._runner)
