@@ -6,6 +6,7 @@ of resumer's own errors. The transport is one small callable, so tests can swap 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -19,6 +20,8 @@ from resumer.api.classify import MAX_BODY_BYTES, retry_after_seconds
 from resumer.errors import ConnectError, RequestTimeout
 from resumer.records import Reply
 
+LATE = 0.1  # seconds past its deadline a timeout may fire before the loop counts as held up
+LATE_GRACE = 0.2  # seconds a reply that came while the process stood still gets to be read
 API_PATH = "/v4/live_engine_http_srv/resume_mcu_task"
 MAX_RANDOM = 4294967295  # the `random` query parameter is a uint32
 
@@ -63,7 +66,6 @@ class AiohttpTransport:
         wallclock: Callable[[], float] = time.time,
     ) -> None:
         self._session = session
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._seconds = timeout
         self._wallclock = wallclock  # to read a Retry-After given as an HTTP date
 
@@ -79,13 +81,24 @@ class AiohttpTransport:
 
     async def __call__(self, request: Request) -> Reply:
         try:
+            async with asyncio.timeout(None) as deadline:
+                watch = _Watch(deadline, self._seconds)
+                try:
+                    return await self._post(request)
+                finally:
+                    watch.cancel()
+        except TimeoutError as exc:
+            raise RequestTimeout(f"no reply within {self._seconds:g} s") from exc
+
+    async def _post(self, request: Request) -> Reply:
+        try:
             # Never follow a redirect: it would carry the UserSig to the Location host, as a GET
             # that resumes nothing. A 3xx is a reply like any other; classify says what it means.
             async with self._session.post(
                 request.url,
                 params=request.query,
                 data=request.body,
-                timeout=self._timeout,
+                timeout=NO_TIMEOUT,  # the run's own (see _Watch)
                 allow_redirects=False,
             ) as response:
                 body = await _read_body(response)
@@ -100,13 +113,43 @@ class AiohttpTransport:
                         else retry_after_seconds(retry_after, now=self._wallclock())
                     ),
                 )
-        except TimeoutError as exc:
-            raise RequestTimeout(f"no reply within {self._seconds:g} s") from exc
         except aiohttp.InvalidURL as exc:
             # not the URL itself: it may hold credentials (http://user:pass@host)
             raise ConnectError("the endpoint is not a valid URL: check --endpoint") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise ConnectError(_describe(exc)) from exc
+
+
+NO_TIMEOUT = aiohttp.ClientTimeout()
+
+
+class _Watch:
+    """A request's timeout that a reply waiting to be read outruns.
+
+    A timer due while the process stood still (SIGSTOP, a frozen VM, a loop held up) fires on
+    the first turn after it wakes, in the same turn that reads the reply which came meanwhile,
+    and before the request's task could take it: the reply would be read as a timeout and the
+    room sent again. A timer that fires more than LATE past its due time gives the loop
+    LATE_GRACE more, once: a reply already in the socket is read by then; none is a timeout.
+    """
+
+    def __init__(self, deadline: asyncio.Timeout, seconds: float) -> None:
+        self._deadline = deadline
+        self._loop = asyncio.get_running_loop()
+        self._extended = False
+        due = self._loop.time() + seconds
+        self._handle = self._loop.call_at(due, self._fire, due)
+
+    def _fire(self, due: float) -> None:
+        now = self._loop.time()
+        if now - due > LATE and not self._extended:
+            self._extended = True
+            self._handle = self._loop.call_at(now + LATE_GRACE, self._fire, now + LATE_GRACE)
+            return
+        self._deadline.reschedule(now)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 async def _read_body(response: aiohttp.ClientResponse) -> bytes:

@@ -12,6 +12,7 @@ from resumer.api.client import MAX_RANDOM, Transport, build_request
 from resumer.config.model import RunConfig
 from resumer.engine.app import App, Halted
 from resumer.engine.room import RoomInFlight
+from resumer.engine.sharing import Alone, Dropped, Hold, Sharing
 from resumer.errors import TransportError
 from resumer.pace.retrying import Transient
 
@@ -29,8 +30,10 @@ class Attempts:
         transport: Transport,
         rng: random.Random,
         clock: Callable[[], float],
+        sharing: Sharing | None = None,
     ) -> None:
         self._config = config
+        self._sharing = sharing or Alone()
         self._transport = transport
         self._rng = rng
         self._clock = clock
@@ -49,8 +52,10 @@ class Attempts:
                 try:
                     if app.halt.is_set():
                         raise Halted
-                    if not app.outage.may_send(probing):
-                        continue  # an outage began while this one waited for its slot
+                    # An outage began while this one waited for its slot, or the room's hold
+                    # had lapsed and it was claimed again: a new slot for it.
+                    if not app.outage.may_send(probing) or not await self._holds(flight):
+                        continue
                     sent_at = self._clock()
                     flight.sending()
                     verdict = await self._send(flight)
@@ -87,6 +92,18 @@ class Attempts:
                     # "HTTP 404 (...)", "no reply (...)"), never a bare "error 0".
                     app.abort(verdict, f"{verdict.headline}: {cause}")
                     raise Halted
+
+    async def _holds(self, flight: RoomInFlight) -> bool:
+        """True if this run's hold on the room outlives a request sent now. Else the room is
+        claimed again (False: the slot is given up), or Dropped if another run took it over
+        or finished it while this one stood still."""
+        app, room_id = flight.app, flight.room.room_id
+        if self._sharing.fresh(app.sdkappid, room_id, self._config.timeout):
+            return True
+        hold = await self._sharing.confirm(app.sdkappid, room_id, app.nap)
+        if hold is not Hold.LEASED:
+            raise Dropped(hold)
+        return False
 
     async def _throttled(self, flight: RoomInFlight, verdict: Verdict, grant: int) -> None:
         """Slow the app down; then wait as long as the reply asked (a 429's Retry-After)."""

@@ -35,7 +35,7 @@ from resumer.engine.recorder import Recorder
 from resumer.engine.resume import resume
 from resumer.engine.room import RoomInFlight
 from resumer.engine.routing import Router
-from resumer.engine.sharing import LEASED, Alone, Claim, Hold, Sharing
+from resumer.engine.sharing import LEASED, Alone, Claim, Dropped, Hold, Sharing
 from resumer.engine.summary import Summary
 from resumer.errors import InputBrokeError, RedisLostError, ResumerError
 from resumer.records import Room, Status
@@ -80,7 +80,11 @@ class Run:
             stopped=self._stopped,
         )
         self._attempts = Attempts(
-            config, transport=transport, rng=rng or random.Random(), clock=self._clock
+            config,
+            transport=transport,
+            rng=rng or random.Random(),
+            clock=self._clock,
+            sharing=self._sharing,
         )
         self._in_flight: set[RoomInFlight] = set()  # rooms resuming, with no record yet
 
@@ -192,14 +196,7 @@ class Run:
         if self._stopped.is_set() and not app.fatal:
             return  # never got to it: not written, --resume does it
         claim = await self._claim(app, room)
-        if claim is None:
-            return
-        if claim.hold is Hold.BUSY:
-            app.aside.append(room)
-            return
-        if claim.hold is Hold.FINAL:
-            app.stats.routed -= 1  # out of the total: another run finished it
-            self._recorder.skip(app)
+        if claim is None or self._settle(app, room, claim):
             return
         flight = RoomInFlight(app, room, claim=claim, recorder=self._recorder, clock=self._clock)
         self._in_flight.add(flight)
@@ -210,6 +207,9 @@ class Run:
                 max_attempts=self.config.max_attempts,
                 recorder=self._recorder,
             )
+        except Dropped as dropped:  # another run took it over while this one stood still
+            self._settle(app, room, Claim(dropped.hold))
+            return
         finally:
             # The record is written before the next await: nothing between.
             self._in_flight.discard(flight)
@@ -217,6 +217,17 @@ class Run:
             self._recorder.write(app, result)
         # None: never sent (a stop came while it waited): given back, not left to expire
         await self._sharing.release(app.sdkappid, room.room_id, flight.claim, result)
+
+    def _settle(self, app: App, room: Room, claim: Claim) -> bool:
+        """True if the claim leaves the room to another run: put aside (BUSY) or skipped."""
+        if claim.hold is Hold.BUSY:
+            app.aside.append(room)
+            return True
+        if claim.hold is Hold.FINAL:
+            app.stats.routed -= 1  # out of the total: another run finished it
+            self._recorder.skip(app)
+            return True
+        return False
 
     async def _claim(self, app: App, room: Room) -> Claim | None:
         """The claim on a room; None if the run stopped while waiting for it.

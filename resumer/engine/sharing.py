@@ -53,6 +53,14 @@ class Hold(StrEnum):
     FINAL = "final"  # another run finished it: skip it
 
 
+class Dropped(Exception):
+    """Another run took a room over (or finished it) while this run's lease on it lapsed."""
+
+    def __init__(self, hold: Hold) -> None:
+        super().__init__(hold.value)
+        self.hold = hold
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
     """The answer to a claim; `token` fences a lease (0: no lease to release)."""
@@ -72,6 +80,12 @@ class Sharing(Protocol):
 
     async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
         """Claim a room before it is sent (waits through a Redis outage, with `sleep`)."""
+
+    def fresh(self, sdkappid: int, room_id: str, timeout: float) -> bool:
+        """This run's hold on the room outlives a request sent now, for sure (else `confirm`)."""
+
+    async def confirm(self, sdkappid: int, room_id: str, sleep: Sleep) -> Hold:
+        """Claim a room again whose hold may have lapsed: LEASED, or BUSY/FINAL (dropped)."""
 
     async def release(
         self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
@@ -94,6 +108,12 @@ class Alone:
 
     async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
         return LEASED
+
+    def fresh(self, sdkappid: int, room_id: str, timeout: float) -> bool:
+        return True
+
+    async def confirm(self, sdkappid: int, room_id: str, sleep: Sleep) -> Hold:
+        return Hold.LEASED
 
     async def release(
         self, sdkappid: int, room_id: str, claim: Claim, result: Result | None

@@ -52,6 +52,7 @@ import redis.asyncio as aioredis
 from aiolimiter import AsyncLimiter
 
 from resumer.fleet import keys
+from resumer.fleet.generation import GENERATION_TTL_MS, Generations
 from resumer.fleet.link import Link, lua
 from resumer.pace.pacer import HARD_LINE_MARGIN, RING, SKEW, WINDOW
 from resumer.pace.pacing import (
@@ -92,6 +93,7 @@ class Reservation:
     """The script's answer; times in µs since EPOCH on Redis's clock."""
 
     booked: bool  # False: nothing booked, ask again at `at`
+    wiped: bool  # the app's generation is gone or another: Redis lost the shared state
     now: int  # when the script ran
     at: int  # the slot booked (or when to ask again)
     rate: float  # the app's shared rate, under the budget less the shared margin, requests/s
@@ -115,6 +117,7 @@ class Reservation:
         booked, now, at, rate, throttle, cover = (int(value) for value in reply)
         return cls(
             booked=booked == 1,
+            wiped=booked == -1,
             now=now,
             at=at,
             rate=rate / US,
@@ -142,6 +145,7 @@ def reserve_source() -> str:
         AHEAD_US=round(AHEAD * US),
         KEEP_US=round(KEEP * US),
         TTL_MS=round(TTL * 1000),
+        GENERATION_TTL_MS=GENERATION_TTL_MS,
         LIVE_US=round(LIVE * US),
         LEAST_COVER=repr(LEAST_COVER),
         WIDEST_COVER=repr(WIDEST_COVER),
@@ -159,16 +163,19 @@ def reserve_args(
     report: int = 0,
     ended: float | None = None,
     unused: int = 0,
+    generation: str = "",
     now: int | None = None,
 ) -> list[str]:
     """The script's ARGV (see reserve.lua): `caller` is the runner's name, `ended` is seconds
-    ago the caller's first request ended (None: no news); `now` (µs) is for tests only."""
+    ago the caller's first request ended (None: no news), `generation` the app's as the caller
+    met it ("": not checked); `now` (µs) is for tests only."""
     args = [
         repr(budget),
         str(report),
         "-1" if ended is None else str(round(ended * US)),
         str(unused),
         caller,
+        generation,
     ]
     return args if now is None else [*args, str(now)]
 
@@ -194,8 +201,10 @@ class SharedPacer:
         budget: float,
         sleep: Sleep,
         clock: Clock | None = None,
+        generations: Generations | None = None,
     ) -> None:
         self.budget = budget
+        self._generations = generations
         self.sdkappid = sdkappid
         self._link = link
         self._script = link.script(reserve_source())
@@ -254,6 +263,11 @@ class SharedPacer:
         """A booked slot (Redis µs) and when it comes on the loop's clock."""
         while True:
             reservation = await self._reserve()
+            if reservation.wiped:  # the run stops: the app's nap raises
+                if self._generations is not None:
+                    self._generations.wiped(self.sdkappid)
+                await self._sleep(AHEAD)
+                continue
             ready = self._local(reservation)
             if reservation.booked:
                 return reservation.slot, ready
@@ -285,6 +299,7 @@ class SharedPacer:
             report=report,
             ended=None if ended is None else now - ended,
             unused=unused,
+            generation="" if self._generations is None else self._generations.of(self.sdkappid),
         )
 
         async def call(client: aioredis.Redis) -> object:
@@ -293,6 +308,8 @@ class SharedPacer:
             return await self._script(keys=self._keys, args=args, client=client)
 
         reservation = Reservation.parse(await self._link.call(call, self._sleep))
+        if reservation.wiped:
+            return reservation
         if self._report == report:
             self._report = 0  # carried (a newer one, noted meanwhile, waits for the next call)
         if self._unused == unused:

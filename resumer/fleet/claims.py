@@ -18,14 +18,22 @@ the lease expires on its own.
 
 Renewal (`renew.lua`, one call per app every `renew_every` s) sets the PX of every lease this run
 holds back to `lease_ttl`, each only if it is still this run's, takes again one that is gone (it
-expired during a stall of Redis or of this run longer than the TTL, or Redis restarted empty: this
-run sends the room anyway, so nobody else may claim it) and reports those another run holds now
-(`lease_lost`). Leases are renewed for as long as a room is held, while it waits for a send slot as
-while its request is out, so the TTL need not cover the longest wait plus the request timeout: it
-bounds only how long the rooms of a runner that died (SIGKILL, a lost host) stay BUSY. LEASE_TTL =
-10 s with RENEW_EVERY = TTL/4 lets a lease survive three renewals in a row that were late or failed
-(a call gives up after link.SOCKET_TIMEOUT, 1 s; a loaded event loop may be late) and frees a dead
-runner's rooms 10 s after its last renewal.
+expired during a stall of Redis or of this run longer than the TTL) unless a ledger says the room
+is final meanwhile, and reports those another run holds or finished (`lease_lost`). Leases are
+renewed for as long as a room is held, while it waits for a send slot as while its request is out,
+so the TTL need not cover the longest wait plus the request timeout: it bounds only how long the
+rooms of a runner that died (SIGKILL, a lost host) stay BUSY. LEASE_TTL = 10 s with RENEW_EVERY =
+TTL/4 lets a lease survive three renewals in a row that were late or failed (a call gives up after
+link.SOCKET_TIMEOUT, 1 s; a loaded event loop may be late) and frees a dead runner's rooms 10 s
+after its last renewal.
+
+Never a send on a lapsed lease: before each request the run asks `fresh`, from its own clock,
+whether the lease was set or renewed (the call that did it *left*) less than `lease_ttl` − the
+request timeout − FRESH_MARGIN ago; a request sent then ends before the lease can lapse, even if
+no renewal gets through meanwhile. A lease older than that (the process was paused, a SIGSTOP,
+a frozen VM, past the TTL; renewals failed) is `confirm`ed first: claimed again, one round trip.
+LEASED: send. BUSY or FINAL: another run took the room over (or finished it) while this one
+stood still; the room is dropped from this run, never sent.
 
 The ledger: a hash per app and ledger name, room -> `STATUS TIME_US` (Redis `TIME`, integer
 µs), holding final outcomes only (ok, rejected, invalid: what `--resume` skips; gave_up and
@@ -52,22 +60,27 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import redis.asyncio as aioredis
 import structlog
 
 from resumer.engine.sharing import Claim, Hold
 from resumer.fleet import keys
+from resumer.fleet.generation import GENERATION_TTL_MS, Generations
 from resumer.fleet.link import Link, lua, time_us
 from resumer.fleet.repeat import Repeat
 from resumer.records import Result
-from resumer.timing import Sleep
+from resumer.timing import Clock, Sleep
 
 LEASE_TTL = 10.0  # seconds a lease lives unless renewed: how long a dead runner's rooms stay BUSY
+FRESH_MARGIN = 1.0  # seconds a lease must outlive a request sent now, beyond its timeout
 RENEW_SHARE = 4  # renewals per lease TTL: a lease outlives three late or failed renewals
 UNNAMED = "-"  # the overlap ledger: every run writes it, and honours it since its start
 OVERLAP_TTL = 86400.0  # seconds "-" keeps its entries: they matter only while runs overlap
 
 _HOLDS = (Hold.LEASED, Hold.BUSY, Hold.FINAL)  # claim.lua's answers, in its numbering
 _RELEASED, _EXPIRED, _LOST = 1, 2, 0  # release.lua's answers
+_WIPED = 3  # claim.lua: the app's generation is gone or another (see fleet.generation)
+WIPED_WAIT = 1.0  # seconds between claims while the run stops after a wipe
 
 
 @dataclass(slots=True)
@@ -80,6 +93,8 @@ class ClaimStats:
     released: int = 0  # releases that found the lease still this run's
     expired: int = 0  # releases that found no lease any more (outcome recorded all the same)
     lost: int = 0  # leases found held by another run (at renewal or at release)
+    confirmed: int = 0  # leases too old to send on, claimed again before a request
+    dropped: int = 0  # rooms another run took over or finished while this one's lease lapsed
     release_failures: int = 0  # releases that could not reach Redis: the lease expires alone
     renewals: int = 0  # renewal calls (one per app with leases, per tick)
 
@@ -88,6 +103,7 @@ class ClaimStats:
 class _Held:
     value: bytes  # the lease's value as claimed: `TOKEN RUNNER`
     sleep: Sleep  # the nap of the room's app, for its release
+    renewed: float  # loop clock when the call that last set or renewed it left
     lost: bool = False  # renewal found it gone or another run's: not renewed, already reported
 
 
@@ -103,8 +119,13 @@ class RoomClaims:
         since_us: int | None = None,
         lease_ttl: float = LEASE_TTL,
         renew_every: float | None = None,
+        clock: Clock | None = None,
+        generations: Generations | None = None,
     ) -> None:
         self._link = link
+        self._generations = generations
+        self._clock = clock or asyncio.get_running_loop().time
+        self._lease_ttl = lease_ttl
         self._ledger = ledger if ledger is not None else UNNAMED
         # A named ledger is honoured whole; the unnamed one from the run's start on (None: the
         # first claim asks Redis for its time).
@@ -132,29 +153,82 @@ class RoomClaims:
 
     async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
         """Claim a room before it is sent: LEASED (with its token), BUSY or FINAL."""
+        claim = await self._claim_once(sdkappid, room_id, sleep)
+        if claim.hold is Hold.BUSY:
+            self.stats.busy += 1
+        elif claim.hold is Hold.FINAL:
+            self.stats.final += 1
+        else:
+            self.stats.leased += 1
+        return claim
+
+    def fresh(self, sdkappid: int, room_id: str, timeout: float) -> bool:
+        """The room's lease will outlive a request sent now and its `timeout`, for sure."""
+        held = self._held.get(sdkappid, {}).get(room_id)
+        if held is None or held.lost:
+            return False
+        return self._clock() - held.renewed < self._lease_ttl - timeout - FRESH_MARGIN
+
+    async def confirm(self, sdkappid: int, room_id: str, sleep: Sleep) -> Hold:
+        """Claim a room held too long without renewal again; BUSY or FINAL: dropped."""
+        self.stats.confirmed += 1
+        claim = await self._claim_once(sdkappid, room_id, sleep)
+        if claim.hold is not Hold.LEASED:
+            self._forget(sdkappid, room_id)
+            self.stats.dropped += 1
+            self._log.warning(
+                "room_dropped",
+                sdkappid=sdkappid,
+                room_id=room_id,
+                hold=claim.hold.value,
+                hint="this run stood still past its lease; another run took the room over",
+            )
+        return claim.hold
+
+    async def _claim_once(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
         since = await self._since(sleep)
         keys_ = [
             keys.ledger(sdkappid, self._ledger),
             keys.ledger(sdkappid, UNNAMED),
             keys.lease(sdkappid, room_id),
             keys.fence(sdkappid),
+            keys.generation(sdkappid),
         ]
-        args = [room_id, since, self._lease_ttl_ms, self._runner, "1" if self._named else "0"]
-        answer = await self._link.call(
-            lambda r: self._claim(keys=keys_, args=args, client=r), sleep
-        )
-        code, token = _ints(answer)
+        generation = "" if self._generations is None else self._generations.of(sdkappid)
+        args = [
+            room_id,
+            since,
+            self._lease_ttl_ms,
+            self._runner,
+            "1" if self._named else "0",
+            generation,
+            str(GENERATION_TTL_MS),
+        ]
+        left = self._clock()
+
+        async def call(client: aioredis.Redis) -> object:
+            nonlocal left
+            left = self._clock()  # of the attempt that answers, not of an outage
+            return await self._claim(keys=keys_, args=args, client=client)
+
+        while (answer := _ints(await self._link.call(call, sleep)))[0] == _WIPED:
+            if self._generations is not None:
+                self._generations.wiped(sdkappid)
+            await sleep(WIPED_WAIT)  # the run stops: the app's nap raises
+        code, token = answer
         hold = _HOLDS[code]
         if hold is Hold.LEASED:
-            self.stats.leased += 1
             value = b"%d %s" % (token, self._runner)
-            self._held.setdefault(sdkappid, {})[room_id] = _Held(value, sleep)
+            self._held.setdefault(sdkappid, {})[room_id] = _Held(value, sleep, left)
             return Claim(hold, token)
-        if hold is Hold.BUSY:
-            self.stats.busy += 1
-        else:
-            self.stats.final += 1
         return Claim(hold)
+
+    def _forget(self, sdkappid: int, room_id: str) -> _Held | None:
+        rooms = self._held.get(sdkappid, {})
+        held = rooms.pop(room_id, None)
+        if not rooms:
+            self._held.pop(sdkappid, None)
+        return held
 
     async def release(
         self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
@@ -162,10 +236,7 @@ class RoomClaims:
         """The room's record is written: give the lease back, recording a final outcome."""
         if claim.hold is not Hold.LEASED:
             return
-        rooms = self._held.get(sdkappid, {})
-        held = rooms.pop(room_id, None)
-        if not rooms:
-            self._held.pop(sdkappid, None)
+        held = self._forget(sdkappid, room_id)
         if held is None:
             return  # released before, or not claimed by this RoomClaims
         status = result.status.value if result is not None and result.status.is_final else ""
@@ -227,13 +298,28 @@ class RoomClaims:
         ]
         if not rooms:
             return
-        keys_ = [keys.lease(sdkappid, room_id) for room_id, _ in rooms]
-        args = [self._lease_ttl_ms, *(held.value for _, held in rooms)]
+        since = await self._since(asyncio.sleep)
+        keys_ = [
+            keys.ledger(sdkappid, self._ledger),
+            keys.ledger(sdkappid, UNNAMED),
+            *(keys.lease(sdkappid, room_id) for room_id, _ in rooms),
+        ]
+        args: list[str | bytes] = [self._lease_ttl_ms, since, "1" if self._named else "0"]
+        for room_id, held in rooms:
+            args += [held.value, room_id]
         self.stats.renewals += 1
-        lost = await self._link.call(
-            lambda r: self._renew(keys=keys_, args=args, client=r), asyncio.sleep
-        )
-        for position in _ints(lost):
+        left = self._clock()
+
+        async def call(client: aioredis.Redis) -> object:
+            nonlocal left
+            left = self._clock()
+            return await self._renew(keys=keys_, args=args, client=client)
+
+        lost = set(_ints(await self._link.call(call, asyncio.sleep)))
+        for position, (_, held) in enumerate(rooms, start=1):
+            if position not in lost:
+                held.renewed = max(held.renewed, left)
+        for position in sorted(lost):
             room_id, held = rooms[position - 1]
             if not held.lost and self._held.get(sdkappid, {}).get(room_id) is held:
                 # Not renewed again; its release still records a final outcome if nobody took it.

@@ -8,6 +8,10 @@ of the runs themselves (heartbeats) belong to no app and are read one by one.
 from __future__ import annotations
 
 PREFIX = "resumer"
+# The key layout and the scripts' protocol: runs of another one refuse to share a Redis with
+# this one (see fleet.generation). Raise it with any change to a key's meaning or a script's
+# KEYS, ARGV or reply.
+PROTOCOL = 2
 RUNNERS = f"{PREFIX}:runner:"  # + runner id: a heartbeat, expiring unless renewed
 APPS = f"{PREFIX}:apps"  # a set of the SDKAppIDs any run has paced on this Redis
 PROBES = f"{PREFIX}:probe:"  # + runner id: what a run writes to learn that Redis takes writes
@@ -39,9 +43,14 @@ def asked(sdkappid: int) -> str:
     return app_key(sdkappid, "asked")
 
 
+def generation(sdkappid: int) -> str:
+    """`PROTOCOL RANDOM`, written by the app's first run: a Redis that lost it lost the rest."""
+    return app_key(sdkappid, "gen")
+
+
 def budget(sdkappid: int) -> list[str]:
     """The keys of reserve.lua, in its order."""
-    return [tat(sdkappid), sends(sdkappid), rate(sdkappid), asked(sdkappid)]
+    return [tat(sdkappid), sends(sdkappid), rate(sdkappid), asked(sdkappid), generation(sdkappid)]
 
 
 def fence(sdkappid: int) -> str:

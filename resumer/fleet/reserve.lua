@@ -13,16 +13,22 @@
 --         -1: nothing to say)
 --       4 unused (µs: the slot of a send the caller gave up, woken too late for it; 0: none)
 --       5 caller (the runner's name)
---       6 now (µs; tests only: runs read Redis's clock, never a host's)
+--       6 the app's generation as the caller met it at its start (KEYS[5]; "": not checked)
+--       7 now (µs; tests only: runs read Redis's clock, never a host's)
 -- Reply (integers only: Lua numbers reach the client truncated):
---       {booked (1: at the slot `at`; 0: nothing booked, ask again at `at`), now µs, at µs,
+--       {booked (1: at the slot `at`; 0: nothing booked, ask again at `at`; -1: the generation
+--        is gone or another: Redis lost the shared state, nothing booked), now µs, at µs,
 --        rate in µrequests/s, verdict, the shared margin's cover in ns}
 
 local tat_key, sends_key, rate_key, asked_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+if ARGV[6] ~= '' then
+    if redis.call('GET', KEYS[5]) ~= ARGV[6] then return {-1, 0, 0, 0, 0, 0} end
+    redis.call('PEXPIRE', KEYS[5], $GENERATION_TTL_MS)
+end
 local report = tonumber(ARGV[2])
 local now
-if ARGV[6] then
-    now = tonumber(ARGV[6])
+if ARGV[7] then
+    now = tonumber(ARGV[7])
 else
     -- µs since an epoch of resumer's own, so every time stays an exact integer in a double.
     local time = redis.call('TIME')

@@ -11,16 +11,19 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
+from typing import Any
 
 import structlog
 from redis.exceptions import RedisError
 
 from resumer.config.sharing import SharingConfig
-from resumer.engine.sharing import Budget, Claim
+from resumer.engine.sharing import Budget, Claim, Hold
 from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
 from resumer.fleet.budget import SharedPacer, asked_member
 from resumer.fleet.claims import OVERLAP_TTL, RoomClaims
+from resumer.fleet.generation import UNVERSIONED, Generations, meet, refuse_other_protocols
+from resumer.fleet.keys import PROTOCOL
 from resumer.fleet.link import Link, reason, time_us
 from resumer.fleet.repeat import Repeat
 from resumer.records import Result
@@ -34,9 +37,16 @@ class RedisSharing:
     """What one run shares on Redis; made by `open`, which also starts and stops it."""
 
     def __init__(
-        self, link: Link, claims: RoomClaims, *, sdkappids: Sequence[int], started_us: int
+        self,
+        link: Link,
+        claims: RoomClaims,
+        *,
+        sdkappids: Sequence[int],
+        started_us: int,
+        generations: Generations | None = None,
     ) -> None:
         self._link = link
+        self._generations = generations
         self._started_us = started_us  # Redis's clock at the start
         self._claims = claims
         self._sdkappids = tuple(sdkappids)
@@ -56,7 +66,12 @@ class RedisSharing:
         try:
             try:  # at the start, not failed closed: a Redis that refuses is a usage error
                 started_us = await time_us(link.redis)
-                since_us = await _overlap_start(link, started_us)
+                beats = await _beats(link)
+                refuse_other_protocols(
+                    (int(b.get("protocol", UNVERSIONED)) for b in beats), settings.shown_redis
+                )
+                since_us = _overlap_start(beats, started_us)
+                generations = await meet(link, sdkappids)
             except (RedisError, OSError) as exc:
                 raise UsageError(
                     f"cannot use Redis at {settings.shown_redis} ({reason(exc)}): fix it or --redis"
@@ -66,8 +81,15 @@ class RedisSharing:
                 ledger=settings.ledger,
                 ledger_ttl=settings.ledger_ttl if settings.ledger else OVERLAP_TTL,
                 since_us=since_us,
+                generations=generations,
             )
-            sharing = cls(link, claims, sdkappids=sdkappids, started_us=started_us)
+            sharing = cls(
+                link,
+                claims,
+                sdkappids=sdkappids,
+                started_us=started_us,
+                generations=generations,
+            )
             claims.start()
             heartbeat = Repeat(sharing._beat, every=HEARTBEAT, first=0, name="resumer-heartbeat")
             heartbeat.start()
@@ -92,12 +114,20 @@ class RedisSharing:
         return self._link.runner
 
     def budget(self, sdkappid: int, *, rate: float, sleep: Sleep) -> Budget:
-        pacer = SharedPacer(self._link, sdkappid, budget=rate, sleep=sleep)
+        pacer = SharedPacer(
+            self._link, sdkappid, budget=rate, sleep=sleep, generations=self._generations
+        )
         self._budgets.append(pacer)
         return pacer
 
     async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
         return await self._claims.claim(sdkappid, room_id, sleep)
+
+    def fresh(self, sdkappid: int, room_id: str, timeout: float) -> bool:
+        return self._claims.fresh(sdkappid, room_id, timeout)
+
+    async def confirm(self, sdkappid: int, room_id: str, sleep: Sleep) -> Hold:
+        return await self._claims.confirm(sdkappid, room_id, sleep)
 
     async def release(
         self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
@@ -127,6 +157,7 @@ class RedisSharing:
             "pid": os.getpid(),
             "started": round(self._started, 3),
             "started_us": self._started_us,
+            "protocol": PROTOCOL,
             "apps": list(self._sdkappids),
             "seen": round(time.time(), 3),
         }
@@ -137,18 +168,28 @@ class RedisSharing:
                 await pipe.execute()
 
 
-async def _overlap_start(link: Link, started_us: int) -> int:
+async def _beats(link: Link) -> list[dict[str, Any]]:
+    """The heartbeats of the runs alive now."""
+    names = [k async for k in link.redis.scan_iter(match=keys.RUNNERS + "*", count=1000)]
+    beats: list[dict[str, Any]] = []
+    for beat in await link.redis.mget(names) if names else []:
+        if beat is not None:  # None: it expired since the SCAN
+            with contextlib.suppress(ValueError, TypeError):
+                data = json.loads(beat)
+                if isinstance(data, dict):
+                    beats.append(data)
+    return beats
+
+
+def _overlap_start(beats: list[dict[str, Any]], started_us: int) -> int:
     """Since when a run without --ledger honours the outcomes other runs recorded: its own
     start, or the start of the oldest run alive now, if earlier.
 
     Runs that overlap thus never send one room twice, whichever started first; a run started
     after every other ended does every room again (a new incident may have broken them anew).
     """
-    names = [k async for k in link.redis.scan_iter(match=keys.RUNNERS + "*", count=1000)]
-    beats = await link.redis.mget(names) if names else []
     starts = [started_us]
     for beat in beats:
-        if beat is not None:  # None: it expired since the SCAN
-            with contextlib.suppress(ValueError, TypeError, KeyError):
-                starts.append(int(json.loads(beat)["started_us"]))
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            starts.append(int(beat["started_us"]))
     return min(starts)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -13,6 +15,9 @@ from resumer.api.classify import MAX_BODY_BYTES, Action, classify
 from resumer.api.client import AiohttpTransport, build_request
 from resumer.errors import ConnectError
 from resumer.records import Reply
+from resumer.sim.config import Latency
+from resumer.sim.thread import SimThread
+from tests.support.e2e import sim_config
 
 ENVELOPE = json.dumps(
     {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0, "RequestId": "Id-split"}
@@ -204,3 +209,25 @@ async def test_a_refused_connection_says_so_in_plain_words() -> None:
     with pytest.raises(ConnectError) as refused:
         await send(port)
     assert str(refused.value) == f"cannot connect to 127.0.0.1:{port}: connection refused"
+
+
+async def test_a_reply_that_came_while_the_process_stood_still_is_read_not_a_timeout() -> None:
+    # The loop is held up (as by SIGSTOP) past the request's timeout while the simulator, in
+    # its own thread, answers: on waking, the reply waiting in the socket counts.
+    request = build_request(
+        base_url="",
+        sdkappid=1400000001,
+        identifier="administrator",
+        usersig=USERSIG,
+        random=7,
+        room_id="room-1",
+    )
+    with SimThread(sim_config(latency=Latency(min_ms=100, max_ms=100))) as sim:
+        request = dataclasses.replace(request, url=sim.url + request.url)
+        async with AiohttpTransport.new_session(connections=4) as session:
+            transport = AiohttpTransport(session, timeout=0.3)
+            await transport(request)  # a connection in the pool: the next request leaves at once
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.02, time.sleep, 0.8)  # the process stands still, the API answers
+            reply = await transport(request)
+    assert reply.http_status == 200  # read, whatever the simulator made of the UserSig

@@ -33,6 +33,8 @@ class Shelf:
         self.released: list[tuple[str, str]] = []
         self.written_before_release: list[bool] = []
         self.out: io.BytesIO | None = None
+        self.lapsed: dict[str, Hold] = {}  # rooms whose hold lapsed -> what claiming again finds
+        self.confirmed: list[str] = []
 
     def budget(self, sdkappid: int, *, rate: float, sleep: Sleep) -> Budget:
         return Pacer(budget=rate, sleep=sleep)
@@ -47,6 +49,13 @@ class Shelf:
             hold = Hold.LEASED
         self.claims.append((room_id, hold, now))
         return LEASED if hold is Hold.LEASED else Claim(hold)
+
+    def fresh(self, sdkappid: int, room_id: str, timeout: float) -> bool:
+        return room_id not in self.lapsed
+
+    async def confirm(self, sdkappid: int, room_id: str, sleep: Sleep) -> Hold:
+        self.confirmed.append(room_id)
+        return self.lapsed.pop(room_id)
 
     async def release(
         self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
@@ -98,6 +107,17 @@ def test_a_room_another_run_finished_meanwhile_is_skipped_and_not_written() -> N
     assert summary.skipped == 2
     stats = summary.apps[1400000001]
     assert (stats.routed, stats.done, stats.skipped) == (1, 1, 2)
+
+
+def test_a_room_whose_hold_lapsed_is_claimed_again_before_its_request() -> None:
+    shelf = Shelf(held_until={}, finished=set())
+    shelf.lapsed = {"taken": Hold.FINAL, "ours": Hold.LEASED, "busy": Hold.BUSY}
+    summary, records = execute(shelf, ["taken", "ours", "busy", "a"])
+    assert sorted(shelf.confirmed) == ["busy", "ours", "taken"]
+    assert sorted(str(r["room_id"]) for r in records) == ["a", "busy", "ours"]  # busy: aside
+    assert all(r["attempts"] == 1 for r in records)
+    assert summary.skipped == 1  # "taken": finished by the other run, never sent by this one
+    assert summary.apps[1400000001].sent == 3
 
 
 def test_each_room_sent_is_released_after_its_record_is_written() -> None:

@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 from resumer.engine.sharing import Claim, Hold
 from resumer.errors import RedisLostError
 from resumer.fleet import keys
-from resumer.fleet.claims import LEASE_TTL, UNNAMED, RoomClaims
+from resumer.fleet.claims import FRESH_MARGIN, LEASE_TTL, UNNAMED, RoomClaims
 from resumer.fleet.link import Link, time_us
 from resumer.records import Result, Status
 from tests.support.servers import RedisServer, redis_server
@@ -328,3 +328,49 @@ async def test_renewal_takes_again_a_lease_that_expired_so_no_other_run_claims_t
     assert await other.claim(APP, "r1", asyncio.sleep) == Claim(Hold.BUSY)
     await run.release(APP, "r1", claim, result("r1", Status.OK))
     assert (run.stats.lost, run.stats.released, run.held) == (0, 1, 0)
+
+
+async def test_renewal_does_not_take_back_a_lapsed_lease_on_a_room_another_run_finished(
+    link: Link, another: Link, peek: aioredis.Redis
+) -> None:
+    # This run stood still past its lease (SIGSTOP): another run claimed, sent and finished the
+    # room meanwhile. Waking, the renewal must not make the room this run's again.
+    run = RoomClaims(link, ledger=None, ledger_ttl=DAY)
+    await run.claim(APP, "r1", asyncio.sleep)
+    await peek.delete(keys.lease(APP, "r1"))  # lapsed
+    other = RoomClaims(another, ledger=None, ledger_ttl=DAY, since_us=0)
+    taken = await other.claim(APP, "r1", asyncio.sleep)
+    await other.release(APP, "r1", taken, result("r1", Status.OK))
+    with capture_logs() as logs:
+        await run.renew()
+    assert [log["event"] for log in logs] == ["lease_lost"]
+    assert await peek.exists(keys.lease(APP, "r1")) == 0
+    assert not run.fresh(APP, "r1", 6.0)
+    assert await run.confirm(APP, "r1", asyncio.sleep) is Hold.FINAL
+    assert (run.stats.lost, run.stats.dropped, run.held) == (1, 1, 0)
+
+
+async def test_a_lease_is_fresh_by_the_runs_own_clock_and_confirmed_once_it_is_not(
+    link: Link, another: Link, peek: aioredis.Redis
+) -> None:
+    now = [100.0]
+    run = RoomClaims(link, ledger=None, ledger_ttl=DAY, clock=lambda: now[0])
+    await run.claim(APP, "mine", asyncio.sleep)
+    await run.claim(APP, "taken", asyncio.sleep)
+    assert run.fresh(APP, "mine", 6.0)
+    assert not run.fresh(APP, "unclaimed", 6.0)
+    now[0] += LEASE_TTL - 6.0 - FRESH_MARGIN  # a request sent now could outlive the lease
+    assert not run.fresh(APP, "mine", 6.0)
+    assert run.fresh(APP, "mine", 1.0)  # a shorter request timeout still fits
+    await peek.delete(keys.lease(APP, "taken"))  # lapsed while this run stood still ...
+    other = RoomClaims(another, ledger=None, ledger_ttl=DAY)
+    assert (await other.claim(APP, "taken", asyncio.sleep)).hold is Hold.LEASED  # ... taken
+    assert await run.confirm(APP, "mine", asyncio.sleep) is Hold.LEASED
+    assert run.fresh(APP, "mine", 6.0)  # claimed again just now
+    assert await run.confirm(APP, "taken", asyncio.sleep) is Hold.BUSY
+    assert not run.fresh(APP, "taken", 0.0)  # dropped: never sent by this run
+    assert (run.stats.confirmed, run.stats.dropped, run.held) == (2, 1, 1)
+    now[0] += 1.0
+    await run.renew()  # a renewal that got through makes the lease fresh again
+    now[0] += LEASE_TTL - 6.0 - FRESH_MARGIN - 0.5
+    assert run.fresh(APP, "mine", 6.0)

@@ -101,7 +101,7 @@ async def test_keys_expire_when_the_app_goes_idle(client: aioredis.Redis) -> Non
     reserve = Reserve(client)
     await reserve(T0)
     await reserve(T0, report=T0)
-    for key in KEYS:
+    for key in KEYS[:4]:  # the generation (KEYS[5]) outlives them: see test_generation
         assert 0 < await client.pttl(key) <= 60_000
 
 
