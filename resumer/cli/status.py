@@ -47,11 +47,12 @@ async def _read(url: str, shown: str) -> FleetState:
     # redis-py is the optional extra resumer[redis]: loaded only here
     from redis.exceptions import RedisError  # noqa: PLC0415
 
-    from resumer.fleet.link import connect_client  # noqa: PLC0415
+    from resumer.fleet.link import connect_client, fitting_client  # noqa: PLC0415
     from resumer.fleet.status import read_status  # noqa: PLC0415
 
     client = connect_client(url, shown_url=shown)
     try:
+        client = await fitting_client(client, url, shown_url=shown)
         return await read_status(client, shown_url=shown)
     except (RedisError, OSError) as exc:
         raise UsageError(

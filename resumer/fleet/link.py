@@ -23,13 +23,22 @@ import socket
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from string import Template
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import redis.asyncio as aioredis
 import structlog
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, NoPermissionError, RedisError, ResponseError
+from redis.exceptions import (
+    AskError,
+    AuthenticationError,
+    NoPermissionError,
+    ReadOnlyError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+)
 
 from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
@@ -103,6 +112,7 @@ class Link:
         client = connect_client(url, shown_url=shown_url)
         try:
             await client.ping()
+            client = await fitting_client(client, url, shown_url=shown_url)
             await check_commands(client, shown_url)
         except UsageError:
             await client.aclose()
@@ -235,6 +245,39 @@ def connect_client(url: str, *, shown_url: str) -> aioredis.Redis:
     return client
 
 
+async def fitting_client(client: aioredis.Redis, url: str, *, shown_url: str) -> aioredis.Redis:
+    """`client`, or in its place a Cluster client of `url` if `url` names a Redis Cluster node.
+
+    Found by asking (`INFO cluster` says cluster_enabled:1), not by a flag: the same URL works
+    whether the operator knows the Redis behind it is a Cluster or not. The Cluster client
+    (redis-py's RedisCluster) learns the slots from that node, sends each call to its key's
+    slot and follows MOVED and ASK; it answers every command the run calls as the plain client
+    does, hence the cast. A user that may not run INFO meets MOVED in `check_commands`.
+    """
+    try:
+        info = await client.info("cluster")
+    except NoPermissionError:
+        return client
+    if int(info.get("cluster_enabled", 0)) != 1:
+        return client
+    await client.aclose()
+    try:
+        cluster = RedisCluster.from_url(
+            url,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=SOCKET_TIMEOUT,
+            retry=Retry(NoBackoff(), 1),
+            decode_responses=False,
+        )
+        await cluster.initialize()
+    except (ValueError, TypeError, RedisClusterException) as exc:
+        raise UsageError(
+            f"--redis '{shown_url}' names a Redis Cluster node, and the Cluster client refuses "
+            f"it ({_option_error(exc)}): fix the URL"
+        ) from None
+    return cast("aioredis.Redis", cluster)
+
+
 def _option_error(exc: BaseException) -> str:
     """redis-py's complaint about a URL option, in a few words, with no password in it."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -251,6 +294,7 @@ NEEDED_COMMANDS = (
     "+hincrby +hdel +zadd +zcount +zrange +zrangebyscore +zrem +zremrangebyscore +sadd "
     "+smembers +scan +evalsha +script|load"
 )
+SPREAD_KEYS = 32  # keys read at the start in as many slots: a 3-node Cluster misses 3**-32
 _CHECK_SCRIPT = """
 local s, h, z = KEYS[1], KEYS[2], KEYS[3]
 redis.call('SET', s, '1', 'PX', 1000)
@@ -275,15 +319,9 @@ return 1
 
 async def check_commands(client: aioredis.Redis, shown_url: str) -> None:
     """Refuse, in one sentence, a Redis the run cannot use: an ACL user lacking a command
-    the run needs, a read-only user, or a Redis Cluster node met through a plain client."""
+    the run needs, a read-only user, or a Redis Cluster node it could not tell for one."""
     probe = keys.PROBES + "{check:" + secrets.token_hex(4) + "}"
     try:
-        try:
-            info = await client.info("cluster")
-        except NoPermissionError:
-            info = {}  # a narrow user: then the keyed calls' MOVED tells a Cluster
-        if int(info.get("cluster_enabled", 0)) == 1:
-            raise ResponseError("MOVED (cluster_enabled:1)")
         await client.time()
         sha = await client.script_load(_CHECK_SCRIPT)
         await client.evalsha(sha, 3, probe + ":s", probe + ":h", probe + ":z")
@@ -296,6 +334,13 @@ async def check_commands(client: aioredis.Redis, shown_url: str) -> None:
         await client.sadd(probe + ":t", b"m")
         await client.scan(cursor=0, match=keys.RUNNERS + "*", count=1)
         await client.delete(probe, probe + ":t")
+        # Keys whose slots spread over the key space, and the runs' own: a Cluster node a
+        # plain client was left with (its user may not run INFO) answers MOVED for some.
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.get(keys.APPS)
+            for tag in range(SPREAD_KEYS):
+                pipe.get(f"{keys.PROBES}{{{tag}}}")
+            await pipe.execute()
     except ResponseError as exc:
         refusal = _refusal(exc, shown_url)
         if refusal is not None:
@@ -313,12 +358,12 @@ def _refusal(exc: ResponseError, shown_url: str) -> str | None:
             f"Redis at {shown_url} refuses a command the run needs ({reason(exc)}): give the "
             f"user the commands of docs/fleet.md's ACL SETUSER line ({NEEDED_COMMANDS})"
         )
-    if text.startswith(("MOVED", "ASK", "CLUSTERDOWN")):
+    if isinstance(exc, AskError) or text.startswith(("MOVED", "ASK")):  # MovedError is an ASK
         return (
-            f"Redis at {shown_url} is a node of a Redis Cluster, which a run cannot share yet: "
-            "name a standalone Redis"
+            f"Redis at {shown_url} answers MOVED, as a Redis Cluster node does, and the user "
+            "may not run INFO, which tells resumer it is one: grant the user +info"
         )
-    if text.startswith("READONLY"):
+    if isinstance(exc, ReadOnlyError) or text.startswith("READONLY"):
         return f"Redis at {shown_url} is a read-only replica: name its primary"
     return None
 

@@ -146,3 +146,9 @@ def test_a_password_given_as_a_query_option_is_in_no_output(
     outputs.append(json.dumps(ran.records))
     for text in outputs:
         assert SECRET not in text
+
+
+def test_the_documented_acl_line_grants_what_the_run_calls() -> None:
+    """docs/fleet.md's ACL SETUSER line is the one these tests grant."""
+    docs = (Path(__file__).parents[2] / "docs" / "fleet.md").read_text(encoding="utf-8")
+    assert f"~resumer:* -@all {NEEDED_COMMANDS}\n" in docs
