@@ -153,10 +153,11 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server() -> Iterator[RedisServer]:
-    """A running `RedisServer`, stopped (and resumed first, if paused) when the block ends."""
+def redis_server(extra: Sequence[str] = ()) -> Iterator[RedisServer]:
+    """A running `RedisServer` (with more flags: `extra`), stopped (and resumed first, if
+    paused) when the block ends."""
     with tempfile.TemporaryDirectory(prefix="resumer-redis-") as directory:
-        server = RedisServer(Path(directory))
+        server = RedisServer(Path(directory), extra)
         server.start()
         try:
             yield server
@@ -233,3 +234,41 @@ def _cluster_ok(node: RedisServer) -> bool:
             return b"cluster_state:ok" in conn.recv(65536)
     except OSError:
         return False
+
+
+def tls_files(directory: Path) -> dict[str, Path]:
+    """A self-signed CA, a server certificate for 127.0.0.1 and a client certificate, made
+    with the openssl CLI in `directory`. Keys: ca, server_cert, server_key, client_cert,
+    client_key, and other_ca (a CA that signed neither)."""
+    openssl = _binary("openssl", "openssl")
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def run(*words: str) -> None:
+        subprocess.run([openssl, *words], cwd=directory, capture_output=True, check=True)
+
+    for ca in ("ca", "other_ca"):
+        run("req", "-x509", *key, "-keyout", f"{ca}.key", "-out", f"{ca}.crt", "-days", "1",
+            "-subj", f"/CN=resumer test {ca}")  # fmt: skip
+    (directory / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    files = {"ca": directory / "ca.crt", "other_ca": directory / "other_ca.crt"}
+    for who in ("server", "client"):
+        run("req", *key, "-keyout", f"{who}.key", "-out", f"{who}.csr", "-subj", f"/CN={who}")
+        run(
+            "x509", "-req", "-in", f"{who}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", f"{who}.crt", "-days", "1", "-extfile", "san.cnf",
+        )  # fmt: skip
+        files[f"{who}_cert"] = directory / f"{who}.crt"
+        files[f"{who}_key"] = directory / f"{who}.key"
+    return files
+
+
+def tls_flags(files: dict[str, Path], port: int, auth_clients: str = "optional") -> list[str]:
+    """redis-server's flags to take TLS on `port` with `files` (its plain port stays open,
+    for the tests' own plain-socket commands)."""
+    return [
+        "--tls-port", str(port),
+        "--tls-cert-file", str(files["server_cert"]),
+        "--tls-key-file", str(files["server_key"]),
+        "--tls-ca-cert-file", str(files["ca"]),
+        "--tls-auth-clients", auth_clients,
+    ]  # fmt: skip
