@@ -47,7 +47,7 @@ async def _read(url: str, shown: str) -> FleetState:
     # redis-py is the optional extra resumer[redis]: loaded only here
     from redis.exceptions import RedisError  # noqa: PLC0415
 
-    from resumer.fleet.link import connect_client, fitting_client  # noqa: PLC0415
+    from resumer.fleet.connect import connect_client, fitting_client  # noqa: PLC0415
     from resumer.fleet.status import read_status  # noqa: PLC0415
 
     client = connect_client(url, shown_url=shown)

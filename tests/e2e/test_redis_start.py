@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from resumer.fleet.link import NEEDED_COMMANDS
+from resumer.fleet.connect import NEEDED_COMMANDS
 from resumer.sim.thread import SimThread
 from tests.support.e2e import app_flags, app_stats, cli_env, resumer, room_lines, sim_config
 from tests.support.servers import RedisServer, redis_server

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from resumer.fleet.link import NEEDED_COMMANDS
+from resumer.fleet.connect import NEEDED_COMMANDS
 from resumer.sim.thread import SimThread
 from tests.e2e.test_fleet import (
     _each_room_done_once,
