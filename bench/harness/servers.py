@@ -15,11 +15,12 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 READY_TIMEOUT = 10.0  # seconds for a server to answer its readiness check
+SLOTS = 16384  # a Redis Cluster's hash slots
 
 
 def free_port() -> int:
@@ -77,10 +78,11 @@ class RedisServer:
     `restart` starts empty, as a Redis that lost its state does.
     """
 
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
+    def __init__(self, directory: Path, extra: Sequence[str] = (), port: int = 0) -> None:
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._directory = directory
+        self._extra = list(extra)  # more of redis-server's flags (a Cluster node's)
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -101,6 +103,7 @@ class RedisServer:
                 "no",
                 "--enable-debug-command",
                 "local",
+                *self._extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -150,10 +153,11 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server() -> Iterator[RedisServer]:
-    """A running `RedisServer`, stopped (and resumed first, if paused) when the block ends."""
+def redis_server(extra: Sequence[str] = ()) -> Iterator[RedisServer]:
+    """A running `RedisServer` (with more flags: `extra`), stopped (and resumed first, if
+    paused) when the block ends."""
     with tempfile.TemporaryDirectory(prefix="resumer-redis-") as directory:
-        server = RedisServer(Path(directory))
+        server = RedisServer(Path(directory), extra)
         server.start()
         try:
             yield server
@@ -161,3 +165,110 @@ def redis_server() -> Iterator[RedisServer]:
             if server._process is not None:
                 os.kill(server._process.pid, signal.SIGCONT)
             server.stop()
+
+
+@contextmanager
+def redis_cluster(primaries: int = 3) -> Iterator[list[RedisServer]]:
+    """A Redis Cluster of `primaries` primaries (no replicas) on free ports, its slots spread
+    evenly; yields its nodes once every node says cluster_state:ok, and
+    stops them all when the block ends, whatever happened."""
+    with tempfile.TemporaryDirectory(prefix="resumer-cluster-") as directory:
+        nodes: list[RedisServer] = []
+        try:
+            for n in range(primaries):
+                home = Path(directory) / str(n)
+                home.mkdir()
+                conf = str(home / "nodes.conf")
+                flags = ["--cluster-enabled", "yes", "--cluster-config-file", conf]
+                node = RedisServer(home, flags, port=_cluster_port())
+                nodes.append(node)
+                node.start()
+            # What `redis-cli --cluster create ... --cluster-replicas 0` does, without its
+            # one-second waits: each node takes an equal share of the slots, then meets the rest.
+            share = SLOTS // len(nodes)
+            for n, node in enumerate(nodes):
+                last = SLOTS - 1 if n == len(nodes) - 1 else (n + 1) * share - 1
+                _expect(node, "CLUSTER", "ADDSLOTSRANGE", str(n * share), str(last))
+            for node in nodes[1:]:
+                _expect(nodes[0], "CLUSTER", "MEET", "127.0.0.1", str(node.port))
+            deadline = time.monotonic() + READY_TIMEOUT
+            while not all(_cluster_ok(node) for node in nodes):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the cluster was not ready in {READY_TIMEOUT:g} s")
+                time.sleep(0.05)  # polling the cluster's start-up, not pacing a test
+            yield nodes
+        finally:
+            for node in nodes:
+                if node._process is not None and node._process.poll() is None:
+                    os.kill(node._process.pid, signal.SIGCONT)
+                node.stop()
+
+
+def _expect(node: RedisServer, *words: str) -> None:
+    reply = node.command(*words)
+    if reply != "+OK":
+        raise RuntimeError(f"{' '.join(words)} on port {node.port}: {reply!r}")
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (10000 above it) is a port, and free too."""
+    for _ in range(100):
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+def _cluster_ok(node: RedisServer) -> bool:
+    """The node knows every slot's owner (`CLUSTER INFO` says cluster_state:ok)."""
+    request = "*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n"
+    try:
+        with socket.create_connection(("127.0.0.1", node.port), timeout=2) as conn:
+            conn.sendall(request.encode())
+            return b"cluster_state:ok" in conn.recv(65536)
+    except OSError:
+        return False
+
+
+def tls_files(directory: Path) -> dict[str, Path]:
+    """A self-signed CA, a server certificate for 127.0.0.1 and a client certificate, made
+    with the openssl CLI in `directory`. Keys: ca, server_cert, server_key, client_cert,
+    client_key, and other_ca (a CA that signed neither)."""
+    openssl = _binary("openssl", "openssl")
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def run(*words: str) -> None:
+        subprocess.run([openssl, *words], cwd=directory, capture_output=True, check=True)
+
+    for ca in ("ca", "other_ca"):
+        run("req", "-x509", *key, "-keyout", f"{ca}.key", "-out", f"{ca}.crt", "-days", "1",
+            "-subj", f"/CN=resumer test {ca}")  # fmt: skip
+    (directory / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    files = {"ca": directory / "ca.crt", "other_ca": directory / "other_ca.crt"}
+    for who in ("server", "client"):
+        run("req", *key, "-keyout", f"{who}.key", "-out", f"{who}.csr", "-subj", f"/CN={who}")
+        run(
+            "x509", "-req", "-in", f"{who}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", f"{who}.crt", "-days", "1", "-extfile", "san.cnf",
+        )  # fmt: skip
+        files[f"{who}_cert"] = directory / f"{who}.crt"
+        files[f"{who}_key"] = directory / f"{who}.key"
+    return files
+
+
+def tls_flags(files: dict[str, Path], port: int, auth_clients: str = "optional") -> list[str]:
+    """redis-server's flags to take TLS on `port` with `files` (its plain port stays open,
+    for the tests' own plain-socket commands)."""
+    return [
+        "--tls-port", str(port),
+        "--tls-cert-file", str(files["server_cert"]),
+        "--tls-key-file", str(files["server_key"]),
+        "--tls-ca-cert-file", str(files["ca"]),
+        "--tls-auth-clients", auth_clients,
+    ]  # fmt: skip

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from resumer.config.load import environ
 from resumer.config.redact import mask_endpoint
-from resumer.config.sharing import REDIS_URL_ENV, check_redis_url
+from resumer.config.sharing import REDIS_URL_ENV, check_redis_url, require_redis_py
 from resumer.errors import UsageError
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"which Redis? give --redis URL or set {REDIS_URL_ENV}")
     shown = mask_endpoint(url)
     check_redis_url(url, shown)
+    require_redis_py()
     status = asyncio.run(_read(url, shown))
     if args.format == "json":
         print(json.dumps(status.as_dict(), indent=2))
@@ -46,11 +47,12 @@ async def _read(url: str, shown: str) -> FleetState:
     # redis-py is the optional extra resumer[redis]: loaded only here
     from redis.exceptions import RedisError  # noqa: PLC0415
 
-    from resumer.fleet.link import connect_client  # noqa: PLC0415
+    from resumer.fleet.connect import connect_client, fitting_client  # noqa: PLC0415
     from resumer.fleet.status import read_status  # noqa: PLC0415
 
-    client = connect_client(url)
+    client = connect_client(url, shown_url=shown)
     try:
+        client = await fitting_client(client, url, shown_url=shown)
         return await read_status(client, shown_url=shown)
     except (RedisError, OSError) as exc:
         raise UsageError(

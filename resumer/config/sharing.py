@@ -61,6 +61,7 @@ def sharing_config(
         return None
     shown = mask_endpoint(url)
     check_redis_url(url, shown)
+    require_redis_py()
     return SharingConfig(
         redis=url,
         shown_redis=shown,
@@ -129,3 +130,14 @@ def check_redis_url(url: str, shown: str) -> None:
             f"--redis '{shown}' names no database number: end it with /0 to /15, "
             "e.g. redis://host:6379/0"
         )
+
+
+def require_redis_py() -> None:
+    """Refuse, in one sentence, a --redis run or status where redis-py is not installed."""
+    try:
+        import redis  # noqa: F401, PLC0415  (the optional extra: loaded only with --redis)
+    except ImportError:
+        raise UsageError(
+            f"--redis (or {REDIS_URL_ENV}) needs redis-py, which is not installed: "
+            "pip install 'resumer[redis]'"
+        ) from None

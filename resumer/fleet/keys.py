@@ -2,7 +2,7 @@
 
 Every key of an app carries the app's SDKAppID as a hash tag (`{1400000001}`), so a script that
 touches several keys of one app works on a Redis Cluster: they all live in one slot. The keys
-of the runs themselves (heartbeats) belong to no app and are read one by one.
+of the runs themselves (heartbeats, the apps set) belong to no app and share the tag `{fleet}`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,14 @@ PREFIX = "resumer"
 # this one (see fleet.generation). Raise it with any change to a key's meaning or a script's
 # KEYS, ARGV or reply.
 PROTOCOL = 2
-RUNNERS = f"{PREFIX}:runner:"  # + runner id: a heartbeat, expiring unless renewed
-APPS = f"{PREFIX}:apps"  # a set of the SDKAppIDs any run has paced on this Redis
+# The runs' own keys share the hash tag `{fleet}`: on a Cluster they live in one slot, so one
+# SCAN (which the Cluster client sends to every primary) finds every heartbeat and one MGET
+# reads them all, and a heartbeat and the apps set go out in one pipeline to one node.
+FLEET = f"{PREFIX}:{{fleet}}"
+RUNNERS = f"{FLEET}:runner:"  # + runner id: a heartbeat, expiring unless renewed
+APPS = f"{FLEET}:apps"  # a set of the SDKAppIDs any run has paced on this Redis
+# Where runs of protocol 1 kept their heartbeats: read only to refuse sharing with them.
+RUNNERS_V1 = f"{PREFIX}:runner:"
 PROBES = f"{PREFIX}:probe:"  # + runner id: what a run writes to learn that Redis takes writes
 
 

@@ -11,7 +11,7 @@ told (the run stops, exit 3) and the callers' naps end in their app's stop.
 
 redis-py's defaults (5 s timeouts, retries with backoff for most of a minute) would hold a
 pacer far past the moment a slot was due: the client here gives up on a call within
-SOCKET_TIMEOUT, and retries once at once only (a pooled connection that a Redis restart broke).
+fleet.connect.SOCKET_TIMEOUT, and retries once at once only (a pooled connection that a Redis restart broke).
 """
 
 from __future__ import annotations
@@ -27,22 +27,28 @@ from typing import TypeVar
 
 import redis.asyncio as aioredis
 import structlog
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, RedisError
+from redis.exceptions import (
+    AuthenticationError,
+    RedisError,
+)
 
 from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
+from resumer.fleet.connect import (
+    PROBE_TTL_MS,
+    check_commands,
+    connect_client,
+    fitting_client,
+    reason,
+)
 from resumer.fleet.repeat import GRACE
 from resumer.timing import Sleep
 
 T = TypeVar("T")
 
-SOCKET_TIMEOUT = 1.0  # seconds a call may take: a script answers in well under a millisecond
 WAIT_STEP = 0.05  # seconds a caller waits between looks at whether Redis is back
 FIRST_PROBE = 0.1  # seconds before the prober's first probe; it doubles up to LAST_PROBE
 LAST_PROBE = 2.0
-PROBE_TTL_MS = 1000  # the probe's key is gone a second after it is written
 
 
 def lua(name: str, **constants: object) -> str:
@@ -100,9 +106,14 @@ class Link:
         on_lost: Callable[[RedisLostError], None] = lambda _error: None,
     ) -> Link:
         """Connect and PING once: a Redis that does not answer at the start is a usage error."""
-        client = connect_client(url)
+        client = connect_client(url, shown_url=shown_url)
         try:
             await client.ping()
+            client = await fitting_client(client, url, shown_url=shown_url)
+            await check_commands(client, shown_url)
+        except UsageError:
+            await client.aclose()
+            raise
         except AuthenticationError:
             await client.aclose()
             raise UsageError(
@@ -205,18 +216,4 @@ class Link:
         await self.redis.aclose()
 
 
-def connect_client(url: str) -> aioredis.Redis:
-    """A client of `url` with short timeouts, retrying a failed call once, at once."""
-    return aioredis.Redis.from_url(
-        url,
-        socket_timeout=SOCKET_TIMEOUT,
-        socket_connect_timeout=SOCKET_TIMEOUT,
-        retry=Retry(NoBackoff(), 1),
-        decode_responses=False,
-    )
-
-
-def reason(exc: BaseException) -> str:
-    """A Redis failure in a few words, for a log line or a sentence."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
+__all__ = ["Link", "lua", "reason", "time_us"]  # `reason` is used by the fleet beside Link

@@ -67,9 +67,10 @@ class RedisSharing:
             try:  # at the start, not failed closed: a Redis that refuses is a usage error
                 started_us = await time_us(link.redis)
                 beats = await _beats(link)
-                refuse_other_protocols(
-                    (int(b.get("protocol", UNVERSIONED)) for b in beats), settings.shown_redis
-                )
+                protocols = [int(b.get("protocol", UNVERSIONED)) for b in beats]
+                if await _first_protocol_runs(link):
+                    protocols.append(UNVERSIONED)
+                refuse_other_protocols(protocols, settings.shown_redis)
                 since_us = _overlap_start(beats, started_us)
                 generations = await meet(link, sdkappids)
             except (RedisError, OSError) as exc:
@@ -179,6 +180,12 @@ async def _beats(link: Link) -> list[dict[str, Any]]:
                 if isinstance(data, dict):
                     beats.append(data)
     return beats
+
+
+async def _first_protocol_runs(link: Link) -> bool:
+    """True if a run of protocol 1, whose heartbeats had no hash tag, is alive now."""
+    names = [k async for k in link.redis.scan_iter(match=keys.RUNNERS_V1 + "*", count=1000)]
+    return bool(names)
 
 
 def _overlap_start(beats: list[dict[str, Any]], started_us: int) -> int:
