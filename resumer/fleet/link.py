@@ -11,7 +11,8 @@ told (the run stops, exit 3) and the callers' naps end in their app's stop.
 
 redis-py's defaults (5 s timeouts, retries with backoff for most of a minute) would hold a
 pacer far past the moment a slot was due: the client here gives up on a call within
-fleet.connect.SOCKET_TIMEOUT, and retries once at once only (a pooled connection that a Redis restart broke).
+fleet.connect.SOCKET_TIMEOUT, and retries once at once only (a pooled connection that a
+Redis restart broke).
 """
 
 from __future__ import annotations
