@@ -162,9 +162,7 @@ def _peaks(arrivals: Iterable[Arrival]) -> dict[int, tuple[int, set[int]]]:
 
 def on_wire(history: History, fault: Fault) -> int:
     """Requests of the fault's runner on the wire at the fault (see the module's docstring)."""
-    mine = [
-        r for r in history.records if r.runner == fault.runner and r.t <= fault.t + history.after_s
-    ]
+    mine = [r for r in history.records if r.runner == fault.runner and r.t <= fault.t]
     count = 0
     for a in history.arrivals:
         if a.door != fault.runner or not (
@@ -172,7 +170,7 @@ def on_wire(history: History, fault: Fault) -> int:
         ):
             continue
         room = (a.sdkappid or 0, a.room)
-        if not any((r.sdkappid or 0, r.room) == room and a.t <= r.t <= fault.t for r in mine):
+        if not any((r.sdkappid or 0, r.room) == room and a.t <= r.t for r in mine):
             count += 1
     return count
 

@@ -92,10 +92,11 @@ def test_on_the_wire_counts_only_the_faulted_runner_within_the_window_and_unreco
         Arrival(9.7, APP, "c", "0", 1),  # another runner's
         Arrival(7.0, APP, "d", "0", 0),  # answered long before
         Arrival(10.2, APP, "e", "0", 0),  # sent just before, arrived after (jitter)
+        Arrival(9.8, APP, "f", "0", 0),  # its earlier attempt's record does not answer it
     ]
-    records = [_ok(0, 9.8, "b"), _ok(0, 30.0, "a")]  # a's reply read after SIGCONT
-    stop = Fault(10.0, "stop", 0, until=23.0)
-    assert on_wire(_history(arrivals, records, faults=(stop,)), stop) == 2
+    records = [_ok(0, 9.8, "b"), _ok(0, 30.0, "a"), Record(0, 9.0, APP, "f", "failed", 1)]
+    stop = Fault(10.0, "stop", 0, until=23.0)  # a's reply is read after SIGCONT
+    assert on_wire(_history(arrivals, records, faults=(stop,)), stop) == 3
 
 
 def test_redis_faults_add_nothing_to_the_bound() -> None:
