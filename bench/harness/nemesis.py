@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.harness.observe import write_profile
-from bench.harness.servers import RedisServer, free_port
+from bench.harness.servers import RedisServer
 from bench.harness.sim import Sim
 from bench.harness.tomltext import toml_text
 from bench.harness.tools import BenchApp, bench_apps, write_rooms
@@ -57,14 +57,14 @@ class Plan:
 def schedule(plan: Plan) -> list[tuple[float, str, int | None]]:
     """The seeded schedule: (seconds after the start, kind, runner or None), in time order.
 
-    Faults are spread over the span in slots so that two never overlap."""
+    Faults are spread over the span, one at a random moment of each slot."""
     rng = random.Random(plan.seed)
     kinds = [k for k in KINDS for _ in range(plan.each)]
     rng.shuffle(kinds)
     slot = (plan.span_s - 5.0) / len(kinds)
     events = []
     for n, kind in enumerate(kinds):
-        at = 5.0 + n * slot + rng.uniform(0, max(slot - STOP_S - 1.0, 0.5))
+        at = 5.0 + n * slot + rng.uniform(0, slot * 0.8)
         runner = rng.randrange(RUNNERS) if kind in ("kill", "stop") else None
         events.append((round(at, 2), kind, runner))
     return events
@@ -134,6 +134,12 @@ class Runner:
         else:
             self.start()
 
+    def kill(self) -> None:
+        """SIGKILL, and reap it."""
+        if self.process is not None:
+            self.signal(signal.SIGKILL)
+            self.process.wait()
+
     def signal(self, signum: signal.Signals) -> None:
         """Send a signal to the running process, if any."""
         if self.process is not None and self.process.poll() is None:
@@ -171,8 +177,6 @@ def run(folder: Path, plan: Plan) -> tuple[Verdicts, dict[str, object]]:
     redis_dir = folder / "redis"
     redis_dir.mkdir(exist_ok=True)
     redis = AofRedis(redis_dir)
-    redis.port = free_port()
-    redis.url = f"redis://127.0.0.1:{redis.port}/0"
     events = schedule(plan)
     faults: list[Fault] = []
     log = folder / "arrivals.jsonl"
@@ -198,7 +202,12 @@ def run(folder: Path, plan: Plan) -> tuple[Verdicts, dict[str, object]]:
                     break
                 while pending and pending[0][0] <= now:
                     _, kind, target = pending.pop(0)
-                    faults.append(_act(kind, target, runners, redis))
+                    fault, end = _act(kind, target, runners, redis)
+                    if fault is not None:
+                        faults.append(fault)
+                    if end is not None:  # the pause's end, in its turn
+                        pending.append((now + end[0], end[1], target))
+                        pending.sort(key=lambda e: e[0])
                 for runner in runners:
                     runner.poll()
                 time.sleep(0.05)  # the schedule's own tick
@@ -206,17 +215,22 @@ def run(folder: Path, plan: Plan) -> tuple[Verdicts, dict[str, object]]:
     finally:
         for runner in runners:
             runner.signal(signal.SIGCONT)
-            runner.signal(signal.SIGKILL)
-            if runner.process is not None:
-                runner.process.wait()
+            runner.kill()
         if redis._process is not None:
             os.kill(redis._process.pid, signal.SIGCONT)
         redis.stop()
     history = _history(folder, runners, faults, plan)
     verdicts = check(history)
-    figures: dict[str, object] = {
+    return verdicts, _figures(plan, history, verdicts, runners, origin) | {"wall_s": round(wall, 1)}
+
+
+def _figures(
+    plan: Plan, history: History, verdicts: Verdicts, runners: list[Runner], origin: float
+) -> dict[str, object]:
+    """The history's figures and the verdicts, times in seconds after the runners' start."""
+    faults = history.faults
+    return {
         "seed": plan.seed,
-        "wall_s": round(wall, 1),
         "arrivals": len(history.arrivals),
         "rooms": len(history.rooms),
         "starts": [r.starts for r in runners],
@@ -241,33 +255,36 @@ def run(folder: Path, plan: Plan) -> tuple[Verdicts, dict[str, object]]:
         "holds": verdicts.holds,
         "twice_by_door": _twice_by_door(history, origin),
     }
-    return verdicts, figures
 
 
-def _act(kind: str, target: int | None, runners: list[Runner], redis: AofRedis) -> Fault:
-    """Do one fault; a pause blocks for its length (the schedule leaves room for it)."""
+def _act(
+    kind: str, target: int | None, runners: list[Runner], redis: AofRedis
+) -> tuple[Fault | None, tuple[float, str] | None]:
+    """Do one fault (or end a pause); the fault, and the end a pause needs (in s, kind)."""
     at = time.time()
     if kind == "kill" and target is not None:
-        runners[target].signal(signal.SIGKILL)
+        runners[target].kill()
         runners[target].poll()  # restarted with --resume at once
-        return Fault(at, kind, target)
+        return Fault(at, kind, target), None
     if kind == "stop" and target is not None:
         runners[target].signal(signal.SIGSTOP)
-        time.sleep(STOP_S)
+        return Fault(at, kind, target, at + STOP_S), (STOP_S, "cont")
+    if kind == "cont" and target is not None:
         runners[target].signal(signal.SIGCONT)
-        return Fault(at, kind, target, time.time())
+        return None, None
     if kind == "redis-stop":
         redis.pause()
-        time.sleep(REDIS_STOP_S)
+        return Fault(at, kind, None, at + REDIS_STOP_S), (REDIS_STOP_S, "redis-cont")
+    if kind == "redis-cont":
         redis.resume()
-        return Fault(at, kind, None, time.time())
+        return None, None
     if kind == "redis-restart":
         redis.graceful_restart()
     elif kind == "script-flush":
         redis.command("SCRIPT", "FLUSH")
     elif kind == "client-kill":
         redis.command("CLIENT", "KILL", "TYPE", "normal")
-    return Fault(at, kind, None, time.time())
+    return Fault(at, kind, None, time.time()), None
 
 
 def _history(folder: Path, runners: list[Runner], faults: list[Fault], plan: Plan) -> History:

@@ -21,7 +21,7 @@ FULL = nemesis.Plan(
     outages=((60.0, 63.0), (130.0, 132.0)),
 )  # fmt: skip
 SMOKE = nemesis.Plan(
-    seed=SEED, rooms_per_app=150, span_s=20.0, each=1, deadline_s=120.0, outages=((3.0, 4.0),)
+    seed=SEED, rooms_per_app=80, span_s=12.0, each=1, deadline_s=120.0, outages=((3.0, 4.0),)
 )
 
 
