@@ -61,7 +61,7 @@ def schedule(plan: Plan) -> list[tuple[float, str, int | None]]:
     rng = random.Random(plan.seed)
     kinds = [k for k in KINDS for _ in range(plan.each)]
     rng.shuffle(kinds)
-    slot = (plan.span_s - 5.0) / len(kinds)
+    slot = (plan.span_s - 5.0) / max(len(kinds), 1)
     events = []
     for n, kind in enumerate(kinds):
         at = 5.0 + n * slot + rng.uniform(0, slot * 0.8)

@@ -30,6 +30,8 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
     before = os.getloadavg()
     chosen = SMOKE if plan.smoke else FULL
     print(f"bench:   nemesis seed {chosen.seed}", flush=True)
+    for at, kind, runner in nemesis.schedule(chosen):
+        print(f"bench:     {at:7.2f} s {kind}" + ("" if runner is None else f" runner {runner}"))
     verdicts, figures = nemesis.run(ws.dir("nemesis"), chosen)
     for line in verdicts.lines():
         print(f"bench:   {line}", flush=True)
