@@ -84,6 +84,7 @@ class Verdicts:
     """The checker's figures; `holds` says whether every promise held."""
 
     busy_seconds: int
+    busy: Sequence[tuple[int, float]]  # (app, time) of each arrival that made a window too full
     max_in_1s: Mapping[int, int]
     rooms_not_ok: Sequence[Room]
     accepted_twice: Sequence[Room]
@@ -129,7 +130,8 @@ def check(history: History) -> Verdicts:
     )
     recorded = {(r.sdkappid or 0, r.room) for r in history.records}
     return Verdicts(
-        busy_seconds=len({s for seconds in peaks.values() for s in seconds[1]}),
+        busy_seconds=len({int(t) for _, busy in peaks.values() for t in busy}),
+        busy=sorted((app, t) for app, (_, busy) in peaks.items() for t in busy),
         max_in_1s={app: seconds[0] for app, seconds in peaks.items()},
         rooms_not_ok=sorted(history.rooms - ok),
         accepted_twice=sorted(room for room, n in accepted.items() if n > 1),
@@ -141,21 +143,21 @@ def check(history: History) -> Verdicts:
     )
 
 
-def _peaks(arrivals: Iterable[Arrival]) -> dict[int, tuple[int, set[int]]]:
-    """Per app: the most arrivals in any 1 s, and the seconds where a window held more."""
+def _peaks(arrivals: Iterable[Arrival]) -> dict[int, tuple[int, list[float]]]:
+    """Per app: the most arrivals in any 1 s, and the arrivals that made a window too full."""
     times: defaultdict[int, list[float]] = defaultdict(list)
     for a in arrivals:
         times[a.sdkappid or 0].append(a.t)
-    peaks: dict[int, tuple[int, set[int]]] = {}
+    peaks: dict[int, tuple[int, list[float]]] = {}
     for app, ts in times.items():
         ts.sort()
-        best, first, busy = 0, 0, set()
+        best, first, busy = 0, 0, list[float]()
         for last, t in enumerate(ts):
             while ts[first] <= t - 1.0:
                 first += 1
             best = max(best, last - first + 1)
             if last - first + 1 > BUDGET:
-                busy.add(int(t))
+                busy.append(t)
         peaks[app] = (best, busy)
     return peaks
 

@@ -10,6 +10,7 @@ than 0 is restarted with `--resume` until it exits 0. The history goes to the ch
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -221,7 +222,10 @@ def run(folder: Path, plan: Plan) -> tuple[Verdicts, dict[str, object]]:
         redis.stop()
     history = _history(folder, runners, faults, plan)
     verdicts = check(history)
-    return verdicts, _figures(plan, history, verdicts, runners, origin) | {"wall_s": round(wall, 1)}
+    figures = _figures(plan, history, verdicts, runners, origin) | {"wall_s": round(wall, 1)}
+    # the history as kept: every action with its time, what was on the wire, the verdicts
+    (folder / "history.json").write_text(json.dumps(figures | {"origin": origin}, indent=1))
+    return verdicts, figures
 
 
 def _figures(
@@ -246,6 +250,7 @@ def _figures(
             for f in faults
         ],
         "busy_seconds": verdicts.busy_seconds,
+        "busy_at": [[app, round(t - origin, 2)] for app, t in verdicts.busy],
         "max_in_1s": {str(k): v for k, v in verdicts.max_in_1s.items()},
         "rooms_not_ok": len(verdicts.rooms_not_ok),
         "accepted_twice": len(verdicts.accepted_twice),

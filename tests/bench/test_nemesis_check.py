@@ -56,6 +56,7 @@ def test_twenty_one_arrivals_within_a_second_make_a_busy_second_per_app() -> Non
     calm = [Arrival(10 + i * 0.06, OTHER, f"r{i}", "0", 1) for i in range(21)]
     verdicts = check(_history(busy + calm, [], rooms=()))
     assert verdicts.busy_seconds == 1
+    assert verdicts.busy == [(APP, 10.8)]
     assert verdicts.max_in_1s == {APP: 21, OTHER: 17}
     assert not verdicts.holds
 
