@@ -86,6 +86,7 @@ class Verdicts:
     busy_seconds: int
     busy: Sequence[tuple[int, float]]  # (app, time) of each arrival that made a window too full
     max_in_1s: Mapping[int, int]
+    accepted_busy_seconds: int  # the same over the accepted arrivals alone (the 21st refused)
     rooms_not_ok: Sequence[Room]
     accepted_twice: Sequence[Room]
     on_wire: Sequence[tuple[Fault, int]]
@@ -112,7 +113,8 @@ class Verdicts:
         """The verdicts as the bench prints them."""
         return [
             f"seconds with more than {BUDGET} arrivals for an app: {self.busy_seconds} (max in "
-            f"1 s: {', '.join(f'{a} {n}' for a, n in sorted(self.max_in_1s.items()))})",
+            f"1 s: {', '.join(f'{a} {n}' for a, n in sorted(self.max_in_1s.items()))}; with more "
+            f"than {BUDGET} accepted: {self.accepted_busy_seconds})",
             f"rooms not ok at the end: {len(self.rooms_not_ok)}",
             f"rooms accepted more than once: {len(self.accepted_twice)} (bound: {self.bound} "
             "on the wire at the kills and pauses)",
@@ -124,6 +126,7 @@ class Verdicts:
 def check(history: History) -> Verdicts:
     """The verdicts over one history."""
     peaks = _peaks(history.arrivals)
+    accepted_peaks = _peaks(a for a in history.arrivals if a.code == ACCEPTED)
     ok = {(r.sdkappid or 0, r.room) for r in history.records if r.status == "ok"}
     accepted = Counter(
         (a.sdkappid or 0, a.room) for a in history.arrivals if a.code == ACCEPTED and a.room
@@ -133,6 +136,7 @@ def check(history: History) -> Verdicts:
         busy_seconds=len({int(t) for _, busy in peaks.values() for t in busy}),
         busy=sorted((app, t) for app, (_, busy) in peaks.items() for t in busy),
         max_in_1s={app: seconds[0] for app, seconds in peaks.items()},
+        accepted_busy_seconds=len({int(t) for _, busy in accepted_peaks.values() for t in busy}),
         rooms_not_ok=sorted(history.rooms - ok),
         accepted_twice=sorted(room for room, n in accepted.items() if n > 1),
         on_wire=[(f, on_wire(history, f)) for f in history.faults if f.kind in RUNNER_FAULTS],

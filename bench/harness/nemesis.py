@@ -250,6 +250,7 @@ def _figures(
             for f in faults
         ],
         "busy_seconds": verdicts.busy_seconds,
+        "accepted_busy_seconds": verdicts.accepted_busy_seconds,
         "busy_at": [[app, round(t - origin, 2)] for app, t in verdicts.busy],
         "max_in_1s": {str(k): v for k, v in verdicts.max_in_1s.items()},
         "rooms_not_ok": len(verdicts.rooms_not_ok),

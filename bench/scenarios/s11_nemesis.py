@@ -53,6 +53,8 @@ def render(f: dict[str, Any]) -> str:
     rows: list[list[object]] = [
         ["seconds with more than 20 arrivals for an app", f["busy_seconds"], "0",
          f["busy_seconds"] == 0],
+        ["… with more than 20 accepted (the 21st refused with 100422 aside)",
+         f["accepted_busy_seconds"], "", None],
         ["rooms not ok at the end", f["rooms_not_ok"], "0", f["rooms_not_ok"] == 0],
         ["rooms accepted more than once", twice, f"≤ {f['bound']} (on the wire)",
          twice <= f["bound"]],
@@ -76,12 +78,17 @@ def render(f: dict[str, Any]) -> str:
             "",
             table(("verdict", "figure", "promise", ""), rows),
             "",
-            f"{f['arrivals']} arrivals in {f['wall_s']} s; most in any 1 s: {peaks}. Starts per "
+            f"{f['arrivals']} arrivals in {f['wall_s']} s; most in any 1 s: {peaks}; windows "
+            f"over 20 (app's last digit: s after the start): {_busy(f['busy_at'])}. Starts per "
             f"runner {f['starts']}, exit codes {f['exits']}. Rooms accepted more than once, by "
             f"runner (first few): {_twice(f['twice_by_door'])}. Load average (1, 5, 15 min) "
             f"before and after: {load(f['load_average'])}. Holds: {cell(f['holds'])}.",
         ]
     )
+
+
+def _busy(at: list[list[Any]]) -> str:
+    return ", ".join(f"{str(app)[-1]}: {t}" for app, t in at) or "none"
 
 
 def _twice(rooms: list[dict[str, Any]]) -> str:

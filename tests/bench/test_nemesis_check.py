@@ -57,6 +57,10 @@ def test_twenty_one_arrivals_within_a_second_make_a_busy_second_per_app() -> Non
     verdicts = check(_history(busy + calm, [], rooms=()))
     assert verdicts.busy_seconds == 1
     assert verdicts.busy == [(APP, 10.8)]
+    assert verdicts.accepted_busy_seconds == 1
+    refused = [Arrival(a.t, a.sdkappid, a.room, "100422" if i == 20 else "0", 0)
+               for i, a in enumerate(busy)]  # fmt: skip
+    assert check(_history(refused, [], rooms=())).accepted_busy_seconds == 0
     assert verdicts.max_in_1s == {APP: 21, OTHER: 17}
     assert not verdicts.holds
 
