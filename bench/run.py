@@ -1,13 +1,13 @@
 """Run the benchmarks: `python -m bench.run [--smoke] [--out DIR] [--only NAME ...]`.
 
-The full run takes about 45 minutes on two cores (`make bench`; the sum of its scenarios' own
+The full run takes about 50 minutes on two cores (`make bench`; the sum of its scenarios' own
 lengths, most of them paced by the 20/s budget: the jitter sweep's ten runs about 11 minutes,
-the dry runs of scenario 10 about 10 to 15, the soak 5 to 8). It writes `report.json` to
-`--out` (default `bench/out/`) and `bench/RESULTS.md`. `--smoke` runs every scenario at tiny
-sizes in about a minute, with no thresholds, so CI keeps the suite working; its RESULTS.md goes
-to `--out`, as does a run limited with `--only`, unless `--update` asks to put its sections
-into bench/RESULTS.md (each replacing the section of its number; the others, and the head, are
-kept).
+the dry runs of scenario 10 about 10 to 15, the soak 5 to 8, the nemesis 4 to 5). It writes
+`report.json` to `--out` (default `bench/out/`) and `bench/RESULTS.md`. `--smoke` runs every
+scenario at tiny sizes in about a minute, with no thresholds, so CI keeps the suite working;
+its RESULTS.md goes to `--out`, as does a run limited with `--only`, unless `--update` asks to
+put its sections into bench/RESULTS.md (each replacing the section of its number; the others,
+and the head, are kept).
 """
 
 from __future__ import annotations

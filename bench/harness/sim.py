@@ -22,30 +22,42 @@ _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback
 class Sim:
     """`with Sim(profile_file) as sim:` the bench's simulator, on a free port of loopback."""
 
-    def __init__(self, profile: Path, *, log: Path) -> None:
+    def __init__(
+        self, profile: Path, *, log: Path, doors: int = 1, arrival_log: Path | None = None
+    ) -> None:
         self._profile = profile
         self._log = log
+        self._doors = doors
+        self._arrival_log = arrival_log
         self._proc: subprocess.Popen[bytes] | None = None
         self.url = ""
+        self.urls: list[str] = []  # one per door (`--doors`); the first is `url`
         self.cpu_s = 0.0  # the simulator's CPU time, known once it has stopped
         self.wall_s = 0.0
         self._started = 0.0
 
     def __enter__(self) -> Self:
         with open(self._log, "wb") as err:
+            more = ["--doors", str(self._doors)]
+            if self._arrival_log is not None:
+                more += ["--arrival-log", str(self._arrival_log)]
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.harness.simproc", "--profile", str(self._profile)],
+                [
+                    *(sys.executable, "-m", "bench.harness.simproc"),
+                    *("--profile", str(self._profile), *more),
+                ],
                 stdout=subprocess.PIPE,
                 stderr=err,
             )
         self._started = time.monotonic()
         assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        found = _LISTENING.search(line)
-        if not found:
-            self.__exit__(None, None, None)
-            raise RuntimeError(f"the simulator did not start: {self._log.read_text()[-2000:]}")
-        self.url = found.group(1).decode()
+        for _ in range(self._doors):
+            found = _LISTENING.search(self._proc.stdout.readline())
+            if not found:
+                self.__exit__(None, None, None)
+                raise RuntimeError(f"the simulator did not start: {self._log.read_text()[-2000:]}")
+            self.urls.append(found.group(1).decode())
+        self.url = self.urls[0]
         return self
 
     def __exit__(

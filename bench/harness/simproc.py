@@ -6,33 +6,43 @@ GET /bench/arrivals?sdkappid=N returns them as {"t": [...], "kind": [...]}, so p
 per-second rates and recovery can be measured from the server's side; GET /bench/loop_lag says
 how late the simulator's own loop ran (a stalled loop stamps arrivals late, in bunches). Prints
 the same `listening on URL` line as `resumer sim`, then serves until SIGTERM or SIGINT.
+
+`--arrival-log FILE` writes one JSON line per arrival (unix time, sdkappid, room, answer kind,
+and the door: the index of the listening port it came through, so each client given a port of
+its own can be told apart); `--doors N` listens on N ports, each printed on its own line.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
+import json
 import signal
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import IO
 
 from aiohttp import web
 
 from resumer.sim.config import SimConfig
-from resumer.sim.model import SimModel
+from resumer.sim.model import SimModel, _room_id
 from resumer.sim.profiles import load_profile
 from resumer.sim.replies import Answer
 from resumer.sim.server import build_app
+
+DOOR: contextvars.ContextVar[int] = contextvars.ContextVar("door", default=0)
 
 
 class RecordingModel(SimModel):
     """A SimModel that also keeps (time, kind) of every request, per SDKAppID as sent."""
 
-    def __init__(self, config: SimConfig, *, start: float) -> None:
+    def __init__(self, config: SimConfig, *, start: float, log: IO[str] | None = None) -> None:
         super().__init__(config, start=start)
         self.arrivals: defaultdict[str, tuple[list[float], list[str]]] = defaultdict(
             lambda: ([], [])
         )
+        self._log = log
 
     def handle(
         self, query: Mapping[str, str], body: bytes, *, now: float, now_unix: float
@@ -41,6 +51,16 @@ class RecordingModel(SimModel):
         times, kinds = self.arrivals[query.get("sdkappid", "")]
         times.append(now - self.start)
         kinds.append(answer.kind)
+        if self._log is not None:
+            sdkappid = query.get("sdkappid", "")
+            line = {
+                "t": round(now_unix, 4),
+                "sdkappid": int(sdkappid) if sdkappid.isdigit() else None,
+                "room": _room_id(body),
+                "code": answer.kind,
+                "door": DOOR.get(),
+            }
+            self._log.write(json.dumps(line) + "\n")
         return answer
 
 
@@ -71,11 +91,23 @@ class LoopLag:
         return {"max_ms": round(self.max_s * 1000, 1), "stalls_over_20ms": self.stalls}
 
 
-async def serve(profile: str, port: int) -> None:
-    """Serve the profile on 127.0.0.1:port until a signal."""
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def serve(profile: str, port: int, *, doors: int = 1, log: IO[str] | None = None) -> None:
+    """Serve the profile on 127.0.0.1:port (and `doors - 1` more ports) until a signal."""
     loop = asyncio.get_running_loop()
-    model = RecordingModel(load_profile(profile), start=loop.time())
+    model = RecordingModel(load_profile(profile), start=loop.time(), log=log)
     app = build_app(model)
+    ports: dict[int, int] = {}
+
+    @web.middleware
+    async def door(request: web.Request, handler: Handler) -> web.StreamResponse:
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        DOOR.set(ports.get(sockname[1], 0) if sockname else 0)
+        return await handler(request)
+
+    app.middlewares.append(door)
 
     async def arrivals(request: web.Request) -> web.StreamResponse:
         times, kinds = model.arrivals.get(request.query.get("sdkappid", ""), ([], []))
@@ -90,9 +122,11 @@ async def serve(profile: str, port: int) -> None:
     app.router.add_get("/bench/loop_lag", health)
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    host, bound = runner.addresses[0][:2]
-    print(f"resumer sim listening on http://{host}:{bound} (bench)", flush=True)
+    for n in range(doors):
+        await web.TCPSite(runner, "127.0.0.1", port if n == 0 else 0).start()
+        host, bound = runner.addresses[n][:2]
+        ports[bound] = n
+        print(f"resumer sim listening on http://{host}:{bound} (bench)", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -109,8 +143,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.harness.simproc")
     parser.add_argument("--profile", required=True, help="a TOML profile file")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--doors", type=int, default=1, help="ports to listen on")
+    parser.add_argument("--arrival-log", help="a file of one JSON line per arrival")
     args = parser.parse_args()
-    asyncio.run(serve(args.profile, args.port))
+    if args.arrival_log is None:
+        asyncio.run(serve(args.profile, args.port, doors=args.doors))
+        return
+    with open(args.arrival_log, "w", encoding="utf-8", buffering=1 << 16) as log:
+        asyncio.run(serve(args.profile, args.port, doors=args.doors, log=log))
 
 
 if __name__ == "__main__":

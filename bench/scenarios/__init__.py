@@ -18,6 +18,7 @@ from bench.scenarios import (
     s08_fleet,
     s09_soak,
     s10_seen,
+    s11_nemesis,
 )
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -31,5 +32,6 @@ SCENARIOS: tuple[Scenario, ...] = (
     s08_fleet.SCENARIO,
     s09_soak.SCENARIO,
     s10_seen.SCENARIO,
+    s11_nemesis.SCENARIO,
 )
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}

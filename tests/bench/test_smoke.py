@@ -45,6 +45,8 @@ SCENARIO_FIELDS = {
     "soak": {"throttled_fraction", "share_of_ideal_middle_60", "code_100422_first_2s", "meets"}
     | {"client_loop_lag_ms", "load_average", "rooms_not_ok", "max_arrivals_1s"},
     "seen": {"sizes", "memory", "timing", "meets"},
+    "nemesis": {"seed", "faults", "busy_seconds", "rooms_not_ok", "accepted_twice", "bound"}
+    | {"unrecorded", "tracebacks", "holds", "load_average"},
 }
 FLEET_PART_FIELDS = {
     "runs",
