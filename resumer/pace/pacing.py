@@ -16,7 +16,10 @@ from dataclasses import dataclass
 BETA = 0.8  # multiplicative cut on a throttle
 SCALE = 0.05  # CUBIC's C, in (requests/s) per s³: how fast the rate climbs back
 MIN_RATE = 0.5  # never pace slower than one request every 2 s; throttles then stop cutting
-CATCH_UP = 1.0  # seconds of lateness the schedule makes up for; longer gaps are idleness
+# Seconds past its slot a send may still claim it (asyncio's timers wake ~1 ms late). A send
+# later than that gives the slot up: the grid restarts at the send, so the slots a stalled loop
+# missed are lost rather than sent together when it comes back (the shared budget does the same).
+LATE = 0.005
 
 # The margin below the budget, kept as the arrival jitter it covers: paced at budget / (1 + J),
 # budget + 1 sends span 1 + J seconds, so arrivals up to J late never put budget + 1 in one
@@ -36,9 +39,9 @@ class Schedule:
 
     Measuring from the planned slot instead of from the moment a send really happened keeps
     the schedule from drifting: a send woken 1 ms late does not push every later one back.
-    A send that comes late (the loop was busy) still claims its planned slot, so the sends after
-    it catch up; how fast is bounded by the pacer's hard line, never a burst. Only after an idle
-    spell longer than CATCH_UP (no demand, not lateness) does the grid restart at `now`.
+    A send later than LATE (the loop stalled, or there was no demand) gives its slot up: the
+    grid restarts at `now`, so missed slots are never caught up, which would send them closer
+    together than the pace and bunch their arrivals at the API.
     """
 
     def __init__(self) -> None:
@@ -46,9 +49,9 @@ class Schedule:
 
     def slot(self, now: float, interval: float) -> float:
         """When the next send may leave, given the current interval."""
-        if now - self._next < max(interval, CATCH_UP):
-            return self._next  # on time, early (wait for it), or late (catch up)
-        return now  # idle for a while: restart the grid here
+        if now - self._next <= LATE:
+            return self._next  # on time, early (wait for it), or only a little late
+        return now  # missed (a stall) or idle: give the slot up and restart the grid here
 
     def restart(self, at: float) -> None:
         """Start the grid afresh: the next slot is at `at`."""

@@ -7,6 +7,7 @@ import pytest
 
 from resumer.pace.pacing import (
     BETA,
+    LATE,
     LEAST_COVER,
     MIN_RATE,
     NUDGE,
@@ -30,12 +31,22 @@ def test_a_late_send_does_not_push_the_next_slot_back() -> None:
     assert schedule.slot(10.054, 0.05) == pytest.approx(10.10)
 
 
-def test_after_a_busy_half_second_the_schedule_still_claims_its_planned_slots() -> None:
+def test_after_a_busy_half_second_the_missed_slots_are_given_up_not_caught_up() -> None:
     schedule = Schedule()
     schedule.take(0.0, 0.05)
-    # the loop was busy for half a second: the sends catch up (the pacer's hard line spaces them)
-    assert schedule.take(0.55, 0.05) == pytest.approx(0.05)
-    assert schedule.slot(0.55, 0.05) == pytest.approx(0.10)
+    # the loop was busy for half a second: the grid restarts at the send, one interval apart
+    assert schedule.take(0.55, 0.05) == 0.55
+    assert schedule.slot(0.55, 0.05) == pytest.approx(0.60)
+
+
+@pytest.mark.parametrize(("late_ms", "claimed"), [(LATE * 1000, 0.05), (LATE * 1000 + 0.1, None)])
+def test_a_slot_is_kept_up_to_late_and_given_up_past_it(
+    late_ms: float, claimed: float | None
+) -> None:
+    schedule = Schedule()
+    schedule.take(0.0, 0.05)
+    now = 0.05 + late_ms / 1000
+    assert schedule.take(now, 0.05) == pytest.approx(claimed if claimed is not None else now)
 
 
 def test_after_an_idle_spell_there_is_no_catch_up_burst() -> None:
