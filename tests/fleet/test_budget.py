@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from bisect import bisect_right
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -17,7 +17,7 @@ from resumer.fleet import keys
 from resumer.fleet.budget import EPOCH, LATE, US, SharedPacer
 from resumer.fleet.link import Link, time_us
 from resumer.pace.pacing import LEAST_COVER, STEP
-from tests.support.servers import RedisServer, redis_server
+from tests.support.servers import RedisServer
 
 APP = 1400000001
 BUDGET = 20.0
@@ -29,12 +29,6 @@ def most_in_a_second(times: list[float]) -> int:
     """The most times in any closed 1 s window [t, t + 1]."""
     times = sorted(times)
     return max((bisect_right(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
-
-
-@pytest.fixture
-def server() -> Iterator[RedisServer]:
-    with redis_server() as running:
-        yield running
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,16 +15,10 @@ from resumer.fleet import keys
 from resumer.fleet.claims import FRESH_MARGIN, LEASE_TTL, UNNAMED, RoomClaims
 from resumer.fleet.link import Link, time_us
 from resumer.records import Result, Status
-from tests.support.servers import RedisServer, redis_server
+from tests.support.servers import RedisServer
 
 APP = 1400000001
 DAY = 86400.0
-
-
-@pytest.fixture
-def server() -> Iterator[RedisServer]:
-    with redis_server() as running:
-        yield running
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -19,16 +19,10 @@ from resumer.fleet.claims import RoomClaims
 from resumer.fleet.generation import meet, refuse_other_protocols
 from resumer.fleet.link import Link
 from resumer.fleet.sharing import _beats
-from tests.support.servers import RedisServer, redis_server
+from tests.support.servers import RedisServer
 
 APP = 1400000001
 DAY = 86400.0
-
-
-@pytest.fixture
-def server() -> Iterator[RedisServer]:
-    with redis_server() as running:
-        yield running
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -11,13 +10,7 @@ from structlog.testing import capture_logs
 
 from resumer.errors import RedisLostError, UsageError
 from resumer.fleet.link import Link
-from tests.support.servers import RedisServer, redis_server
-
-
-@pytest.fixture
-def server() -> Iterator[RedisServer]:
-    with redis_server() as running:
-        yield running
+from tests.support.servers import RedisServer
 
 
 async def test_a_redis_that_answers_ping_but_refuses_writes_is_lost_until_the_limit(
