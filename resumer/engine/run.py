@@ -9,9 +9,10 @@
                                           ▼                           ▼
                                        Recorder: results log (one line per room, flushed)
 
-Each room is claimed before it is sent (`sharing.Sharing`: alone, every claim succeeds; on
-Redis, a room another live run holds is put aside and claimed again once the input is done,
-and one another run finished is skipped).
+Each room is claimed before it is sent, with the next rooms of its app in one call
+(`claimed.ClaimedRooms`; `sharing.Sharing`: alone, every claim succeeds; on Redis, a room another
+live run holds is put aside and claimed again once the input is done, and one another run
+finished is skipped).
 
 Every wait goes through the app's `nap`, which a stop (a fatal reply, a signal, a results log
 that cannot be written, Redis lost) cuts short, so nothing sleeps past the moment it stopped.
@@ -30,6 +31,7 @@ from resumer.api.client import Transport
 from resumer.config.model import RunConfig
 from resumer.engine.app import App, Halted
 from resumer.engine.attempt import Attempts
+from resumer.engine.claimed import ClaimedRooms
 from resumer.engine.dispatch import Dispatcher, Source
 from resumer.engine.recorder import Recorder
 from resumer.engine.resume import resume
@@ -87,6 +89,7 @@ class Run:
             sharing=self._sharing,
         )
         self._in_flight: set[RoomInFlight] = set()  # rooms resuming, with no record yet
+        self._claimed = {sdkappid: self._claimed_rooms(app) for sdkappid, app in self.apps.items()}
 
     @property
     def input_done(self) -> bool:
@@ -148,8 +151,7 @@ class Run:
             broke = exc
             self.stop()
         for app in self.apps.values():
-            for _ in range(self.config.concurrency):
-                await app.queue.put(None)
+            await app.queue.put(None)  # the end: every worker of the app ends
         await self._finish(workers)
         for task in workers:
             if not task.cancelled():  # cut off at the end of the grace period: recorded
@@ -183,20 +185,28 @@ class Run:
                 task.cancel()
             await asyncio.wait(pending)
 
+    def _claimed_rooms(self, app: App) -> ClaimedRooms:
+        async def claim(rooms: list[Room]) -> list[Claim] | None:
+            return await self._claim(app, rooms)
+
+        return ClaimedRooms(
+            app.queue, claim=claim, settle=lambda room, claim: self._settle(app, room, claim)
+        )
+
     async def _serve_queue(self, app: App) -> None:
-        """A worker: take the app's rooms one by one until the end of its queue (None)."""
-        while (room := await app.queue.get()) is not None:
+        """A worker: take the app's claimed rooms one by one until the end of its queue."""
+        claimed = self._claimed[app.sdkappid]
+        while (taken := await claimed.next()) is not None:
             try:
-                await self._take(app, room)
+                await self._take(app, *taken)
             finally:
                 app.queue.task_done()
 
-    async def _take(self, app: App, room: Room) -> None:
-        """Claim one room, resume it, write its record and release it."""
+    async def _take(self, app: App, room: Room, claim: Claim) -> None:
+        """Resume one claimed room, write its record and release it."""
         if self._stopped.is_set() and not app.fatal:
-            return  # never got to it: not written, --resume does it
-        claim = await self._claim(app, room)
-        if claim is None or self._settle(app, room, claim):
+            # never got to it: not written, --resume does it; its lease goes back at once
+            self._sharing.release(app.sdkappid, room.room_id, claim, None)
             return
         flight = RoomInFlight(app, room, claim=claim, recorder=self._recorder, clock=self._clock)
         self._in_flight.add(flight)
@@ -216,7 +226,7 @@ class Run:
         if result is not None:
             self._recorder.write(app, result)
         # None: never sent (a stop came while it waited): given back, not left to expire
-        await self._sharing.release(app.sdkappid, room.room_id, flight.claim, result)
+        self._sharing.release(app.sdkappid, room.room_id, flight.claim, result)
 
     def _settle(self, app: App, room: Room, claim: Claim) -> bool:
         """True if the claim leaves the room to another run: put aside (BUSY) or skipped."""
@@ -229,14 +239,16 @@ class Run:
             return True
         return False
 
-    async def _claim(self, app: App, room: Room) -> Claim | None:
-        """The claim on a room; None if the run stopped while waiting for it.
+    async def _claim(self, app: App, rooms: list[Room]) -> list[Claim] | None:
+        """The claims on rooms of one app; None if the run stopped, or stopped while waiting.
 
         A stopped app claims nothing: its rooms are recorded aborted without a request.
         """
         if app.fatal:
-            return LEASED
+            return [LEASED] * len(rooms)
+        if self._stopped.is_set():
+            return None  # never got to them: not written, --resume does them
         try:
-            return await self._sharing.claim(app.sdkappid, room.room_id, app.nap)
+            return await self._sharing.claim(app.sdkappid, [r.room_id for r in rooms], app.nap)
         except Halted:
-            return LEASED if app.fatal else None
+            return [LEASED] * len(rooms) if app.fatal else None

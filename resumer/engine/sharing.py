@@ -6,9 +6,9 @@
                                  run that names the same Redis
 
 The run loop talks to these interfaces only; it never asks whether a Redis is there. Before a
-room is sent it is claimed: `LEASED` (send it, then `release` with its record), `BUSY` (another
-live run is on it: put it aside and come back when the input is done) or `FINAL` (another run
-finished it: skip it).
+room is sent it is claimed, with the next rooms of its app in one call (engine.claimed):
+`LEASED` (send it, then `release` with its record), `BUSY` (another live run is on it: put it
+aside and come back when the input is done) or `FINAL` (another run finished it: skip it).
 """
 
 from __future__ import annotations
@@ -78,8 +78,9 @@ class Sharing(Protocol):
     def budget(self, sdkappid: int, *, rate: float, sleep: Sleep) -> Budget:
         """The budget of one app; `sleep` is the app's nap, which a stop cuts short."""
 
-    async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
-        """Claim a room before it is sent (waits through a Redis outage, with `sleep`)."""
+    async def claim(self, sdkappid: int, room_ids: list[str], sleep: Sleep) -> list[Claim]:
+        """Claim rooms of one app before they are sent, one claim each, in their order (waits
+        through a Redis outage, with `sleep`)."""
 
     def fresh(self, sdkappid: int, room_id: str, timeout: float) -> bool:
         """This run's hold on the room outlives a request sent now, for sure (else `confirm`)."""
@@ -87,10 +88,9 @@ class Sharing(Protocol):
     async def confirm(self, sdkappid: int, room_id: str, sleep: Sleep) -> Hold:
         """Claim a room again whose hold may have lapsed: LEASED, or BUSY/FINAL (dropped)."""
 
-    async def release(
-        self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
-    ) -> None:
-        """The room's record is written: give the lease back and record a final outcome.
+    def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result | None) -> None:
+        """The room's record is written: give the lease back and record a final outcome (on its
+        way: it may go with the app's next booking).
 
         `result` None: the room was never sent after all (the run stopped while it waited for
         a slot): the lease is given back so another run need not wait for it to expire.
@@ -106,8 +106,8 @@ class Alone:
     def budget(self, sdkappid: int, *, rate: float, sleep: Sleep) -> Budget:
         return Pacer(budget=rate, sleep=sleep)
 
-    async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
-        return LEASED
+    async def claim(self, sdkappid: int, room_ids: list[str], sleep: Sleep) -> list[Claim]:
+        return [LEASED] * len(room_ids)
 
     def fresh(self, sdkappid: int, room_id: str, timeout: float) -> bool:
         return True
@@ -115,9 +115,7 @@ class Alone:
     async def confirm(self, sdkappid: int, room_id: str, sleep: Sleep) -> Hold:
         return Hold.LEASED
 
-    async def release(
-        self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
-    ) -> None:
+    def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result | None) -> None:
         return None
 
     def watch(self, on_lost: Callable[[RedisLostError], None]) -> None:

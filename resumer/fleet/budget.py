@@ -1,6 +1,7 @@
 """One app's send slots from a GCRA on Redis, shared by every runner that names that Redis.
 
-The slots come from `reserve.lua`, one script call (one round trip) per grant, in the
+The slots come from `reserve.lua`, one script call (one round trip) per grant, which also
+carries the leases the run is done with (fleet.giveback), in the
 reservation form: the script reads Redis's `TIME` (no host's clock matters), takes the app's
 shared rate, books `start = max(TAT, now)`, stores `TAT = start + 1/rate` and answers how long
 to wait. Every runner waits its turn in the order it asked, nobody polls, and the app's sends
@@ -53,6 +54,7 @@ from aiolimiter import AsyncLimiter
 
 from resumer.fleet import keys
 from resumer.fleet.generation import GENERATION_TTL_MS, Generations
+from resumer.fleet.giveback import Carried, GiveBacks
 from resumer.fleet.link import Link, lua
 from resumer.pace.pacer import HARD_LINE_MARGIN, RING, SKEW, WINDOW
 from resumer.pace.pacing import (
@@ -99,6 +101,7 @@ class Reservation:
     rate: float  # the app's shared rate, under the budget less the shared margin, requests/s
     throttle: ThrottleAnswer
     cover: float  # the shared margin, as the seconds of arrival jitter J it covers: budget/(1+J)
+    given: list[int] = dataclasses.field(default_factory=list)  # give_back's answers
 
     @property
     def slot(self) -> int:
@@ -112,9 +115,9 @@ class Reservation:
 
     @classmethod
     def parse(cls, reply: object) -> Reservation:
-        if not isinstance(reply, list) or len(reply) != 6:
+        if not isinstance(reply, list) or len(reply) != 7 or not isinstance(reply[6], list):
             raise TypeError(f"unexpected reply from reserve.lua: {reply!r}")
-        booked, now, at, rate, throttle, cover = (int(value) for value in reply)
+        booked, now, at, rate, throttle, cover = (int(value) for value in reply[:6])
         return cls(
             booked=booked == 1,
             wiped=booked == -1,
@@ -123,6 +126,7 @@ class Reservation:
             rate=rate / US,
             throttle=ThrottleAnswer(throttle),
             cover=cover / NS,
+            given=[int(answer) for answer in reply[6]],
         )
 
     @property
@@ -133,7 +137,7 @@ class Reservation:
 
 def reserve_source() -> str:
     """The script, its constants filled in from the Python ones it must agree with."""
-    return lua(
+    return lua("giveback.lua") + lua(
         "reserve.lua",
         EPOCH=EPOCH,
         BETA=repr(BETA),
@@ -166,18 +170,18 @@ def reserve_args(
     generation: str = "",
     now: int | None = None,
 ) -> list[str]:
-    """The script's ARGV (see reserve.lua): `caller` is the runner's name, `ended` is seconds
-    ago the caller's first request ended (None: no news), `generation` the app's as the caller
-    met it ("": not checked); `now` (µs) is for tests only."""
-    args = [
+    """The script's ARGV (see reserve.lua) up to the leases it gives back: `caller` is the
+    runner's name, `ended` is seconds ago the caller's first request ended (None: no news),
+    `generation` the app's as the caller met it ("": not checked); `now` (µs) is for tests."""
+    return [
         repr(budget),
         str(report),
         "-1" if ended is None else str(round(ended * US)),
         str(unused),
         caller,
         generation,
+        "" if now is None else str(now),
     ]
-    return args if now is None else [*args, str(now)]
 
 
 def asked_member(budget: float, caller: str) -> str:
@@ -202,9 +206,11 @@ class SharedPacer:
         sleep: Sleep,
         clock: Clock | None = None,
         generations: Generations | None = None,
+        givebacks: GiveBacks | None = None,
     ) -> None:
         self.budget = budget
         self._generations = generations
+        self._givebacks = givebacks  # leases the run is done with: each booking carries them
         self.sdkappid = sdkappid
         self._link = link
         self._script = link.script(reserve_source())
@@ -290,24 +296,37 @@ class SharedPacer:
         return max(reservation.at / US + min(self._offsets), self._asked_at + reservation.wait)
 
     async def _reserve(self) -> Reservation:
-        """One script call, carrying the pending report; adopt what it says."""
+        """One script call, carrying the pending report and leases; adopt what it says."""
         now = self._clock()
         report, ended, unused = self._report, self._ended, self._unused
-        args = reserve_args(
-            budget=self.budget,
-            caller=self._link.runner,
-            report=report,
-            ended=None if ended is None else now - ended,
-            unused=unused,
-            generation="" if self._generations is None else self._generations.of(self.sdkappid),
-        )
+        args: list[str | bytes] = [
+            *reserve_args(
+                budget=self.budget,
+                caller=self._link.runner,
+                report=report,
+                ended=None if ended is None else now - ended,
+                unused=unused,
+                generation="" if self._generations is None else self._generations.of(self.sdkappid),
+            )
+        ]
+        keys_: list[str] = self._keys
+        carried: Carried | None = None
+        if self._givebacks is not None and (carried := self._givebacks.carry(self.sdkappid)):
+            keys_, args = [*keys_, *carried.keys], [*args, *carried.args]
 
         async def call(client: aioredis.Redis) -> object:
             self._asked_at = self._clock()  # of the attempt that answers, not of an outage
             self.calls += 1
-            return await self._script(keys=self._keys, args=args, client=client)
+            return await self._script(keys=keys_, args=args, client=client)
 
-        reservation = Reservation.parse(await self._link.call(call, self._sleep))
+        try:
+            reservation = Reservation.parse(await self._link.call(call, self._sleep))
+        except BaseException:  # the run stops: the leases wait for its end
+            if carried is not None and self._givebacks is not None:
+                self._givebacks.carried(carried, None)
+            raise
+        if carried is not None and self._givebacks is not None:
+            self._givebacks.carried(carried, None if reservation.wiped else reservation.given)
         if reservation.wiped:
             return reservation
         if self._report == report:

@@ -1,13 +1,15 @@
 """Rooms in flight, leased on Redis, and the ledger of final outcomes that runs share.
 
-Claim (one script, `claim.lua`): a room final in the ledger is FINAL (skip it); else a room
-whose lease key exists is BUSY (another live run is on it); else the app's fence counter is
-INCRed and the lease `resumer:{APP}:lease:ROOM` is SET to `TOKEN RUNNER` with a PX of
-`lease_ttl`: LEASED, with that token. A lease that is this run's own already is LEASED again,
-with its token: the call is made again when its reply was lost (a timeout, a broken
-connection), and the run never claims one room twice otherwise (it drops duplicate rooms).
+Claim (one script, `claim.lua`, for a batch of an app's rooms: one round trip for up to
+engine.claimed.BATCH of them): a room final in the ledger is FINAL (skip it); else a room whose
+lease key exists is BUSY (another live run is on it); else the app's fence counter is INCRed and
+the lease `resumer:{APP}:lease:ROOM` is SET to `TOKEN RUNNER` with a PX of `lease_ttl`: LEASED,
+with that token. A lease that is this run's own already is LEASED again, with its token: the
+call is made again when its reply was lost (a timeout, a broken connection), and the run never
+claims one room twice otherwise (it drops duplicate rooms).
 
-Release (one script, `release.lua`), fenced by the lease's value `TOKEN RUNNER`:
+Release, fenced by the lease's value `TOKEN RUNNER`, goes back with the app's next booking (see
+fleet.giveback: no round trip of its own while the app sends):
 - the lease is still this claim's: record the outcome in the ledger if it is final, DEL the lease;
 - no lease any more (it expired and nobody took the room): still record a final outcome;
 - another run holds it (ours expired and that run claimed the room): record nothing, delete
@@ -66,6 +68,7 @@ import structlog
 from resumer.engine.sharing import Claim, Hold
 from resumer.fleet import keys
 from resumer.fleet.generation import GENERATION_TTL_MS, Generations
+from resumer.fleet.giveback import EXPIRED, RELEASED, GiveBack, GiveBacks
 from resumer.fleet.link import Link, lua, time_us
 from resumer.fleet.repeat import Repeat
 from resumer.records import Result
@@ -78,7 +81,6 @@ UNNAMED = "-"  # the overlap ledger: every run writes it, and honours it since i
 OVERLAP_TTL = 86400.0  # seconds "-" keeps its entries: they matter only while runs overlap
 
 _HOLDS = (Hold.LEASED, Hold.BUSY, Hold.FINAL)  # claim.lua's answers, in its numbering
-_RELEASED, _EXPIRED, _LOST = 1, 2, 0  # release.lua's answers
 _WIPED = 3  # claim.lua: the app's generation is gone or another (see fleet.generation)
 WIPED_WAIT = 1.0  # seconds between claims while the run stops after a wipe
 
@@ -97,6 +99,8 @@ class ClaimStats:
     dropped: int = 0  # rooms another run took over or finished while this one's lease lapsed
     release_failures: int = 0  # releases that could not reach Redis: the lease expires alone
     renewals: int = 0  # renewal calls (one per app with leases, per tick)
+    claim_calls: int = 0  # claim calls (one per batch of an app's rooms)
+    give_back_calls: int = 0  # releases that went alone, no booking to carry them
 
 
 @dataclass(slots=True)
@@ -138,8 +142,16 @@ class RoomClaims:
         self._lease_ttl_ms = str(max(1, round(lease_ttl * 1000)))
         self._renew_every = renew_every if renew_every is not None else lease_ttl / RENEW_SHARE
         self._claim = link.script(lua("claim.lua"))
-        self._release = link.script(lua("release.lua"))
         self._renew = link.script(lua("renew.lua"))
+        self.givebacks = GiveBacks(
+            link,
+            ledger=self._ledger,
+            unnamed=UNNAMED,
+            ledger_ttl_ms=self._ledger_ttl_ms,
+            overlap_ttl_ms=self._overlap_ttl_ms,
+            answered=self._given_back,
+            failed=self._give_back_failed,
+        )
         self._runner = link.runner.encode()
         self._held: dict[int, dict[str, _Held]] = {}  # sdkappid -> room -> lease
         self._renewer = Repeat(
@@ -151,16 +163,18 @@ class RoomClaims:
         self._log = structlog.get_logger("resumer")
         self.stats = ClaimStats()
 
-    async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
-        """Claim a room before it is sent: LEASED (with its token), BUSY or FINAL."""
-        claim = await self._claim_once(sdkappid, room_id, sleep)
-        if claim.hold is Hold.BUSY:
-            self.stats.busy += 1
-        elif claim.hold is Hold.FINAL:
-            self.stats.final += 1
-        else:
-            self.stats.leased += 1
-        return claim
+    async def claim(self, sdkappid: int, room_ids: list[str], sleep: Sleep) -> list[Claim]:
+        """Claim rooms of one app before they are sent, in one call: each LEASED (with its
+        token), BUSY or FINAL."""
+        claims = await self._claim_once(sdkappid, room_ids, sleep)
+        for claim in claims:
+            if claim.hold is Hold.BUSY:
+                self.stats.busy += 1
+            elif claim.hold is Hold.FINAL:
+                self.stats.final += 1
+            else:
+                self.stats.leased += 1
+        return claims
 
     def fresh(self, sdkappid: int, room_id: str, timeout: float) -> bool:
         """The room's lease will outlive a request sent now and its `timeout`, for sure."""
@@ -172,7 +186,7 @@ class RoomClaims:
     async def confirm(self, sdkappid: int, room_id: str, sleep: Sleep) -> Hold:
         """Claim a room held too long without renewal again; BUSY or FINAL: dropped."""
         self.stats.confirmed += 1
-        claim = await self._claim_once(sdkappid, room_id, sleep)
+        (claim,) = await self._claim_once(sdkappid, [room_id], sleep)
         if claim.hold is not Hold.LEASED:
             self._forget(sdkappid, room_id)
             self.stats.dropped += 1
@@ -185,43 +199,51 @@ class RoomClaims:
             )
         return claim.hold
 
-    async def _claim_once(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
+    async def _claim_once(self, sdkappid: int, room_ids: list[str], sleep: Sleep) -> list[Claim]:
         since = await self._since(sleep)
         keys_ = [
             keys.ledger(sdkappid, self._ledger),
             keys.ledger(sdkappid, UNNAMED),
-            keys.lease(sdkappid, room_id),
             keys.fence(sdkappid),
             keys.generation(sdkappid),
+            *(keys.lease(sdkappid, room_id) for room_id in room_ids),
         ]
         generation = "" if self._generations is None else self._generations.of(sdkappid)
         args = [
-            room_id,
             since,
             self._lease_ttl_ms,
             self._runner,
             "1" if self._named else "0",
             generation,
             str(GENERATION_TTL_MS),
+            *room_ids,
         ]
         left = self._clock()
 
         async def call(client: aioredis.Redis) -> object:
             nonlocal left
             left = self._clock()  # of the attempt that answers, not of an outage
+            self.stats.claim_calls += 1
             return await self._claim(keys=keys_, args=args, client=client)
 
         while (answer := _ints(await self._link.call(call, sleep)))[0] == _WIPED:
             if self._generations is not None:
                 self._generations.wiped(sdkappid)
             await sleep(WIPED_WAIT)  # the run stops: the app's nap raises
-        code, token = answer
-        hold = _HOLDS[code]
-        if hold is Hold.LEASED:
-            value = b"%d %s" % (token, self._runner)
-            self._held.setdefault(sdkappid, {})[room_id] = _Held(value, sleep, left)
-            return Claim(hold, token)
-        return Claim(hold)
+        if len(answer) != 2 * len(room_ids):
+            raise TypeError(f"claim.lua answered {answer!r} for {len(room_ids)} rooms")
+        claims: list[Claim] = []
+        held = self._held.setdefault(sdkappid, {})
+        for room_id, code, token in zip(room_ids, answer[::2], answer[1::2], strict=True):
+            hold = _HOLDS[code]
+            if hold is Hold.LEASED:
+                held[room_id] = _Held(b"%d %s" % (token, self._runner), sleep, left)
+                claims.append(Claim(hold, token))
+            else:
+                claims.append(Claim(hold))
+        if not held:
+            self._held.pop(sdkappid, None)
+        return claims
 
     def _forget(self, sdkappid: int, room_id: str) -> _Held | None:
         rooms = self._held.get(sdkappid, {})
@@ -230,46 +252,39 @@ class RoomClaims:
             self._held.pop(sdkappid, None)
         return held
 
-    async def release(
-        self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
-    ) -> None:
-        """The room's record is written: give the lease back, recording a final outcome."""
+    def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result | None) -> None:
+        """The room's record is written: give the lease back (with the app's next booking),
+        recording a final outcome."""
         if claim.hold is not Hold.LEASED:
             return
         held = self._forget(sdkappid, room_id)
         if held is None:
             return  # released before, or not claimed by this RoomClaims
         status = result.status.value if result is not None and result.status.is_final else ""
-        keys_ = [
-            keys.lease(sdkappid, room_id),
-            keys.ledger(sdkappid, self._ledger),
-            keys.ledger_counts(sdkappid, self._ledger),
-            keys.ledger(sdkappid, UNNAMED),
-            keys.ledger_counts(sdkappid, UNNAMED),
-        ]
-        args = [held.value, room_id, status, self._ledger_ttl_ms, self._overlap_ttl_ms]
-        try:
-            answer = await self._link.call(
-                lambda r: self._release(keys=keys_, args=args, client=r), held.sleep
-            )
-        except Exception:  # the app's nap ends in its stop: never raised into the worker
-            # The record is in the local results log; the lease expires after its TTL.
-            self.stats.release_failures += 1
-            return
-        if answer == _RELEASED:
+        self.givebacks.add(sdkappid, GiveBack(room_id, held.value, status, held.lost), held.sleep)
+
+    def _given_back(self, sdkappid: int, item: GiveBack, answer: int) -> None:
+        if answer == RELEASED:
             self.stats.released += 1
-        elif answer == _EXPIRED:
+        elif answer == EXPIRED:
             self.stats.expired += 1
-        elif not held.lost:
-            self._lost(sdkappid, room_id, "release")
+        elif not item.lost:
+            self._lost(sdkappid, item.room_id, "release")
+
+    def _give_back_failed(self, leases: int) -> None:
+        # The records are in the local results log; the leases expire after their TTL.
+        self.stats.release_failures += leases
 
     def start(self) -> None:
         """Start renewing this run's leases (call once, inside the run's event loop)."""
         self._renewer.start()
 
     async def close(self) -> None:
-        """Stop renewing; leases still held expire on their own after their TTL."""
+        """Stop renewing, give back what waits (one try); leases still held expire on their own
+        after their TTL."""
         await self._renewer.stop()
+        await self.givebacks.close()
+        self.stats.give_back_calls = self.givebacks.alone
 
     @property
     def held(self) -> int:

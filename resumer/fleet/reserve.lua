@@ -1,12 +1,15 @@
+
 -- One send slot of one app, from the GCRA (burst of one) that every runner on this Redis shares;
 -- resumer/fleet/budget.py explains the why. The dollar-sign names are filled in from resumer's
 -- constants when the script is loaded, so the Python and the Lua arithmetic cannot drift apart.
+-- It begins with giveback.lua: a booking carries the leases the caller is done with.
 --
 -- KEYS: 1 tat (string: the earliest µs the next send may leave), 2 sends (zset of recent slots,
 --       µs), 3 rate (hash: the shared CUBIC state, rate_max and cut_at; the shared margin, as
 --       the jitter it covers (`cover`, seconds) and when a jitter throttle last widened it
 --       (`widened_at`, µs); and `decided`: the slot up to which throttles belong to an episode
---       already answered)
+--       already answered), 4 asked (zset: `RATE RUNNER` by when it last asked), 5 the app's
+--       generation; then, only with leases to give back, give_back's KEYS from 6
 -- ARGV: 1 budget (requests/s: the app's whole budget; the script takes the shared margin off)
 --       2 report (µs: the slot of a send the API throttled; 0: nothing to report)
 --       3 ended (µs ago the caller's first request ended: book no sooner than one interval after;
@@ -14,20 +17,22 @@
 --       4 unused (µs: the slot of a send the caller gave up, woken too late for it; 0: none)
 --       5 caller (the runner's name)
 --       6 the app's generation as the caller met it at its start (KEYS[5]; "": not checked)
---       7 now (µs; tests only: runs read Redis's clock, never a host's)
+--       7 now (µs; "" in runs, which read Redis's clock, never a host's; a time in tests)
+--       then, only with leases to give back, give_back's ARGV from 8
 -- Reply (integers only: Lua numbers reach the client truncated):
 --       {booked (1: at the slot `at`; 0: nothing booked, ask again at `at`; -1: the generation
---        is gone or another: Redis lost the shared state, nothing booked), now µs, at µs,
---        rate in µrequests/s, verdict, the shared margin's cover in ns}
+--        is gone or another: Redis lost the shared state, nothing booked or given back), now µs,
+--        at µs, rate in µrequests/s, verdict, the shared margin's cover in ns, give_back's
+--        answers}
 
 local tat_key, sends_key, rate_key, asked_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if ARGV[6] ~= '' then
-    if redis.call('GET', KEYS[5]) ~= ARGV[6] then return {-1, 0, 0, 0, 0, 0} end
+    if redis.call('GET', KEYS[5]) ~= ARGV[6] then return {-1, 0, 0, 0, 0, 0, {}} end
     redis.call('PEXPIRE', KEYS[5], $GENERATION_TTL_MS)
 end
 local report = tonumber(ARGV[2])
 local now
-if ARGV[7] then
+if ARGV[7] ~= '' then
     now = tonumber(ARGV[7])
 else
     -- µs since an epoch of resumer's own, so every time stays an exact integer in a double.
@@ -37,6 +42,10 @@ end
 
 -- tostring keeps 14 significant digits: every µs that goes into a string is formatted whole.
 local function us(value) return string.format('%d', value) end
+
+-- The leases the caller is done with, stamped as release.lua stamps them (Unix µs).
+local given = {}
+if #KEYS > 5 then given = give_back(6, 8, us(now + $EPOCH * 1000000)) end
 
 -- The app's line: the lowest rate any runner asked for in its calls of the last LIVE seconds,
 -- the caller's included. An operator who lowered --rate to leave room for the app's other
@@ -155,6 +164,6 @@ local rate_u = math.floor(rate * 1000000)
 local cover_ns = math.floor(jitter() * 1000000000 + 0.5)
 if not booked then
     -- Too far ahead: a crowd of callers must not book the future; ask again when it is not.
-    return {0, now, start - $AHEAD_US, rate_u, verdict, cover_ns}
+    return {0, now, start - $AHEAD_US, rate_u, verdict, cover_ns, given}
 end
-return {1, now, start, rate_u, verdict, cover_ns}
+return {1, now, start, rate_u, verdict, cover_ns, given}

@@ -116,13 +116,18 @@ class RedisSharing:
 
     def budget(self, sdkappid: int, *, rate: float, sleep: Sleep) -> Budget:
         pacer = SharedPacer(
-            self._link, sdkappid, budget=rate, sleep=sleep, generations=self._generations
+            self._link,
+            sdkappid,
+            budget=rate,
+            sleep=sleep,
+            generations=self._generations,
+            givebacks=self._claims.givebacks,
         )
         self._budgets.append(pacer)
         return pacer
 
-    async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
-        return await self._claims.claim(sdkappid, room_id, sleep)
+    async def claim(self, sdkappid: int, room_ids: list[str], sleep: Sleep) -> list[Claim]:
+        return await self._claims.claim(sdkappid, room_ids, sleep)
 
     def fresh(self, sdkappid: int, room_id: str, timeout: float) -> bool:
         return self._claims.fresh(sdkappid, room_id, timeout)
@@ -130,10 +135,8 @@ class RedisSharing:
     async def confirm(self, sdkappid: int, room_id: str, sleep: Sleep) -> Hold:
         return await self._claims.confirm(sdkappid, room_id, sleep)
 
-    async def release(
-        self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
-    ) -> None:
-        await self._claims.release(sdkappid, room_id, claim, result)
+    def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result | None) -> None:
+        self._claims.release(sdkappid, room_id, claim, result)
 
     def watch(self, on_lost: Callable[[RedisLostError], None]) -> None:
         self._link.on_lost = on_lost

@@ -11,6 +11,7 @@ import io
 import json
 import random
 
+from resumer.engine.claimed import BATCH
 from resumer.engine.run import Run
 from resumer.engine.sharing import LEASED, Budget, Claim, Hold
 from resumer.engine.summary import Summary
@@ -35,20 +36,25 @@ class Shelf:
         self.out: io.BytesIO | None = None
         self.lapsed: dict[str, Hold] = {}  # rooms whose hold lapsed -> what claiming again finds
         self.confirmed: list[str] = []
+        self.batches: list[int] = []  # rooms per claim call
 
     def budget(self, sdkappid: int, *, rate: float, sleep: Sleep) -> Budget:
         return Pacer(budget=rate, sleep=sleep)
 
-    async def claim(self, sdkappid: int, room_id: str, sleep: Sleep) -> Claim:
+    async def claim(self, sdkappid: int, room_ids: list[str], sleep: Sleep) -> list[Claim]:
         now = asyncio.get_running_loop().time()
-        if now < self.held_until.get(room_id, 0.0):
-            hold = Hold.BUSY
-        elif room_id in self.finished:
-            hold = Hold.FINAL
-        else:
-            hold = Hold.LEASED
-        self.claims.append((room_id, hold, now))
-        return LEASED if hold is Hold.LEASED else Claim(hold)
+        self.batches.append(len(room_ids))
+        claims = []
+        for room_id in room_ids:
+            if now < self.held_until.get(room_id, 0.0):
+                hold = Hold.BUSY
+            elif room_id in self.finished:
+                hold = Hold.FINAL
+            else:
+                hold = Hold.LEASED
+            self.claims.append((room_id, hold, now))
+            claims.append(LEASED if hold is Hold.LEASED else Claim(hold))
+        return claims
 
     def fresh(self, sdkappid: int, room_id: str, timeout: float) -> bool:
         return room_id not in self.lapsed
@@ -57,9 +63,7 @@ class Shelf:
         self.confirmed.append(room_id)
         return self.lapsed.pop(room_id)
 
-    async def release(
-        self, sdkappid: int, room_id: str, claim: Claim, result: Result | None
-    ) -> None:
+    def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result | None) -> None:
         assert self.out is not None
         self.written_before_release.append(room_id.encode() in self.out.getvalue())
         self.released.append((room_id, "" if result is None else result.status.value))
@@ -169,3 +173,13 @@ def test_a_stop_gives_back_the_rooms_claimed_but_never_sent() -> None:
     assert never_sent  # those waiting for a slot at the stop
     written = shelf.out.getvalue().decode()
     assert not any(f'"{room}"' in written for room in never_sent)
+
+
+def test_rooms_are_claimed_in_batches_of_what_waits_in_the_queue() -> None:
+    shelf = Shelf(held_until={}, finished={f"r{i}" for i in range(0, 200, 2)})
+    summary, records = execute(shelf, [f"r{i}" for i in range(200)])
+    assert sorted(str(r["room_id"]) for r in records) == sorted(f"r{i}" for i in range(1, 200, 2))
+    assert sum(shelf.batches) == 200  # each room claimed once
+    assert max(shelf.batches) == BATCH
+    assert len(shelf.batches) <= 200 // BATCH + 4  # not one call per room
+    assert summary.skipped == 100

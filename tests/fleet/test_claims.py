@@ -15,6 +15,7 @@ from resumer.fleet import keys
 from resumer.fleet.claims import FRESH_MARGIN, LEASE_TTL, UNNAMED, RoomClaims
 from resumer.fleet.link import Link, time_us
 from resumer.records import Result, Status
+from resumer.timing import Sleep
 from tests.support.servers import RedisServer
 
 APP = 1400000001
@@ -50,24 +51,36 @@ def result(room_id: str, status: Status) -> Result:
     return Result(ts="2026-11-24T10:00:00.000Z", sdkappid=APP, room_id=room_id, status=status)
 
 
+async def claim_one(run: RoomClaims, room_id: str, sleep: Sleep = asyncio.sleep) -> Claim:
+    """One room's claim (a batch of one)."""
+    (answer,) = await run.claim(APP, [room_id], sleep)
+    return answer
+
+
+async def release_now(run: RoomClaims, room_id: str, claim: Claim, result: Result) -> None:
+    """Release, and give the lease back now rather than with a booking or after the wait."""
+    run.release(APP, room_id, claim, result)
+    await run.givebacks.flush()
+
+
 async def test_a_free_room_is_leased_then_busy_then_final_once_released(
     link: Link, another: Link, peek: aioredis.Redis
 ) -> None:
     run = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
-    first = await run.claim(APP, "r1", asyncio.sleep)
+    first = await claim_one(run, "r1", asyncio.sleep)
     assert first == Claim(Hold.LEASED, 1)
     assert await peek.get(keys.lease(APP, "r1")) == f"1 {link.runner}"
     assert 0 < await peek.pttl(keys.lease(APP, "r1")) <= LEASE_TTL * 1000
     neighbour = RoomClaims(another, ledger="inc", ledger_ttl=DAY)
-    assert await neighbour.claim(APP, "r1", asyncio.sleep) == Claim(Hold.BUSY)
-    assert (await neighbour.claim(APP, "r2", asyncio.sleep)).token == 2  # one fence per app
+    assert await claim_one(neighbour, "r1", asyncio.sleep) == Claim(Hold.BUSY)
+    assert (await claim_one(neighbour, "r2", asyncio.sleep)).token == 2  # one fence per app
 
-    await run.release(APP, "r1", first, result("r1", Status.OK))
+    await release_now(run, "r1", first, result("r1", Status.OK))
     assert await peek.exists(keys.lease(APP, "r1")) == 0
     status, at = str(await peek.hget(keys.ledger(APP, "inc"), "r1")).split()
     assert status == "ok"
     assert int(at) > 0
-    assert await neighbour.claim(APP, "r1", asyncio.sleep) == Claim(Hold.FINAL)
+    assert await claim_one(neighbour, "r1", asyncio.sleep) == Claim(Hold.FINAL)
     assert (run.stats.leased, run.stats.released) == (1, 1)
     assert (neighbour.stats.leased, neighbour.stats.busy, neighbour.stats.final) == (1, 1, 1)
 
@@ -77,9 +90,9 @@ async def test_an_outcome_that_is_not_final_frees_the_room_and_records_nothing(
 ) -> None:
     run = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
     for status in (Status.GAVE_UP, Status.ABORTED):
-        claim = await run.claim(APP, "r1", asyncio.sleep)
+        claim = await claim_one(run, "r1", asyncio.sleep)
         assert claim.hold is Hold.LEASED
-        await run.release(APP, "r1", claim, result("r1", status))
+        await release_now(run, "r1", claim, result("r1", status))
         assert await peek.exists(keys.lease(APP, "r1"), keys.ledger(APP, "inc")) == 0
     assert run.held == 0
 
@@ -89,20 +102,20 @@ async def test_a_run_that_lost_its_lease_to_another_records_nothing_and_deletes_
 ) -> None:
     first = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
     second = RoomClaims(another, ledger="inc", ledger_ttl=DAY)
-    mine = await first.claim(APP, "r1", asyncio.sleep)
+    mine = await claim_one(first, "r1", asyncio.sleep)
     await peek.delete(keys.lease(APP, "r1"))  # as if it expired while the first run stalled
-    theirs = await second.claim(APP, "r1", asyncio.sleep)
+    theirs = await claim_one(second, "r1", asyncio.sleep)
     assert theirs == Claim(Hold.LEASED, 2)
 
     with capture_logs() as logs:
-        await first.release(APP, "r1", mine, result("r1", Status.REJECTED))
+        await release_now(first, "r1", mine, result("r1", Status.REJECTED))
     assert [e["event"] for e in logs] == ["lease_lost"]
     assert (logs[0]["sdkappid"], logs[0]["room_id"]) == (APP, "r1")
     assert await peek.get(keys.lease(APP, "r1")) == f"2 {another.runner}"
     assert await peek.exists(keys.ledger(APP, "inc")) == 0
     assert first.stats.lost == 1
 
-    await second.release(APP, "r1", theirs, result("r1", Status.OK))
+    await release_now(second, "r1", theirs, result("r1", Status.OK))
     assert str(await peek.hget(keys.ledger(APP, "inc"), "r1")).startswith("ok ")
 
 
@@ -110,9 +123,9 @@ async def test_an_expired_lease_nobody_took_still_records_the_outcome(
     link: Link, peek: aioredis.Redis
 ) -> None:
     run = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
-    claim = await run.claim(APP, "r1", asyncio.sleep)
+    claim = await claim_one(run, "r1", asyncio.sleep)
     await peek.delete(keys.lease(APP, "r1"))
-    await run.release(APP, "r1", claim, result("r1", Status.OK))
+    await release_now(run, "r1", claim, result("r1", Status.OK))
     assert str(await peek.hget(keys.ledger(APP, "inc"), "r1")).startswith("ok ")
     assert (run.stats.expired, run.stats.lost) == (1, 0)
 
@@ -121,20 +134,20 @@ async def test_renewal_resets_each_lease_still_held_and_reports_the_lost_once(
     link: Link, peek: aioredis.Redis
 ) -> None:
     run = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
-    kept = await run.claim(APP, "r1", asyncio.sleep)
-    taken = await run.claim(APP, "r2", asyncio.sleep)
+    kept = await claim_one(run, "r1", asyncio.sleep)
+    taken = await claim_one(run, "r2", asyncio.sleep)
     await peek.pexpire(keys.lease(APP, "r1"), 500)
     await peek.set(keys.lease(APP, "r2"), "99 another-run")
     with capture_logs() as logs:
         await run.renew()
         await run.renew()  # the lost one is not renewed, nor reported, again
-        await run.release(APP, "r2", taken, result("r2", Status.OK))
+        await release_now(run, "r2", taken, result("r2", Status.OK))
     assert [(e["event"], e["room_id"]) for e in logs] == [("lease_lost", "r2")]
     assert await peek.pttl(keys.lease(APP, "r1")) > 500
     assert await peek.get(keys.lease(APP, "r2")) == "99 another-run"
     assert await peek.hget(keys.ledger(APP, "inc"), "r2") is None
     assert (run.stats.renewals, run.stats.lost, run.held) == (2, 1, 1)
-    await run.release(APP, "r1", kept, result("r1", Status.OK))
+    await release_now(run, "r1", kept, result("r1", Status.OK))
     await run.renew()
     assert run.stats.renewals == 2  # nothing held: no call
 
@@ -144,14 +157,14 @@ async def test_the_renewal_task_keeps_a_short_lease_alive_until_release(
 ) -> None:
     # Renewed every 0.25 s: the lease outlives a loop held up for most of its second.
     run = RoomClaims(link, ledger=None, ledger_ttl=DAY, lease_ttl=1.0)
-    claim = await run.claim(APP, "r1", asyncio.sleep)
+    claim = await claim_one(run, "r1", asyncio.sleep)
     run.start()
     try:
         await asyncio.sleep(1.5)  # past the lease's TTL, on Redis's own clock too
         assert await peek.get(keys.lease(APP, "r1")) == f"1 {link.runner}"
         assert run.stats.renewals >= 1
         assert run.stats.lost == 0
-        await run.release(APP, "r1", claim, result("r1", Status.GAVE_UP))
+        await release_now(run, "r1", claim, result("r1", Status.GAVE_UP))
         renewals = run.stats.renewals
         await asyncio.sleep(0.5)  # two renewal periods
         assert run.stats.renewals == renewals
@@ -163,13 +176,13 @@ async def test_a_lease_not_renewed_expires_and_another_run_takes_the_room(
     link: Link, another: Link, peek: aioredis.Redis
 ) -> None:
     dead = RoomClaims(link, ledger=None, ledger_ttl=DAY, lease_ttl=0.05)  # never start()ed
-    await dead.claim(APP, "r1", asyncio.sleep)
+    await claim_one(dead, "r1", asyncio.sleep)
     for _ in range(200):  # Redis's clock, not ours: wait (2 s at most) until it drops the key
         if not await peek.exists(keys.lease(APP, "r1")):
             break
         await asyncio.sleep(0.01)
     live = RoomClaims(another, ledger=None, ledger_ttl=DAY)
-    assert await live.claim(APP, "r1", asyncio.sleep) == Claim(Hold.LEASED, 2)
+    assert await claim_one(live, "r1", asyncio.sleep) == Claim(Hold.LEASED, 2)
 
 
 async def test_without_a_ledger_name_a_run_honours_only_entries_since_its_start(
@@ -177,21 +190,20 @@ async def test_without_a_ledger_name_a_run_honours_only_entries_since_its_start(
 ) -> None:
     started = await time_us(link.redis)
     early = RoomClaims(link, ledger=None, ledger_ttl=DAY, since_us=started)
-    claim = await early.claim(APP, "r1", asyncio.sleep)
-    await early.release(APP, "r1", claim, result("r1", Status.REJECTED))
+    claim = await claim_one(early, "r1", asyncio.sleep)
+    await release_now(early, "r1", claim, result("r1", Status.REJECTED))
     assert await peek.exists(keys.ledger(APP, UNNAMED)) == 1
 
     overlapping = RoomClaims(link, ledger=None, ledger_ttl=DAY, since_us=started)
-    assert await overlapping.claim(APP, "r1", asyncio.sleep) == Claim(Hold.FINAL)
+    assert await claim_one(overlapping, "r1", asyncio.sleep) == Claim(Hold.FINAL)
     later = RoomClaims(link, ledger=None, ledger_ttl=DAY)  # its start: its first claim
-    again = await later.claim(APP, "r1", asyncio.sleep)
+    again = await claim_one(later, "r1", asyncio.sleep)
     assert again.hold is Hold.LEASED
-    assert await RoomClaims(another, ledger="-x", ledger_ttl=DAY).claim(
-        APP, "r1", asyncio.sleep
-    ) == Claim(Hold.BUSY)
+    other = RoomClaims(another, ledger="-x", ledger_ttl=DAY)
+    assert await claim_one(other, "r1") == Claim(Hold.BUSY)
 
     # Done again, now ok: the entry and the counts move with it.
-    await later.release(APP, "r1", again, result("r1", Status.OK))
+    await release_now(later, "r1", again, result("r1", Status.OK))
     assert str(await peek.hget(keys.ledger(APP, UNNAMED), "r1")).startswith("ok ")
     assert await peek.hgetall(keys.ledger_counts(APP, UNNAMED)) == {"ok": "1"}
 
@@ -201,17 +213,17 @@ async def test_a_named_ledger_is_honoured_whole_by_every_run_that_names_it(
 ) -> None:
     first = RoomClaims(link, ledger="incident-7", ledger_ttl=3600)
     for room, status in (("r1", Status.OK), ("r2", Status.REJECTED), ("r3", Status.INVALID)):
-        claim = await first.claim(APP, room, asyncio.sleep)
-        await first.release(APP, room, claim, result(room, status))
-    claim = await first.claim(APP, "r4", asyncio.sleep)
-    await first.release(APP, "r4", claim, result("r4", Status.GAVE_UP))
+        claim = await claim_one(first, room, asyncio.sleep)
+        await release_now(first, room, claim, result(room, status))
+    claim = await claim_one(first, "r4", asyncio.sleep)
+    await release_now(first, "r4", claim, result("r4", Status.GAVE_UP))
 
     later = RoomClaims(link, ledger="incident-7", ledger_ttl=3600, since_us=10**18)
-    holds = [(await later.claim(APP, room, asyncio.sleep)).hold for room in ("r1", "r2", "r3")]
+    holds = [(await claim_one(later, room, asyncio.sleep)).hold for room in ("r1", "r2", "r3")]
     assert holds == [Hold.FINAL] * 3
-    assert (await later.claim(APP, "r4", asyncio.sleep)).hold is Hold.LEASED
+    assert (await claim_one(later, "r4", asyncio.sleep)).hold is Hold.LEASED
     other = RoomClaims(link, ledger="incident-8", ledger_ttl=3600)
-    assert (await other.claim(APP, "r1", asyncio.sleep)).hold is Hold.LEASED
+    assert (await claim_one(other, "r1", asyncio.sleep)).hold is Hold.LEASED
 
     counts = keys.ledger_counts(APP, "incident-7")
     assert await peek.hgetall(counts) == {"ok": "1", "rejected": "1", "invalid": "1"}
@@ -225,10 +237,10 @@ async def test_runs_that_overlap_never_send_a_room_twice_whatever_their_ledger_n
     started = await time_us(link.redis)
     first = RoomClaims(link, ledger="incident-7", ledger_ttl=3600, since_us=started)
     second = RoomClaims(another, ledger="incident-8", ledger_ttl=3600, since_us=started)
-    claim = await first.claim(APP, "r1", asyncio.sleep)
-    assert await second.claim(APP, "r1", asyncio.sleep) == Claim(Hold.BUSY)
-    await first.release(APP, "r1", claim, result("r1", Status.OK))
-    assert await second.claim(APP, "r1", asyncio.sleep) == Claim(Hold.FINAL)  # not sent again
+    claim = await claim_one(first, "r1", asyncio.sleep)
+    assert await claim_one(second, "r1", asyncio.sleep) == Claim(Hold.BUSY)
+    await release_now(first, "r1", claim, result("r1", Status.OK))
+    assert await claim_one(second, "r1", asyncio.sleep) == Claim(Hold.FINAL)  # not sent again
     # the overlap ledger "-" has it too, for a day; the other name's ledger has nothing
     assert str(await peek.hget(keys.ledger(APP, UNNAMED), "r1")).startswith("ok ")
     assert 86_300_000 < await peek.pttl(keys.ledger(APP, UNNAMED)) <= 86_400_000
@@ -239,12 +251,12 @@ async def test_scripts_flushed_between_calls_are_loaded_again(
     link: Link, server: RedisServer
 ) -> None:
     run = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
-    claim = await run.claim(APP, "r1", asyncio.sleep)
+    claim = await claim_one(run, "r1", asyncio.sleep)
     assert server.command("SCRIPT", "FLUSH") == "+OK"
     await run.renew()
-    await run.release(APP, "r1", claim, result("r1", Status.OK))
+    await release_now(run, "r1", claim, result("r1", Status.OK))
     assert server.command("SCRIPT", "FLUSH") == "+OK"
-    assert (await run.claim(APP, "r1", asyncio.sleep)).hold is Hold.FINAL
+    assert (await claim_one(run, "r1", asyncio.sleep)).hold is Hold.FINAL
     assert (run.stats.released, run.stats.lost) == (1, 0)
 
 
@@ -253,7 +265,7 @@ async def test_a_claim_waits_while_redis_hangs_and_returns_once_it_answers(
 ) -> None:
     run = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
     server.pause()
-    claiming = asyncio.create_task(run.claim(APP, "r1", asyncio.sleep))
+    claiming = asyncio.create_task(claim_one(run, "r1"))
     for _ in range(500):  # until the link gives up on the hung call (SOCKET_TIMEOUT, 1 s)
         if link.lost:
             break
@@ -274,9 +286,12 @@ async def test_a_release_whose_app_stopped_while_redis_is_gone_does_not_raise(
         raise Stopped
 
     run = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
-    claim = await run.claim(APP, "r1", stopped)
+    claim = await claim_one(run, "r1", stopped)
     server.stop()
-    await run.release(APP, "r1", claim, result("r1", Status.OK))
+    run.release(APP, "r1", claim, result("r1", Status.OK))
+    with pytest.raises(Stopped):
+        await run.givebacks.flush(stopped)  # the wait for Redis ends in the app's stop...
+    await run.close()  # ... and the run's end tries once more, and counts it
     assert (run.stats.release_failures, run.held) == (1, 0)
 
 
@@ -284,11 +299,11 @@ async def test_releasing_a_claim_without_a_lease_or_twice_touches_nothing(
     link: Link, peek: aioredis.Redis
 ) -> None:
     run = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
-    claim = await run.claim(APP, "r1", asyncio.sleep)
-    await run.release(APP, "r1", Claim(Hold.BUSY), result("r1", Status.OK))
+    claim = await claim_one(run, "r1", asyncio.sleep)
+    await release_now(run, "r1", Claim(Hold.BUSY), result("r1", Status.OK))
     assert await peek.exists(keys.lease(APP, "r1")) == 1
-    await run.release(APP, "r1", claim, result("r1", Status.OK))
-    await run.release(APP, "r1", claim, result("r1", Status.REJECTED))
+    await release_now(run, "r1", claim, result("r1", Status.OK))
+    await release_now(run, "r1", claim, result("r1", Status.REJECTED))
     assert str(await peek.hget(keys.ledger(APP, "inc"), "r1")).startswith("ok ")
     assert run.stats.released == 1
 
@@ -297,12 +312,12 @@ async def test_a_claim_made_again_after_its_reply_was_lost_gets_the_same_lease(
     link: Link, another: Link, peek: aioredis.Redis
 ) -> None:
     run = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
-    first = await run.claim(APP, "r1", asyncio.sleep)
+    first = await claim_one(run, "r1", asyncio.sleep)
     await peek.pexpire(keys.lease(APP, "r1"), 500)
-    assert await run.claim(APP, "r1", asyncio.sleep) == first
+    assert await claim_one(run, "r1", asyncio.sleep) == first
     assert await peek.pttl(keys.lease(APP, "r1")) > 500
     other = RoomClaims(another, ledger="inc", ledger_ttl=DAY)
-    assert await other.claim(APP, "r1", asyncio.sleep) == Claim(Hold.BUSY)
+    assert await claim_one(other, "r1", asyncio.sleep) == Claim(Hold.BUSY)
 
 
 async def test_renewal_takes_again_a_lease_that_expired_so_no_other_run_claims_the_room(
@@ -311,7 +326,7 @@ async def test_renewal_takes_again_a_lease_that_expired_so_no_other_run_claims_t
     # Redis (or this run) stalled past the lease TTL, or Redis restarted empty: the room is
     # still this run's to send, so the next renewal holds it again and reports nothing lost.
     run = RoomClaims(link, ledger="inc", ledger_ttl=DAY)
-    claim = await run.claim(APP, "r1", asyncio.sleep)
+    claim = await claim_one(run, "r1", asyncio.sleep)
     await peek.delete(keys.lease(APP, "r1"))
     with capture_logs() as logs:
         await run.renew()
@@ -319,8 +334,8 @@ async def test_renewal_takes_again_a_lease_that_expired_so_no_other_run_claims_t
     assert await peek.get(keys.lease(APP, "r1")) == f"1 {link.runner}"
     assert 0 < await peek.pttl(keys.lease(APP, "r1")) <= LEASE_TTL * 1000
     other = RoomClaims(another, ledger="inc", ledger_ttl=DAY)
-    assert await other.claim(APP, "r1", asyncio.sleep) == Claim(Hold.BUSY)
-    await run.release(APP, "r1", claim, result("r1", Status.OK))
+    assert await claim_one(other, "r1", asyncio.sleep) == Claim(Hold.BUSY)
+    await release_now(run, "r1", claim, result("r1", Status.OK))
     assert (run.stats.lost, run.stats.released, run.held) == (0, 1, 0)
 
 
@@ -330,11 +345,11 @@ async def test_renewal_does_not_take_back_a_lapsed_lease_on_a_room_another_run_f
     # This run stood still past its lease (SIGSTOP): another run claimed, sent and finished the
     # room meanwhile. Waking, the renewal must not make the room this run's again.
     run = RoomClaims(link, ledger=None, ledger_ttl=DAY)
-    await run.claim(APP, "r1", asyncio.sleep)
+    await claim_one(run, "r1", asyncio.sleep)
     await peek.delete(keys.lease(APP, "r1"))  # lapsed
     other = RoomClaims(another, ledger=None, ledger_ttl=DAY, since_us=0)
-    taken = await other.claim(APP, "r1", asyncio.sleep)
-    await other.release(APP, "r1", taken, result("r1", Status.OK))
+    taken = await claim_one(other, "r1", asyncio.sleep)
+    await release_now(other, "r1", taken, result("r1", Status.OK))
     with capture_logs() as logs:
         await run.renew()
     assert [log["event"] for log in logs] == ["lease_lost"]
@@ -349,8 +364,8 @@ async def test_a_lease_is_fresh_by_the_runs_own_clock_and_confirmed_once_it_is_n
 ) -> None:
     now = [100.0]
     run = RoomClaims(link, ledger=None, ledger_ttl=DAY, clock=lambda: now[0])
-    await run.claim(APP, "mine", asyncio.sleep)
-    await run.claim(APP, "taken", asyncio.sleep)
+    await claim_one(run, "mine", asyncio.sleep)
+    await claim_one(run, "taken", asyncio.sleep)
     assert run.fresh(APP, "mine", 6.0)
     assert not run.fresh(APP, "unclaimed", 6.0)
     now[0] += LEASE_TTL - 6.0 - FRESH_MARGIN  # a request sent now could outlive the lease
@@ -358,7 +373,7 @@ async def test_a_lease_is_fresh_by_the_runs_own_clock_and_confirmed_once_it_is_n
     assert run.fresh(APP, "mine", 1.0)  # a shorter request timeout still fits
     await peek.delete(keys.lease(APP, "taken"))  # lapsed while this run stood still ...
     other = RoomClaims(another, ledger=None, ledger_ttl=DAY)
-    assert (await other.claim(APP, "taken", asyncio.sleep)).hold is Hold.LEASED  # ... taken
+    assert (await claim_one(other, "taken", asyncio.sleep)).hold is Hold.LEASED  # ... taken
     assert await run.confirm(APP, "mine", asyncio.sleep) is Hold.LEASED
     assert run.fresh(APP, "mine", 6.0)  # claimed again just now
     assert await run.confirm(APP, "taken", asyncio.sleep) is Hold.BUSY

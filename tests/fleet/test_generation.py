@@ -56,10 +56,10 @@ async def test_a_claim_after_a_flush_stops_the_run_and_claims_nothing(
         generations = await meet(link, [APP])
         assert generations.of(APP).startswith(f"{keys.PROTOCOL} ")
         claims = RoomClaims(link, ledger=None, ledger_ttl=DAY, generations=generations)
-        await claims.claim(APP, "before", run.nap)
+        await claims.claim(APP, ["before"], run.nap)
         await peek.flushall()
         with pytest.raises(Halted):
-            await claims.claim(APP, "after", run.nap)
+            await claims.claim(APP, ["after"], run.nap)
         assert len(run.lost) == 1
         assert "lost the runs' shared state" in str(run.lost[0])
         assert await peek.exists(keys.lease(APP, "after")) == 0
