@@ -14,7 +14,8 @@ fleet to, whatever the faults did:
 A request is on the wire at a fault of runner R at time T when it reached the API through R's
 door between T - `before_s` (the slowest reply: one that arrived earlier was answered before T)
 and T + `after_s` (the jitter on the way in), and R recorded nothing for its room between its
-arrival and T.
+arrival and T - `given_back_s`: a lease goes back with the app's next booking, so an outcome
+recorded within that wait before the fault may not have reached the ledgers yet.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class History:
     stderr: Mapping[str, str] = field(default_factory=dict)
     before_s: float = 1.0
     after_s: float = 0.3
+    given_back_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +170,8 @@ def _peaks(arrivals: Iterable[Arrival]) -> dict[int, tuple[int, list[float]]]:
 
 def on_wire(history: History, fault: Fault) -> int:
     """Requests of the fault's runner on the wire at the fault (see the module's docstring)."""
-    mine = [r for r in history.records if r.runner == fault.runner and r.t <= fault.t]
+    last = fault.t - history.given_back_s  # recorded later: maybe not in the ledgers yet
+    mine = [r for r in history.records if r.runner == fault.runner and r.t <= last]
     count = 0
     for a in history.arrivals:
         if a.door != fault.runner or not (

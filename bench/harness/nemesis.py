@@ -34,6 +34,7 @@ from bench.nemesis_check import (
     parse_arrival,
     parse_record,
 )
+from resumer.fleet.giveback import CARRY_WAIT
 
 RUNNERS = 2 + 1
 LEASE_TTL = 10.0  # seconds: a runner stopped longer than this has lost its leases
@@ -319,6 +320,7 @@ def _history(folder: Path, runners: list[Runner], faults: list[Fault], plan: Pla
         faults=faults,
         stderr=stderr,
         before_s=LATENCY_MS[1] / 1000 + 0.5,
+        given_back_s=CARRY_WAIT + 0.05,  # and the booking's round trip
     )
 
 

@@ -22,7 +22,7 @@ from bench.harness.plan import BUDGET, Plan, Workspace, room_ids
 from bench.harness.scenario import Scenario
 from bench.markdown import cell, load, table
 
-LATENCY_MS = (50, 300)  # reply delay, as in the measurements
+LATENCY_MS = (50, 300)  # reply delay: a slow but healthy API
 PATHS: dict[str, dict[str, float]] = {
     "0 ms": {"min_ms": 0, "max_ms": 0},
     "0-10 ms": {"min_ms": 0, "max_ms": 10},

@@ -11,7 +11,7 @@ PREFIX = "resumer"
 # The key layout and the scripts' protocol: runs of another one refuse to share a Redis with
 # this one (see fleet.generation). Raise it with any change to a key's meaning or a script's
 # KEYS, ARGV or reply.
-PROTOCOL = 2
+PROTOCOL = 3
 # The runs' own keys share the hash tag `{fleet}`: on a Cluster they live in one slot, so one
 # SCAN (which the Cluster client sends to every primary) finds every heartbeat and one MGET
 # reads them all, and a heartbeat and the apps set go out in one pipeline to one node.

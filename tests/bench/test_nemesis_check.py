@@ -143,3 +143,18 @@ def test_the_logs_lines_parse_and_torn_ones_are_skipped() -> None:
     }
     assert parse_record(1, json.dumps(record)) == Record(1, 1.5, APP, "a", "ok", 2)
     assert parse_record(1, "garbage") is None
+
+
+def test_an_outcome_recorded_within_the_give_back_wait_before_a_kill_is_still_on_the_wire() -> None:
+    arrivals = [Arrival(9.7, APP, "a", "0", 0), Arrival(9.5, APP, "b", "0", 0)]
+    records = [_ok(0, 9.9, "a"), _ok(0, 9.6, "b")]  # a: its lease still on its way back
+    kill = Fault(10.0, "kill", 0)
+    assert on_wire(_history(arrivals, records, faults=(kill,)), kill) == 0
+    history = History(
+        rooms=frozenset({(APP, "a"), (APP, "b")}),
+        arrivals=arrivals,
+        records=records,
+        faults=(kill,),
+        given_back_s=0.3,
+    )
+    assert on_wire(history, kill) == 1  # a, recorded 0.1 s before the kill; b long enough
