@@ -19,7 +19,7 @@ from resumer.fleet.link import Link, time_us
 from resumer.fleet.republish import republish
 from resumer.fleet.sharing import RedisSharing
 from resumer.records import Result, Status
-from tests.support.servers import RedisServer
+from tests.support.servers import RedisServer, redis_cluster
 
 APP = 1400000001
 OTHER = 1400000002
@@ -178,3 +178,18 @@ async def test_a_room_leased_before_another_run_republished_it_is_dropped_before
     assert (await run.claim(APP, "later", asyncio.sleep)).hold is Hold.LEASED
     assert run.fresh(APP, "later", 1.0)  # past the window: no second look
     assert (run.stats.rechecked, run.stats.confirmed, run.stats.dropped) == (2, 0, 1)
+
+
+async def test_on_a_cluster_each_call_goes_to_its_apps_node() -> None:
+    apps = [1400000001, 1400000002, 1400000003, 1400000004]  # their tags' slots spread
+    with redis_cluster() as nodes:
+        first, other = await _link(nodes[0]), await _link(nodes[2])
+        try:
+            finished = [(apps[n % 4], f"r{n}", Status.OK) for n in range(40)]
+            assert await _republish(first, finished, apps, batch=7) == 40
+            beside = RoomClaims(other, ledger=None, ledger_ttl=DAY, since_us=0)
+            for sdkappid, room_id, _ in finished:
+                assert await beside.claim(sdkappid, room_id, asyncio.sleep) == Claim(Hold.FINAL)
+        finally:
+            await first.close()
+            await other.close()
