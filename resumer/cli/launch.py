@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ from resumer.engine.summary import Summary
 from resumer.errors import InputBrokeError
 from resumer.observe import logs
 from resumer.observe.progress import ProgressDisplay, ProgressEvents, log_stream, summary_tables
+from resumer.records import Status
 from resumer.results.writer import ResultsWriter
 from resumer.streams import discard
 
@@ -52,8 +53,12 @@ async def resume_all(
     log_format: str,
     progress: bool,
     verbosity: int = logs.NORMAL,
+    finished: Iterable[tuple[int, str, Status]] | None = None,
 ) -> tuple[Summary, signal.Signals | None]:
-    """Resume every room; the summary and the signal that stopped the run, if one did."""
+    """Resume every room; the summary and the signal that stopped the run, if one did.
+
+    `finished`: with --resume, the final records of the log, for the Redis ledgers (--redis).
+    """
     console = Console(stderr=True)
     interactive = logs.use_console(log_format, sys.stderr)
     # Results written to this same terminal would tear a live display: show it only when the
@@ -62,7 +67,7 @@ async def resume_all(
     log = structlog.get_logger("resumer")
     connections = config.concurrency * len(config.apps)
     async with (
-        _sharing(config) as sharing,
+        _sharing(config, finished) as sharing,
         AiohttpTransport.new_session(connections=connections) as session,
     ):
         transport = AiohttpTransport(session, timeout=config.timeout)
@@ -139,13 +144,17 @@ def _metrics(run: Run, config: RunConfig) -> AbstractAsyncContextManager[Metrics
     return exported(run.apps, listen=config.metrics, push=config.metrics_push)
 
 
-def _sharing(config: RunConfig) -> AbstractAsyncContextManager[Sharing]:
+def _sharing(
+    config: RunConfig, finished: Iterable[tuple[int, str, Status]] | None
+) -> AbstractAsyncContextManager[Sharing]:
     """What the run shares with others: alone, or every run on the same Redis (--redis)."""
     if config.sharing is None:
         return contextlib.nullcontext(Alone())
     from resumer.fleet.sharing import RedisSharing  # noqa: PLC0415  (redis-py is an extra)
 
-    return RedisSharing.open(config.sharing, sdkappids=[a.sdkappid for a in config.apps])
+    return RedisSharing.open(
+        config.sharing, sdkappids=[a.sdkappid for a in config.apps], finished=finished
+    )
 
 
 def _optional_settings(config: RunConfig) -> dict[str, object]:

@@ -126,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     # The log is opened and locked before it is read for --resume: nothing changes in between.
     with ResultsWriter.open(args.output) as writer:
         skip = check_output(writer, args)
+        # With --redis, read again (streamed) for the ledgers before the first claim.
+        finished = writer.final_records(skip) if args.resume else None
         entries = inputs.iter_entries(args.inputs, stdin=_stdin(args.inputs))
         _tune_gc()
         summary, stopped_by = asyncio.run(
@@ -137,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
                 log_format=args.log_format,
                 progress=not args.no_progress,
                 verbosity=args.verbosity,
+                finished=finished,
             )
         )
     return finish(summary, stopped_by)

@@ -83,10 +83,12 @@ class Sharing(Protocol):
         through a Redis outage, with `sleep`)."""
 
     def fresh(self, sdkappid: int, room_id: str, timeout: float) -> bool:
-        """This run's hold on the room outlives a request sent now, for sure (else `confirm`)."""
+        """This run's hold on the room outlives a request sent now, for sure, and needs no
+        second look (else `confirm`)."""
 
     async def confirm(self, sdkappid: int, room_id: str, sleep: Sleep) -> Hold:
-        """Claim a room again whose hold may have lapsed: LEASED, or BUSY/FINAL (dropped)."""
+        """Claim a room again whose hold may have lapsed, or that another run may have
+        finished since (fleet.claims.RECHECK): LEASED, or BUSY/FINAL (dropped)."""
 
     def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result | None) -> None:
         """The room's record is written: give the lease back and record a final outcome (on its

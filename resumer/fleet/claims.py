@@ -54,12 +54,18 @@ Which entries a run honours:
   again, as an operator rerunning after a new incident must not have rooms skipped by an older
   run. "-" is kept OVERLAP_TTL (a day) after its last write.
 
+A run with `--resume` records its results log's final rooms again in the ledgers it writes
+before its first claim (fleet.republish). Another run resumed beside it may do the same a little
+later, after this one leased some of those rooms: the rooms this run leases within RECHECK of
+its republish are not `fresh` until `confirm`ed once, right before their first request.
+
 Every call goes through `link.call`, so it fails closed: while Redis is lost, a claim waits.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -71,7 +77,8 @@ from resumer.fleet.generation import GENERATION_TTL_MS, Generations
 from resumer.fleet.giveback import EXPIRED, RELEASED, GiveBack, GiveBacks
 from resumer.fleet.link import Link, lua, time_us
 from resumer.fleet.repeat import Repeat
-from resumer.records import Result
+from resumer.fleet.republish import republish
+from resumer.records import Result, Status
 from resumer.timing import Clock, Sleep
 
 LEASE_TTL = 10.0  # seconds a lease lives unless renewed: how long a dead runner's rooms stay BUSY
@@ -83,6 +90,10 @@ OVERLAP_TTL = 86400.0  # seconds "-" keeps its entries: they matter only while r
 _HOLDS = (Hold.LEASED, Hold.BUSY, Hold.FINAL)  # claim.lua's answers, in its numbering
 _WIPED = 3  # claim.lua: the app's generation is gone or another (see fleet.generation)
 WIPED_WAIT = 1.0  # seconds between claims while the run stops after a wipe
+# Seconds after a resumed run republished its log (fleet.republish) during which the rooms it
+# leases are claimed again right before their first request: another run resumed beside it, up
+# to this much later, may republish a room this one leased before (see `confirm`).
+RECHECK = LEASE_TTL
 
 
 @dataclass(slots=True)
@@ -96,6 +107,7 @@ class ClaimStats:
     expired: int = 0  # releases that found no lease any more (outcome recorded all the same)
     lost: int = 0  # leases found held by another run (at renewal or at release)
     confirmed: int = 0  # leases too old to send on, claimed again before a request
+    rechecked: int = 0  # leases taken soon after a republish, claimed again before a request
     dropped: int = 0  # rooms another run took over or finished while this one's lease lapsed
     release_failures: int = 0  # releases that could not reach Redis: the lease expires alone
     renewals: int = 0  # renewal calls (one per app with leases, per tick)
@@ -109,6 +121,7 @@ class _Held:
     sleep: Sleep  # the nap of the room's app, for its release
     renewed: float  # loop clock when the call that last set or renewed it left
     lost: bool = False  # renewal found it gone or another run's: not renewed, already reported
+    recheck: bool = False  # leased soon after a republish: claimed again before its request
 
 
 class RoomClaims:
@@ -135,6 +148,7 @@ class RoomClaims:
         # first claim asks Redis for its time).
         self._named = ledger is not None
         self._since_us = since_us
+        self._recheck_until: float | None = None  # loop clock; set by `republish`
         self._ledger_ttl_ms = str(max(1, round(ledger_ttl * 1000)))
         self._overlap_ttl_ms = (
             str(round(OVERLAP_TTL * 1000)) if self._named else self._ledger_ttl_ms
@@ -166,7 +180,8 @@ class RoomClaims:
     async def claim(self, sdkappid: int, room_ids: list[str], sleep: Sleep) -> list[Claim]:
         """Claim rooms of one app before they are sent, in one call: each LEASED (with its
         token), BUSY or FINAL."""
-        claims = await self._claim_once(sdkappid, room_ids, sleep)
+        recheck = self._recheck_until is not None and self._clock() < self._recheck_until
+        claims = await self._claim_once(sdkappid, room_ids, sleep, recheck=recheck)
         for claim in claims:
             if claim.hold is Hold.BUSY:
                 self.stats.busy += 1
@@ -179,27 +194,48 @@ class RoomClaims:
     def fresh(self, sdkappid: int, room_id: str, timeout: float) -> bool:
         """The room's lease will outlive a request sent now and its `timeout`, for sure."""
         held = self._held.get(sdkappid, {}).get(room_id)
-        if held is None or held.lost:
+        if held is None or held.lost or held.recheck:
             return False
         return self._clock() - held.renewed < self._lease_ttl - timeout - FRESH_MARGIN
 
     async def confirm(self, sdkappid: int, room_id: str, sleep: Sleep) -> Hold:
-        """Claim a room held too long without renewal again; BUSY or FINAL: dropped."""
-        self.stats.confirmed += 1
+        """Claim a room that is not `fresh` again; BUSY or FINAL: dropped.
+
+        Not fresh: held too long without renewal, or leased within RECHECK of this run's
+        republish, when a run resumed beside it may have republished the room since (a claim
+        finds a ledger's FINAL before its own lease).
+        """
+        held = self._held.get(sdkappid, {}).get(room_id)
+        rechecked = held is not None and held.recheck
+        if rechecked:
+            self.stats.rechecked += 1
+        else:
+            self.stats.confirmed += 1
         (claim,) = await self._claim_once(sdkappid, [room_id], sleep)
         if claim.hold is not Hold.LEASED:
             self._forget(sdkappid, room_id)
             self.stats.dropped += 1
-            self._log.warning(
-                "room_dropped",
-                sdkappid=sdkappid,
-                room_id=room_id,
-                hold=claim.hold.value,
-                hint="this run stood still past its lease; another run took the room over",
-            )
+            if rechecked:  # as it should be: the other run's log holds the room final
+                self._log.info(
+                    "room_dropped",
+                    sdkappid=sdkappid,
+                    room_id=room_id,
+                    hold=claim.hold.value,
+                    hint="a run resumed beside this one holds it final in its results log",
+                )
+            else:
+                self._log.warning(
+                    "room_dropped",
+                    sdkappid=sdkappid,
+                    room_id=room_id,
+                    hold=claim.hold.value,
+                    hint="this run stood still past its lease; another run took the room over",
+                )
         return claim.hold
 
-    async def _claim_once(self, sdkappid: int, room_ids: list[str], sleep: Sleep) -> list[Claim]:
+    async def _claim_once(
+        self, sdkappid: int, room_ids: list[str], sleep: Sleep, *, recheck: bool = False
+    ) -> list[Claim]:
         since = await self._since(sleep)
         keys_ = [
             keys.ledger(sdkappid, self._ledger),
@@ -237,7 +273,8 @@ class RoomClaims:
         for room_id, code, token in zip(room_ids, answer[::2], answer[1::2], strict=True):
             hold = _HOLDS[code]
             if hold is Hold.LEASED:
-                held[room_id] = _Held(b"%d %s" % (token, self._runner), sleep, left)
+                value = b"%d %s" % (token, self._runner)
+                held[room_id] = _Held(value, sleep, left, recheck=recheck)
                 claims.append(Claim(hold, token))
             else:
                 claims.append(Claim(hold))
@@ -275,6 +312,23 @@ class RoomClaims:
         # The records are in the local results log; the leases expire after their TTL.
         self.stats.release_failures += leases
 
+    async def republish(
+        self, finished: Iterable[tuple[int, str, Status]], sdkappids: Sequence[int]
+    ) -> int:
+        """Record a results log's final rooms again in this run's ledgers (see fleet.republish);
+        the rooms leased in the next RECHECK seconds are claimed again before their request."""
+        rooms = await republish(
+            self._link,
+            finished,
+            sdkappids=sdkappids,
+            ledger=self._ledger,
+            overlap=UNNAMED,
+            ledger_ttl_ms=self._ledger_ttl_ms,
+            overlap_ttl_ms=self._overlap_ttl_ms,
+        )
+        self._recheck_until = self._clock() + RECHECK
+        return rooms
+
     def start(self) -> None:
         """Start renewing this run's leases (call once, inside the run's event loop)."""
         self._renewer.start()
@@ -285,6 +339,11 @@ class RoomClaims:
         await self._renewer.stop()
         await self.givebacks.close()
         self.stats.give_back_calls = self.givebacks.alone
+
+    @property
+    def ledger(self) -> str:
+        """The ledger this run records final outcomes in (UNNAMED: the overlap ledger only)."""
+        return self._ledger
 
     @property
     def held(self) -> int:

@@ -12,7 +12,8 @@ Rebuilding instead (each run publishing again the rooms it finished and the leas
 would have to hold every run's claims until every other live run had published its own, and a
 run that ended before the wipe could publish nothing: the rooms it finished would be sent again
 all the same. Stopping costs the requests on the wire and a `--resume`; nothing is sent twice
-past the moment the wipe is seen.
+past the moment the wipe is seen. The `--resume` rebuilds the ledgers from the results logs
+(fleet.republish), so runs resumed together skip what the others finished.
 
 The protocol (keys.PROTOCOL) is the version of the key layout and the scripts: a run refuses
 at its start (exit 2) to share a Redis with a live run of another one, instead of running

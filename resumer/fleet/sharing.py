@@ -8,7 +8,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
@@ -26,7 +26,7 @@ from resumer.fleet.generation import UNVERSIONED, Generations, meet, refuse_othe
 from resumer.fleet.keys import PROTOCOL
 from resumer.fleet.link import Link, reason, time_us
 from resumer.fleet.repeat import Repeat
-from resumer.records import Result
+from resumer.records import Result, Status
 from resumer.timing import Sleep
 
 HEARTBEAT = 2.0  # seconds between two heartbeats of a run
@@ -52,14 +52,23 @@ class RedisSharing:
         self._sdkappids = tuple(sdkappids)
         self._started = time.time()
         self._budgets: list[SharedPacer] = []
+        self._heartbeat = Repeat(self._beat, every=HEARTBEAT, first=0, name="resumer-heartbeat")
         self._log = structlog.get_logger("resumer")
 
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, settings: SharingConfig, *, sdkappids: Sequence[int]
+        cls,
+        settings: SharingConfig,
+        *,
+        sdkappids: Sequence[int],
+        finished: Iterable[tuple[int, str, Status]] | None = None,
     ) -> AsyncIterator[RedisSharing]:
-        """Connect (one sentence and exit 2 if Redis does not answer), run, then let go."""
+        """Connect (one sentence and exit 2 if Redis does not answer), run, then let go.
+
+        `finished`: with --resume, the final records of the results log, recorded again in
+        this run's ledgers before its first claim (fleet.republish).
+        """
         link = await Link.connect(
             settings.redis, shown_url=settings.shown_redis, limit=settings.redis_timeout
         )
@@ -91,13 +100,14 @@ class RedisSharing:
                 started_us=started_us,
                 generations=generations,
             )
-            claims.start()
-            heartbeat = Repeat(sharing._beat, every=HEARTBEAT, first=0, name="resumer-heartbeat")
-            heartbeat.start()
             try:
+                if finished is not None:
+                    await sharing._republish(finished, settings.shown_redis)
+                sharing._heartbeat.start()  # started already after a republish: a no-op
+                claims.start()
                 yield sharing
             finally:
-                await heartbeat.stop()
+                await sharing._heartbeat.stop()
                 await claims.close()
                 sharing._tell()
                 with contextlib.suppress(RedisError, OSError):
@@ -141,6 +151,24 @@ class RedisSharing:
     def watch(self, on_lost: Callable[[RedisLostError], None]) -> None:
         self._link.on_lost = on_lost
 
+    async def _republish(
+        self, finished: Iterable[tuple[int, str, Status]], shown_redis: str
+    ) -> None:
+        """Record the log's final rooms again (fleet.republish), after a first heartbeat, and
+        with the heartbeat going: a run started meanwhile sees this one, or started before
+        these stamps. A Redis that fails meanwhile is a refusal (exit 2): nothing was sent."""
+        try:
+            await self._write_beat()
+            self._heartbeat.start()
+            rooms = await self._claims.republish(finished, self._sdkappids)
+        except (RedisError, OSError) as exc:
+            raise UsageError(
+                f"cannot use Redis at {shown_redis} ({reason(exc)}) to record again the rooms "
+                "final in the results log: nothing was sent; run the same command again once "
+                "Redis answers"
+            ) from None
+        self._log.info("ledger_republished", rooms=rooms, ledger=self._claims.ledger)
+
     def _tell(self) -> None:
         """What sharing did, in one event at the end: for the review after the incident."""
         self._log.info(
@@ -155,6 +183,10 @@ class RedisSharing:
 
     async def _beat(self) -> None:
         """Say that this run is alive, and on which apps (every HEARTBEAT seconds)."""
+        with contextlib.suppress(RedisError, OSError):  # the link's callers see the loss
+            await self._write_beat()
+
+    async def _write_beat(self) -> None:
         beat = {
             "runner": self._link.runner,
             "host": socket.gethostname(),
@@ -165,11 +197,10 @@ class RedisSharing:
             "apps": list(self._sdkappids),
             "seen": round(time.time(), 3),
         }
-        with contextlib.suppress(RedisError, OSError):  # the link's callers see the loss
-            async with self._link.redis.pipeline(transaction=False) as pipe:
-                pipe.set(keys.RUNNERS + self._link.runner, json.dumps(beat), px=HEARTBEAT_TTL_MS)
-                pipe.sadd(keys.APPS, *self._sdkappids)
-                await pipe.execute()
+        async with self._link.redis.pipeline(transaction=False) as pipe:
+            pipe.set(keys.RUNNERS + self._link.runner, json.dumps(beat), px=HEARTBEAT_TTL_MS)
+            pipe.sadd(keys.APPS, *self._sdkappids)
+            await pipe.execute()
 
 
 async def _beats(link: Link) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from resumer.errors import UsageError
@@ -75,6 +75,24 @@ def final_rooms_in(lines: Iterable[bytes]) -> FinalRooms:
         else:
             rooms.discard(tag(sdkappid), room_id)  # e.g. ok, then gave_up later: do it again
     return FinalRooms(rooms=rooms, skipped_lines=skipped)
+
+
+def final_records_in(
+    lines: Iterable[bytes], final: Callable[[int | None, str], bool]
+) -> Iterator[tuple[int, str, Status]]:
+    """The (sdkappid, room_id, status) of each final record of a room that `final` (the log's
+    `FinalRooms`, read before) holds final, in the log's order, one line at a time.
+
+    A room final, then done again and final again, comes twice, its last status last. Records
+    that name no app are left out: they were never claimed on Redis.
+    """
+    for line in lines:
+        record = parse_record(line) if line.strip() else None
+        if record is None:
+            continue
+        sdkappid, room_id, status = record
+        if sdkappid is not None and status.is_final and final(sdkappid, room_id):
+            yield sdkappid, room_id, status
 
 
 def parse_record(line: bytes) -> tuple[int | None, str, Status] | None:

@@ -14,11 +14,12 @@ import os
 import select
 import stat
 import sys
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import BinaryIO, Self, TextIO
 
 from resumer.errors import ResultsLogError, UsageError
-from resumer.records import Result
+from resumer.records import Result, Status
 from resumer.results.files import (
     FileId,
     cannot_write,
@@ -28,7 +29,7 @@ from resumer.results.files import (
     regular_id,
     standard_streams,
 )
-from resumer.results.resume import FinalRooms, final_rooms_in, has_records_in
+from resumer.results.resume import FinalRooms, final_records_in, final_rooms_in, has_records_in
 from resumer.results.schema import ascii_line, line_bytes
 from resumer.streams import discard
 
@@ -172,6 +173,14 @@ class ResultsWriter:
         """The rooms already final in the log file, read through the locked descriptor."""
         with self._reader() as stream:
             return final_rooms_in(stream)
+
+    def final_records(
+        self, final: Callable[[int | None, str], bool]
+    ) -> Iterator[tuple[int, str, Status]]:
+        """`resume.final_records_in` over the log file, read through the locked descriptor
+        when iterated; to be read to its end before the run writes (they share the offset)."""
+        with self._reader() as stream:
+            yield from final_records_in(stream, final)
 
     def close(self) -> None:
         """Sync and close a file (releasing its lock); stdout stays open. Twice is harmless."""

@@ -8,7 +8,7 @@ import pytest
 
 from resumer.errors import UsageError
 from resumer.records import Result, Status
-from resumer.results.resume import FinalRooms, has_records, read_final
+from resumer.results.resume import FinalRooms, final_records_in, has_records, read_final
 from resumer.results.schema import to_line
 
 
@@ -85,3 +85,31 @@ def test_reading_a_directory_is_a_usage_error(tmp_path: Path) -> None:
         read_final(str(tmp_path))
     with pytest.raises(UsageError, match="it is a directory"):
         has_records(str(tmp_path))
+
+
+def test_the_final_records_of_rooms_final_at_the_end_come_in_the_logs_order(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "results.jsonl"
+    _log(
+        path,
+        _result("ok-then-gave-up"),
+        _result("ok-then-gave-up", Status.GAVE_UP),
+        _result("rejected-then-aborted-then-ok", Status.REJECTED),
+        _result("rejected-then-aborted-then-ok", Status.ABORTED),
+        _result("rejected-then-aborted-then-ok"),
+        _result("invalid", Status.INVALID),
+        _result("no-app", sdkappid=None),
+        _result("other-app", sdkappid=1400000002),
+    )
+    with path.open("ab") as log:
+        log.write(b'{"room_id": "torn", "sta\n')
+    final = read_final(str(path))
+    with path.open("rb") as lines:
+        records = list(final_records_in(lines, final.contains))
+    assert records == [
+        (1400000001, "rejected-then-aborted-then-ok", Status.REJECTED),
+        (1400000001, "rejected-then-aborted-then-ok", Status.OK),
+        (1400000001, "invalid", Status.INVALID),
+        (1400000002, "other-app", Status.OK),
+    ]

@@ -239,3 +239,16 @@ def test_the_log_is_read_back_through_the_locked_descriptor(tmp_path: Path) -> N
         writer.write(_result("b"))  # reading did not move where the next line goes
         assert writer.final_rooms().count == 2
     assert path.read_text().count("\n") == 3
+
+
+def test_the_final_records_are_read_back_through_the_locked_descriptor(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    _log(path, _result("a"), _result("b", Status.GAVE_UP), _result("c", Status.REJECTED))
+    with ResultsWriter.open(str(path)) as writer:
+        records = writer.final_records(writer.final_rooms().contains)
+        assert [(room, status) for _, room, status in records] == [
+            ("a", Status.OK),
+            ("c", Status.REJECTED),
+        ]
+        writer.write(_result("b"))
+    assert path.read_text().count("\n") == 4
