@@ -153,7 +153,10 @@ def _sharing(
     from resumer.fleet.sharing import RedisSharing  # noqa: PLC0415  (redis-py is an extra)
 
     return RedisSharing.open(
-        config.sharing, sdkappids=[a.sdkappid for a in config.apps], finished=finished
+        config.sharing,
+        sdkappids=[a.sdkappid for a in config.apps],
+        finished=finished,
+        request_timeout=config.timeout,
     )
 
 

@@ -82,10 +82,20 @@ from resumer.records import Result, Status
 from resumer.timing import Clock, Sleep
 
 LEASE_TTL = 10.0  # seconds a lease lives unless renewed: how long a dead runner's rooms stay BUSY
+FRESH_SHARE = 0.3  # of a lease's TTL, the least time it stays fresh after a renewal
 FRESH_MARGIN = 1.0  # seconds a lease must outlive a request sent now, beyond its timeout
 RENEW_SHARE = 4  # renewals per lease TTL: a lease outlives three late or failed renewals
 UNNAMED = "-"  # the overlap ledger: every run writes it, and honours it since its start
 OVERLAP_TTL = 86400.0  # seconds "-" keeps its entries: they matter only while runs overlap
+
+
+def lease_ttl_for(timeout: float) -> float:
+    """The TTL of a run's leases: LEASE_TTL, or longer for a long request `timeout`, so a lease
+    renewed just now stays `fresh` for FRESH_SHARE of it (more than a renewal period) past the
+    request's timeout and FRESH_MARGIN: with a TTL that the timeout used up, no room could ever
+    be sent."""
+    return max(LEASE_TTL, (timeout + FRESH_MARGIN) / (1 - FRESH_SHARE))
+
 
 _HOLDS = (Hold.LEASED, Hold.BUSY, Hold.FINAL)  # claim.lua's answers, in its numbering
 _WIPED = 3  # claim.lua: the app's generation is gone or another (see fleet.generation)

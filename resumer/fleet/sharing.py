@@ -16,12 +16,13 @@ from typing import Any
 import structlog
 from redis.exceptions import RedisError
 
+from resumer.config.model import DEFAULT_TIMEOUT
 from resumer.config.sharing import SharingConfig
 from resumer.engine.sharing import Budget, Claim, Hold
 from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
 from resumer.fleet.budget import SharedPacer, asked_member
-from resumer.fleet.claims import OVERLAP_TTL, RoomClaims
+from resumer.fleet.claims import OVERLAP_TTL, RoomClaims, lease_ttl_for
 from resumer.fleet.generation import UNVERSIONED, Generations, meet, refuse_other_protocols
 from resumer.fleet.keys import PROTOCOL
 from resumer.fleet.link import Link, reason, time_us
@@ -63,11 +64,13 @@ class RedisSharing:
         *,
         sdkappids: Sequence[int],
         finished: Iterable[tuple[int, str, Status]] | None = None,
+        request_timeout: float = DEFAULT_TIMEOUT,
     ) -> AsyncIterator[RedisSharing]:
         """Connect (one sentence and exit 2 if Redis does not answer), run, then let go.
 
         `finished`: with --resume, the final records of the results log, recorded again in
-        this run's ledgers before its first claim (fleet.republish).
+        this run's ledgers before its first claim (fleet.republish). `request_timeout`: the
+        run's, which its leases must outlive (claims.lease_ttl_for).
         """
         link = await Link.connect(
             settings.redis, shown_url=settings.shown_redis, limit=settings.redis_timeout
@@ -91,6 +94,7 @@ class RedisSharing:
                 ledger=settings.ledger,
                 ledger_ttl=settings.ledger_ttl if settings.ledger else OVERLAP_TTL,
                 since_us=since_us,
+                lease_ttl=lease_ttl_for(request_timeout),
                 generations=generations,
             )
             sharing = cls(

@@ -322,3 +322,13 @@ def test_runs_asking_different_rates_hold_the_app_to_the_lowest(tmp_path: Path) 
     assert app["line"] == 10.0
     assert sorted(app["asked"].values()) == [10.0, 20.0]
     assert "line 10/s (the lowest --rate of 2 runs)" in table.stdout
+
+
+def test_a_long_request_timeout_gets_leases_long_enough_to_send_on(tmp_path: Path) -> None:
+    with redis_server() as redis, SimThread(sim_config()) as sim:
+        with _runs(tmp_path, sim.url, redis.url, [room_lines(40)], "--timeout", "12") as runs:
+            _wait(runs, tmp_path)
+        stats = app_stats(sim.stats())
+    _each_room_done_once(stats, 40)
+    shared = _event(tmp_path / "stderr-0.txt", "redis_shared")
+    assert shared["confirmed"] == 0  # every lease fresh when its request left

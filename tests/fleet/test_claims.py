@@ -12,7 +12,14 @@ from structlog.testing import capture_logs
 from resumer.engine.sharing import Claim, Hold
 from resumer.errors import RedisLostError
 from resumer.fleet import keys
-from resumer.fleet.claims import FRESH_MARGIN, LEASE_TTL, UNNAMED, RoomClaims
+from resumer.fleet.claims import (
+    FRESH_MARGIN,
+    LEASE_TTL,
+    RENEW_SHARE,
+    UNNAMED,
+    RoomClaims,
+    lease_ttl_for,
+)
 from resumer.fleet.link import Link, time_us
 from resumer.records import Result, Status
 from resumer.timing import Sleep
@@ -383,3 +390,12 @@ async def test_a_lease_is_fresh_by_the_runs_own_clock_and_confirmed_once_it_is_n
     await run.renew()  # a renewal that got through makes the lease fresh again
     now[0] += LEASE_TTL - 6.0 - FRESH_MARGIN - 0.5
     assert run.fresh(APP, "mine", 6.0)
+
+
+@pytest.mark.parametrize("timeout", [0.5, 6.0, 9.0, 30.0])
+def test_a_lease_outlives_the_request_timeout_with_a_renewal_period_to_spare(
+    timeout: float,
+) -> None:
+    ttl = lease_ttl_for(timeout)
+    assert ttl >= LEASE_TTL
+    assert ttl - timeout - FRESH_MARGIN > ttl / RENEW_SHARE  # fresh past the next renewal
