@@ -1,12 +1,13 @@
 """One app's send slots from a GCRA on Redis, shared by every runner that names that Redis.
 
-The slots come from `reserve.lua`, one script call (one round trip) per grant, which also
-carries the leases the run is done with (fleet.giveback), in the
-reservation form: the script reads Redis's `TIME` (no host's clock matters), takes the app's
-shared rate, books `start = max(TAT, now)`, stores `TAT = start + 1/rate` and answers how long
-to wait. Every runner waits its turn in the order it asked, nobody polls, and the app's sends
-across the fleet stay 1/rate apart with a burst of one: after an idle spell the next slot is
-`now`, never a backlog. It refuses to book more than AHEAD into the future ("ask again in X"),
+The slots come from `reserve.lua`, one script call (one round trip) for up to BLOCK grants
+(as many as the app's workers wait for), which also carries the leases the run is done with
+(fleet.giveback), in the reservation form: the script reads Redis's `TIME` (no host's clock
+matters), takes the app's shared rate, books `start = max(TAT, now)` and the slots one interval
+after it that were asked for, stores `TAT` one interval after the last and answers how long to
+wait. Every runner waits its turn in the order it asked, nobody polls, and the app's sends across
+the fleet stay 1/rate apart with a burst of one: after an idle spell the next slot is `now`,
+never a backlog. It refuses to book more than AHEAD into the future ("ask again in X"),
 so a crowd of callers cannot fill the next minute with promises.
 
 The local side keeps what `pacer.Pacer` keeps, as a guard and for what is this runner's own:
@@ -72,6 +73,9 @@ from resumer.timing import Clock, Sleep
 
 EPOCH = 1_700_000_000  # Unix seconds (November 2023): the script's µs count from here, exactly
 AHEAD = 1.0  # seconds: the furthest ahead the script books a slot
+# Slots one booking takes at most: a round trip per four requests, and at 20/s a block spans
+# 0.2 s, so the fleet's runs still interleave finely and a rate cut reaches every run soon.
+BLOCK = 4
 KEEP = 2.0  # seconds of slots kept in `keys.sends`: a window and some
 TTL = 60.0  # seconds an app's keys outlive its last reservation
 LIVE = 10.0  # seconds a runner's --rate stays in the app's line after its last reservation
@@ -102,6 +106,8 @@ class Reservation:
     throttle: ThrottleAnswer
     cover: float  # the shared margin, as the seconds of arrival jitter J it covers: budget/(1+J)
     given: list[int] = dataclasses.field(default_factory=list)  # give_back's answers
+    count: int = 1  # slots booked, from `at` on
+    interval: int = 0  # µs between them
 
     @property
     def slot(self) -> int:
@@ -115,7 +121,7 @@ class Reservation:
 
     @classmethod
     def parse(cls, reply: object) -> Reservation:
-        if not isinstance(reply, list) or len(reply) != 7 or not isinstance(reply[6], list):
+        if not isinstance(reply, list) or len(reply) != 9 or not isinstance(reply[6], list):
             raise TypeError(f"unexpected reply from reserve.lua: {reply!r}")
         booked, now, at, rate, throttle, cover = (int(value) for value in reply[:6])
         return cls(
@@ -127,6 +133,8 @@ class Reservation:
             throttle=ThrottleAnswer(throttle),
             cover=cover / NS,
             given=[int(answer) for answer in reply[6]],
+            count=int(reply[7]),
+            interval=int(reply[8]),
         )
 
     @property
@@ -169,10 +177,12 @@ def reserve_args(
     unused: int = 0,
     generation: str = "",
     now: int | None = None,
+    count: int = 1,
 ) -> list[str]:
     """The script's ARGV (see reserve.lua) up to the leases it gives back: `caller` is the
     runner's name, `ended` is seconds ago the caller's first request ended (None: no news),
-    `generation` the app's as the caller met it ("": not checked); `now` (µs) is for tests."""
+    `generation` the app's as the caller met it ("": not checked); `now` (µs) is for tests;
+    `count` the slots wanted."""
     return [
         repr(budget),
         str(report),
@@ -181,6 +191,7 @@ def reserve_args(
         caller,
         generation,
         "" if now is None else str(now),
+        str(count),
     ]
 
 
@@ -219,6 +230,8 @@ class SharedPacer:
         self._clock = clock or asyncio.get_running_loop().time
         self._hard_line = AsyncLimiter(1, 1 / (budget * (1 - HARD_LINE_MARGIN)))
         self._turn = asyncio.Lock()  # one reservation at a time, in arrival order
+        self._queued = 0  # acquirers waiting for the turn: how many slots to book at once
+        self._stash: deque[tuple[int, float]] = deque()  # booked, not handed out: (µs, loop)
         self._contact = asyncio.Event()  # the app's first request is over: the rest may go
         self._ended: float | None = None  # when the first request ended, for the next booking
         self._report = 0  # the slot of a throttled send, for the next reservation (0: none)
@@ -247,7 +260,12 @@ class SharedPacer:
 
     async def acquire(self) -> int:
         """Wait for the next slot; return its sequence number (for `throttled` and `done`)."""
-        async with self._turn:
+        self._queued += 1
+        try:
+            await self._turn.acquire()
+        finally:
+            self._queued -= 1
+        try:
             if self._granted and not self._contact.is_set():
                 await self._contact.wait()  # the first request goes alone
             while True:
@@ -264,11 +282,18 @@ class SharedPacer:
             self._granted += 1
             self._slots[self._granted % RING] = slot
             return self._granted
+        finally:
+            self._turn.release()
 
     async def _book(self) -> tuple[int, float]:
-        """A booked slot (Redis µs) and when it comes on the loop's clock."""
+        """A booked slot (Redis µs) and when it comes on the loop's clock: the next one of the
+        last booking's block, or the first of a new booking."""
+        if self._stash:
+            return self._stash.popleft()
         while True:
-            reservation = await self._reserve()
+            # Alone until the first request is over; then a slot for each acquirer waiting.
+            count = min(BLOCK, 1 + self._queued) if self._contact.is_set() else 1
+            reservation = await self._reserve(count)
             if reservation.wiped:  # the run stops: the app's nap raises
                 if self._generations is not None:
                     self._generations.wiped(self.sdkappid)
@@ -276,6 +301,11 @@ class SharedPacer:
                 continue
             ready = self._local(reservation)
             if reservation.booked:
+                step = reservation.interval / US
+                for n in range(1, reservation.count):
+                    self._stash.append(
+                        (reservation.at + n * reservation.interval, ready + n * step)
+                    )
                 return reservation.slot, ready
             await self._sleep(max(0.0, ready - self._clock()))
 
@@ -295,7 +325,7 @@ class SharedPacer:
         self._offsets.append(self._clock() - reservation.now / US)
         return max(reservation.at / US + min(self._offsets), self._asked_at + reservation.wait)
 
-    async def _reserve(self) -> Reservation:
+    async def _reserve(self, count: int = 1) -> Reservation:
         """One script call, carrying the pending report and leases; adopt what it says."""
         now = self._clock()
         report, ended, unused = self._report, self._ended, self._unused
@@ -307,6 +337,7 @@ class SharedPacer:
                 ended=None if ended is None else now - ended,
                 unused=unused,
                 generation="" if self._generations is None else self._generations.of(self.sdkappid),
+                count=count,
             )
         ]
         keys_: list[str] = self._keys

@@ -1,5 +1,5 @@
 
--- One send slot of one app, from the GCRA (burst of one) that every runner on this Redis shares;
+-- Send slots of one app, from the GCRA (burst of one) that every runner on this Redis shares;
 -- resumer/fleet/budget.py explains the why. The dollar-sign names are filled in from resumer's
 -- constants when the script is loaded, so the Python and the Lua arithmetic cannot drift apart.
 -- It begins with giveback.lua: a booking carries the leases the caller is done with.
@@ -18,16 +18,17 @@
 --       5 caller (the runner's name)
 --       6 the app's generation as the caller met it at its start (KEYS[5]; "": not checked)
 --       7 now (µs; "" in runs, which read Redis's clock, never a host's; a time in tests)
---       then, only with leases to give back, give_back's ARGV from 8
+--       8 count (slots wanted: consecutive ones, one interval apart, as many as fit in AHEAD)
+--       then, only with leases to give back, give_back's ARGV from 9
 -- Reply (integers only: Lua numbers reach the client truncated):
 --       {booked (1: at the slot `at`; 0: nothing booked, ask again at `at`; -1: the generation
 --        is gone or another: Redis lost the shared state, nothing booked or given back), now µs,
---        at µs, rate in µrequests/s, verdict, the shared margin's cover in ns, give_back's
---        answers}
+--        at µs (the first slot), rate in µrequests/s, verdict, the shared margin's cover in ns,
+--        give_back's answers, slots booked, the interval between them in µs}
 
 local tat_key, sends_key, rate_key, asked_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if ARGV[6] ~= '' then
-    if redis.call('GET', KEYS[5]) ~= ARGV[6] then return {-1, 0, 0, 0, 0, 0, {}} end
+    if redis.call('GET', KEYS[5]) ~= ARGV[6] then return {-1, 0, 0, 0, 0, 0, {}, 0, 0} end
     redis.call('PEXPIRE', KEYS[5], $GENERATION_TTL_MS)
 end
 local report = tonumber(ARGV[2])
@@ -45,7 +46,7 @@ local function us(value) return string.format('%d', value) end
 
 -- The leases the caller is done with, stamped as release.lua stamps them (Unix µs).
 local given = {}
-if #KEYS > 5 then given = give_back(6, 8, us(now + $EPOCH * 1000000)) end
+if #KEYS > 5 then given = give_back(6, 9, us(now + $EPOCH * 1000000)) end
 
 -- The app's line: the lowest rate any runner asked for in its calls of the last LIVE seconds,
 -- the caller's included. An operator who lowered --rate to leave room for the app's other
@@ -150,9 +151,16 @@ local start = math.max(tat, now)
 local ended = tonumber(ARGV[3])
 if ended >= 0 then start = math.max(start, now - ended + interval) end
 local booked = start - now <= $AHEAD_US
+local n_slots = 0
 if booked then
-    tat = start + interval
-    redis.call('ZADD', sends_key, us(start), us(start))
+    n_slots = math.min(tonumber(ARGV[8]), math.floor(($AHEAD_US - (start - now)) / interval) + 1)
+    local slots = {}
+    for i = 0, n_slots - 1 do
+        slots[#slots + 1] = us(start + i * interval)
+        slots[#slots + 1] = slots[#slots]
+    end
+    tat = start + n_slots * interval
+    redis.call('ZADD', sends_key, unpack(slots))
     redis.call('ZREMRANGEBYSCORE', sends_key, '-inf', '(' .. us(now - $KEEP_US))
     redis.call('PEXPIRE', sends_key, $TTL_MS)
 end
@@ -164,6 +172,6 @@ local rate_u = math.floor(rate * 1000000)
 local cover_ns = math.floor(jitter() * 1000000000 + 0.5)
 if not booked then
     -- Too far ahead: a crowd of callers must not book the future; ask again when it is not.
-    return {0, now, start - $AHEAD_US, rate_u, verdict, cover_ns, given}
+    return {0, now, start - $AHEAD_US, rate_u, verdict, cover_ns, given, 0, interval}
 end
-return {1, now, start, rate_u, verdict, cover_ns, given}
+return {1, now, start, rate_u, verdict, cover_ns, given, n_slots, interval}

@@ -14,7 +14,7 @@ import pytest
 
 from resumer.errors import RedisLostError
 from resumer.fleet import keys
-from resumer.fleet.budget import EPOCH, LATE, US, SharedPacer
+from resumer.fleet.budget import BLOCK, EPOCH, LATE, US, SharedPacer
 from resumer.fleet.link import Link, time_us
 from resumer.pace.pacing import LEAST_COVER, STEP
 from tests.support.servers import RedisServer
@@ -219,3 +219,25 @@ async def test_a_full_window_of_the_fleets_own_sends_widens_the_fleets_margin(
     assert two.widenings == 0
     assert two.margin == pytest.approx(wider, abs=1e-6)
     assert two.rate == pytest.approx(one.rate, abs=1e-3)
+
+
+async def test_acquirers_waiting_together_take_a_block_of_slots_from_one_booking(
+    links: list[Link],
+) -> None:
+    pacer = SharedPacer(links[0], APP, budget=BUDGET, sleep=asyncio.sleep)
+    clock = asyncio.get_running_loop().time
+    granted: list[float] = []
+
+    async def worker() -> None:
+        while len(granted) < 25:
+            grant = await pacer.acquire()
+            granted.append(clock())
+            pacer.done(grant)
+
+    await asyncio.gather(*(worker() for _ in range(6)))
+    # The first alone, then a block of BLOCK slots for the workers waiting (more calls only
+    # for slots given up, woken too late: none on a quiet machine).
+    assert pacer.calls <= 1 + -(-(len(granted) - 1) // BLOCK) + pacer.missed
+    assert most_in_a_second(granted) <= 20
+    slots = [pacer._slots[g % len(pacer._slots)] for g in range(2, len(granted) + 1)]
+    assert all(b - a >= round(INTERVAL * US) - 1 for a, b in pairwise(slots))
