@@ -36,6 +36,7 @@ OK_RATE_TARGET = 19.0  # ok answers per second, three runs together
 TWICE_TARGET = 8  # rooms sent twice after a run is killed: what it had in flight
 TRIPS_TARGET = 1.5  # Redis round trips per request sent, three overlapping runs
 CPU_RATIO_TARGET = 1.25  # client CPU per request with --redis, × without (one runner)
+COST_PAIRS = 3  # runs of each of the two, in turn: the median of each is compared
 
 
 def overlapping(rooms: Sequence[str]) -> list[list[str]]:
@@ -114,8 +115,17 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
     per_app = _per_app(apps, plan.fleet_rooms_per_app)
     parts["apps"] = _part(ws, "apps", per_app, apps=apps, shared=True)
     everything = [per_app[-1]]  # one runner, every room of every app
-    parts["cost_alone"] = _part(ws, "cost-alone", everything, apps=apps, shared=False)
-    parts["cost_shared"] = _part(ws, "cost-redis", everything, apps=apps, shared=True)
+    # CPU per request of one run varies by a tenth or more from run to run on a shared
+    # machine: the two are run in turn COST_PAIRS times, and each row is its median run.
+    pairs = [
+        (
+            _part(ws, f"cost-alone-{n}", everything, apps=apps, shared=False),
+            _part(ws, f"cost-redis-{n}", everything, apps=apps, shared=True),
+        )
+        for n in range(COST_PAIRS)
+    ]
+    parts["cost_alone"] = _median([alone for alone, _ in pairs])
+    parts["cost_shared"] = _median([shared for _, shared in pairs])
     for name, figures in parts.items():
         print(_line(name, figures), flush=True)
     shared, killed = parts["shared"], parts["killed"]
@@ -132,6 +142,7 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
         "planned_rate": PACE,
         "load_average": [round(x, 2) for x in load_before + os.getloadavg()],
         "parts": parts,
+        "cost_pairs": COST_PAIRS,
         "cpu_ratio": round(parts["cost_shared"]["client_cpu_ms_per_request"] / base, 3),
         "meets": {
             "shared: rooms_not_ok==0": shared["rooms_not_ok"] == 0,
@@ -215,11 +226,34 @@ def render(f: dict[str, Any]) -> str:
             table(COST_HEADER, _cost_rows(f)),
             "",
             f"With `--redis`, client CPU per request is {f['cpu_ratio']} × that without "
-            f"(one runner, {f['apps']} apps). Targets: "
+            f"(one runner, {f['apps']} apps{_pairs(f)}). Targets: "
             + "; ".join(f"{k}: {cell(v)}" for k, v in meets.items())
             + f". Load average (1, 5, 15 min) before and after: {load(f['load_average'])}.",
         ]
     )
+
+
+def _pairs(f: dict[str, Any]) -> str:
+    """How the two runs over every app were compared, when they ran more than once."""
+    pairs = f.get("cost_pairs", 1)
+    if pairs == 1:
+        return ""
+    runs = [
+        ", ".join(str(x) for x in f["parts"][name]["client_cpu_ms_per_request_runs"])
+        for name in ("cost_alone", "cost_shared")
+    ]
+    return (
+        f"; each ran {pairs} times, in turn, and each row is its median run: ms per request "
+        f"without {runs[0]}, with {runs[1]}"
+    )
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median client CPU per request, with every run's figure beside it."""
+    ranked = sorted(runs, key=lambda run: run["client_cpu_ms_per_request"])
+    return ranked[len(ranked) // 2] | {
+        "client_cpu_ms_per_request_runs": [r["client_cpu_ms_per_request"] for r in runs]
+    }
 
 
 def _pct(part: dict[str, Any]) -> str:
