@@ -8,8 +8,9 @@ what Redis did from its own statistics (`redis_use`).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from bench.harness import arrivals
 from bench.harness.observe import write_profile
 from bench.harness.plan import PACE
 from bench.harness.redis_use import RedisUse, told
-from bench.harness.servers import redis_server
+from bench.harness.servers import RedisServer, free_port, redis_server, tls_files, tls_flags
 from bench.harness.sim import Sim
 from bench.harness.tools import BenchApp, ToolRun, run_resumer
 from resumer.records import Status
@@ -108,18 +109,20 @@ def part(
     shared: bool,
     ledger: str | None,
     kill_after: float | None = None,
+    tls: bool = False,
 ) -> dict[str, Any]:
     """Run the lists at once against a fresh simulator of `profile` and a fresh redis-server
-    (over it if `shared`, with `--ledger` if `ledger`) and gather what every side saw.
+    (over it if `shared`, with `--ledger` if `ledger`; through `rediss://` if `tls`) and gather
+    what every side saw.
 
     `apps`: those of `profile`, each run with all of them (default: the demo app alone).
     """
     tool_apps = list(apps) if apps is not None else [BenchApp()]
     with (
-        redis_server() as server,
+        _redis(folder, tls=tls) as (server, url),
         Sim(write_profile(folder, profile), log=folder / "sim.log") as sim,
     ):
-        extra = ["--redis", server.url, *(["--ledger", ledger] if ledger else [])]
+        extra = ["--redis", url, *(["--ledger", ledger] if ledger else [])]
         use = RedisUse(server.url)
         use.reset()
         runs, wall = together(
@@ -171,6 +174,20 @@ def part(
     if apps is not None:
         figures["apps"] = {str(k): v for k, v in per_app.items()}
     return figures
+
+
+@contextmanager
+def _redis(folder: Path, *, tls: bool) -> Iterator[tuple[RedisServer, str]]:
+    """A fresh redis-server and the URL the runs name it by: plain, or `rediss://` verified
+    with a CA of its own (its plain port stays open for the bench's own INFO)."""
+    if not tls:
+        with redis_server() as server:
+            yield server, server.url
+        return
+    files = tls_files(_dir(folder / "certs"))
+    port = free_port()
+    with redis_server(tls_flags(files, port)) as server:
+        yield server, f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={files['ca']}"
 
 
 def _app(stats: dict[str, Any], times: list[float], kinds: list[str]) -> dict[str, Any]:

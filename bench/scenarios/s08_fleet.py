@@ -36,6 +36,7 @@ OK_RATE_TARGET = 19.0  # ok answers per second, three runs together
 TWICE_TARGET = 8  # rooms sent twice after a run is killed: what it had in flight
 TRIPS_TARGET = 1.5  # Redis round trips per request sent, three overlapping runs
 CPU_RATIO_TARGET = 1.25  # client CPU per request with --redis, × without (one runner)
+TLS_RATE_TARGET = 0.95 * BUDGET  # ok answers per second, one run through rediss://
 COST_PAIRS = 3  # runs of each of the two, in turn: the median of each is compared
 
 
@@ -66,8 +67,10 @@ def _part(
     apps: Sequence[BenchApp] | None = None,
     shared: bool,
     kill_after: float | None = None,
+    tls: bool = False,
 ) -> dict[str, Any]:
-    """One part: the lists at once, over Redis and the ledger if `shared`."""
+    """One part: the lists at once, over Redis and the ledger if `shared` (`rediss://` if
+    `tls`)."""
     folder = ws.dir(f"fleet/{name}")
     profile = _profile(apps)
     return part(
@@ -78,6 +81,7 @@ def _part(
         shared=shared,
         ledger=LEDGER,
         kill_after=kill_after,
+        tls=tls,
     )
 
 
@@ -124,6 +128,9 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
         )
         for n in range(COST_PAIRS)
     ]
+    one = [_one_app(room_ids(plan.fleet_rooms))]
+    parts["plain"] = _part(ws, "plain", one, shared=True)
+    parts["tls"] = _part(ws, "tls", one, shared=True, tls=True)
     parts["cost_alone"] = _median([alone for alone, _ in pairs])
     parts["cost_shared"] = _median([shared for _, shared in pairs])
     for name, figures in parts.items():
@@ -163,6 +170,7 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
                 "client_cpu_ms_per_request"
             ]
             <= CPU_RATIO_TARGET * base,
+            f"tls: ok_rate>={TLS_RATE_TARGET}": parts["tls"]["ok_rate"] >= TLS_RATE_TARGET,
         },
     }
 
@@ -228,8 +236,22 @@ def render(f: dict[str, Any]) -> str:
             f"With `--redis`, client CPU per request is {f['cpu_ratio']} × that without "
             f"(one runner, {f['apps']} apps{_pairs(f)}). Targets: "
             + "; ".join(f"{k}: {cell(v)}" for k, v in meets.items())
-            + f". Load average (1, 5, 15 min) before and after: {load(f['load_average'])}.",
+            + f".{_tls(f)} Load average (1, 5, 15 min) before and after: "
+            f"{load(f['load_average'])}.",
         ]
+    )
+
+
+def _tls(f: dict[str, Any]) -> str:
+    """What `rediss://` costs a run beside `redis://`, when the report has both."""
+    if "tls" not in f["parts"]:
+        return ""
+    tls, plain = f["parts"]["tls"], f["parts"]["plain"]
+    ratio = tls["client_cpu_ms_per_request"] / max(plain["client_cpu_ms_per_request"], 1e-9)
+    return (
+        f" Through `rediss://` one run kept {tls['ok_rate']} ok answers/s "
+        f"({tls['ok_rate'] / BUDGET:.3f} of {BUDGET:g}/s; {plain['ok_rate']} through "
+        f"`redis://`), at {ratio:.2f} × the client CPU per request."
     )
 
 
@@ -334,9 +356,13 @@ def _cost_rows(f: dict[str, Any]) -> list[list[object]]:
         "shared": "3 runs, 1 app, overlapping, `--redis`",
         "killed": "3 runs, 1 app, one killed, `--redis`",
         "apps": f"3 runs, {f['apps']} apps, `--redis`",
+        "plain": "1 run, 1 app, `redis://`",
+        "tls": "1 run, 1 app, `rediss://` (a CA of its own)",
     }
     rows: list[list[object]] = []
     for key, name in names.items():
+        if key not in f["parts"]:
+            continue  # a report from before the part existed
         p = f["parts"][key]
         r = p["redis"]
         if r is None:
