@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 from urllib.parse import urlsplit
 
 from resumer.records import Reply
@@ -198,7 +199,7 @@ def _envelope(body: bytes) -> tuple[int, str, str] | str:
     if len(body) > MAX_BODY_BYTES:
         return f"not the API's JSON envelope (over {MAX_BODY_BYTES} bytes)"
     try:
-        data = json.loads(body)
+        data = _loads(body)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError both
         what = "empty" if not body.strip() else "not JSON"
         return f"not the API's JSON envelope ({what})"
@@ -217,6 +218,27 @@ def _envelope(body: bytes) -> tuple[int, str, str] | str:
         printable(info, MAX_INFO_CHARS) if isinstance(info, str) else "",
         printable(request_id, MAX_ID_CHARS) if isinstance(request_id, str) else "",
     )
+
+
+# json's C scanner, (text, index) -> (value, end); typeshed does not list the attribute
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_JSON_SPACE = " \t\n\r"
+
+
+def _loads(body: bytes) -> Any:
+    """`json.loads(body)`; for an object in UTF-8 (every envelope), without json's Python layers
+    (encoding sniffing, `decode`, `raw_decode`): the C scanner, as json.loads would call it."""
+    # json.loads reads a body as UTF-8 unless a NUL byte among the first two says UTF-16/32
+    if body[:1] == b"{" and body[1:2] != b"\x00":
+        try:
+            text = body.decode("utf-8", "surrogatepass")
+            data, end = _SCAN(text, 0)
+        except (ValueError, StopIteration):
+            pass  # not JSON: json.loads says so as it always does
+        else:
+            if end == len(text) or not text[end:].strip(_JSON_SPACE):
+                return data
+    return json.loads(body)
 
 
 # Characters shown as escapes: control characters (C0 with ESC, DEL, C1), format characters

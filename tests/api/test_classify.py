@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from resumer.api import classify as classify_module
 from resumer.api.classify import (
     FATAL_CAUSES,
     MAX_BODY_BYTES,
@@ -284,3 +285,31 @@ def test_config_overrides_move_a_code_into_another_class() -> None:
     assert "[codes]" in fatal_cause(fatal)
     assert classify(envelope(0), {0: Action.REJECT}).action is Action.OK  # success stays success
     assert classify(envelope(100004)).action is Action.REJECT  # no overrides: the defaults
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"ErrorCode":0,"ErrorInfo":"","RequestId":"Id-1"}',
+        b'{"ErrorCode": 70009, "ErrorInfo": "\\u4e2d\\ud800"} \r\n\t',  # a lone surrogate escape
+        '{"ErrorCode":0,"ErrorInfo":"中文"}'.encode(),
+        '{"ErrorCode":0}'.encode("utf-16-le"),  # json.loads sniffs UTF-16 and UTF-32
+        '{"ErrorCode":0}'.encode("utf-32-le"),
+        b'\xef\xbb\xbf{"ErrorCode":0}',  # a UTF-8 byte order mark: refused
+        b'{"ErrorCode":0}{"ErrorCode":1}',  # extra data
+        b'{"ErrorCode":0} x',
+        b'{"ErrorInfo":"\xff"}',  # not UTF-8
+        b'{"ErrorCode":NaN}',
+        b'{"ErrorCode":',
+        b"{",
+        b"{}",
+        b' {"ErrorCode":0}',
+    ],
+)
+def test_a_body_is_read_as_json_loads_reads_it(
+    body: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reply = Reply(http_status=200, body=body)
+    verdict = classify(reply)  # the C scanner for an object in UTF-8, json.loads otherwise
+    monkeypatch.setattr(classify_module, "_loads", json.loads)
+    assert verdict == classify(reply)
