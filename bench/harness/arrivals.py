@@ -49,6 +49,16 @@ def max_in_window(times: Sequence[float], span: float = 1.0) -> int:
     return best
 
 
+def windows_over(times: Sequence[float], budget: int, span: float = 1.0) -> int:
+    """How many windows of `span` seconds hold more than `budget` arrivals (times sorted).
+
+    Each such window is counted once, by its last arrival: arrival i closes one when the
+    budget-th arrival before it came less than `span` earlier (the half-open windows of
+    `max_in_window`), so a burst of 22 in a second counts 2, a lone 21st counts 1.
+    """
+    return sum(1 for i in range(budget, len(times)) if times[i - budget] > times[i] - span)
+
+
 def count_between(times: Sequence[float], start: float, end: float) -> int:
     """Arrivals in [start, end)."""
     return sum(1 for t in times if start <= t < end)

@@ -11,9 +11,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bench.harness.arrivals import ACCEPTED
+from bench.harness.arrivals import ACCEPTED, windows_over
 from bench.harness.observe import write_profile
-from bench.harness.plan import PACE, Workspace, room_ids
+from bench.harness.plan import BUDGET, PACE, Workspace, room_ids
 from bench.harness.sim import Sim
 from bench.harness.tools import bench_apps, run_resumer
 
@@ -85,6 +85,12 @@ def step(
         "rooms_not_ok": run.rooms_not_ok,
         "code_100422": sum(int(s["by_code"].get("100422", 0)) for s in per_app),
         "max_arrivals_1s": max((int(s["max_arrivals_1s"]) for s in per_app), default=0),
+        # per app (only those with any): the 1 s windows that held more than the budget
+        "windows_over_budget_1s": {
+            str(a.sdkappid): over
+            for a, (times, _) in zip(apps, arrivals, strict=True)
+            if (over := windows_over(sorted(times), BUDGET))
+        },
         "aggregate_rate": round(aggregate, 1),
         "ideal_rate": round(ideal, 1),
         "planned_rate_per_app": PACE,
