@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from types import TracebackType
 
 THRESHOLD = 10  # transient failures in a row that make an outage (½ s of them at 20/s)
 FIRST_PAUSE = 1.0  # seconds before the first probe
@@ -76,16 +77,19 @@ class OutageGate:
         self._probe = asyncio.Lock()  # held by the one request probing the API
         self.outages = 0
 
-    @asynccontextmanager
-    async def admission(self) -> AsyncIterator[bool]:
+    def admission(self) -> AbstractAsyncContextManager[bool]:
         """Wrap one request: free outside an outage, else wait to be the next probe.
 
         Yields True for the probe. A request admitted freely must look again once it has its
         send slot (`may_send`): an outage may have begun while it waited for the pacer.
         """
         if not self.state.active:
-            yield False
-            return
+            return _FREE  # nearly every request: no generator, no lock
+        return self._queued()
+
+    @asynccontextmanager
+    async def _queued(self) -> AsyncIterator[bool]:
+        """During an outage: wait to be the next probe, or go freely if it ended meanwhile."""
         await self._probe.acquire()
         if not self.state.active:  # it ended while this one queued: go at the paced rate
             self._probe.release()
@@ -113,3 +117,21 @@ class OutageGate:
         """Record any other reply; the outage's length if this ended one."""
         started = self.state.started
         return self._clock() - started if self.state.answered(sent_at) else None
+
+
+class _Free:
+    """The admission of a request outside an outage: nothing to wait for, not a probe."""
+
+    async def __aenter__(self) -> bool:
+        return False
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+_FREE = _Free()
