@@ -145,26 +145,30 @@ class Reservation:
 
 def reserve_source() -> str:
     """The script, its constants filled in from the Python ones it must agree with."""
-    return lua("giveback.lua") + lua(
-        "reserve.lua",
-        EPOCH=EPOCH,
-        BETA=repr(BETA),
-        SCALE=repr(SCALE),
-        MIN_RATE=repr(MIN_RATE),
-        WINDOW_S=repr(WINDOW),
-        WINDOW_US=round(WINDOW * US),
-        SKEW_US=round(SKEW * US),
-        AHEAD_US=round(AHEAD * US),
-        KEEP_US=round(KEEP * US),
-        TTL_MS=round(TTL * 1000),
-        GENERATION_TTL_MS=GENERATION_TTL_MS,
-        LIVE_US=round(LIVE * US),
-        LEAST_COVER=repr(LEAST_COVER),
-        WIDEST_COVER=repr(WIDEST_COVER),
-        STEP=repr(STEP),
-        NUDGE=repr(NUDGE),
-        QUIET=repr(QUIET),
-        SHRINK=repr(SHRINK),
+    return (
+        lua("ledger.lua")
+        + lua("giveback.lua")
+        + lua(
+            "reserve.lua",
+            EPOCH=EPOCH,
+            BETA=repr(BETA),
+            SCALE=repr(SCALE),
+            MIN_RATE=repr(MIN_RATE),
+            WINDOW_S=repr(WINDOW),
+            WINDOW_US=round(WINDOW * US),
+            SKEW_US=round(SKEW * US),
+            AHEAD_US=round(AHEAD * US),
+            KEEP_US=round(KEEP * US),
+            TTL_MS=round(TTL * 1000),
+            GENERATION_TTL_MS=GENERATION_TTL_MS,
+            LIVE_US=round(LIVE * US),
+            LEAST_COVER=repr(LEAST_COVER),
+            WIDEST_COVER=repr(WIDEST_COVER),
+            STEP=repr(STEP),
+            NUDGE=repr(NUDGE),
+            QUIET=repr(QUIET),
+            SHRINK=repr(SHRINK),
+        )
     )
 
 

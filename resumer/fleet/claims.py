@@ -225,22 +225,17 @@ class RoomClaims:
         if claim.hold is not Hold.LEASED:
             self._forget(sdkappid, room_id)
             self.stats.dropped += 1
-            if rechecked:  # as it should be: the other run's log holds the room final
-                self._log.info(
-                    "room_dropped",
-                    sdkappid=sdkappid,
-                    room_id=room_id,
-                    hold=claim.hold.value,
-                    hint="a run resumed beside this one holds it final in its results log",
-                )
-            else:
-                self._log.warning(
-                    "room_dropped",
-                    sdkappid=sdkappid,
-                    room_id=room_id,
-                    hold=claim.hold.value,
-                    hint="this run stood still past its lease; another run took the room over",
-                )
+            # Rechecked: as it should be, the other run's log holds the room final.
+            log = self._log.info if rechecked else self._log.warning
+            log(
+                "room_dropped",
+                sdkappid=sdkappid,
+                room_id=room_id,
+                hold=claim.hold.value,
+                hint="a run resumed beside this one holds it final in its results log"
+                if rechecked
+                else "this run stood still past its lease; another run took the room over",
+            )
         return claim.hold
 
     async def _claim_once(

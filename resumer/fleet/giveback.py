@@ -76,7 +76,7 @@ class GiveBacks:
         self._answered = answered
         self._failed = failed
         self._wait = wait
-        self._script = link.script(lua("giveback.lua") + lua("release.lua"))
+        self._script = link.script(lua("ledger.lua") + lua("giveback.lua") + lua("release.lua"))
         self._waiting: dict[int, list[GiveBack]] = {}
         self._naps: dict[int, Sleep] = {}  # the app's nap: its stop ends a wait for Redis
         self._timers: dict[int, asyncio.TimerHandle] = {}

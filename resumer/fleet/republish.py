@@ -46,7 +46,7 @@ async def republish(
 
     A Redis error is raised as it is: the caller says what it means (at the start, a refusal).
     """
-    script = link.script(lua("republish.lua"))
+    script = link.script(lua("ledger.lua") + lua("republish.lua"))
     apps = set(sdkappids)
     waiting: dict[int, list[str]] = {}  # sdkappid -> room, status, room, status, ...
     held = 0

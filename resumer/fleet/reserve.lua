@@ -2,7 +2,7 @@
 -- Send slots of one app, from the GCRA (burst of one) that every runner on this Redis shares;
 -- resumer/fleet/budget.py explains the why. The dollar-sign names are filled in from resumer's
 -- constants when the script is loaded, so the Python and the Lua arithmetic cannot drift apart.
--- It begins with giveback.lua: a booking carries the leases the caller is done with.
+-- It begins with ledger.lua and giveback.lua: a booking carries the leases the caller is done with.
 --
 -- KEYS: 1 tat (string: the earliest µs the next send may leave), 2 sends (zset of recent slots,
 --       µs), 3 rate (hash: the shared CUBIC state, rate_max and cut_at; the shared margin, as
