@@ -39,6 +39,7 @@ class Plan:
     fleet_kill_after: float  # seconds after its start
     fleet_apps: int  # three runners with every app of a config file
     fleet_rooms_per_app: int  # distinct rooms per app, over three overlapping lists
+    fleet_cost_pairs: int  # runs over every app without and with Redis, in turn: medians compared
     soak_apps: int  # scenario 9: this many apps at once, each for about soak_seconds
     soak_seconds: float
     seen_sizes: tuple[int, int]  # scenario 10: dry runs over this few and this many rooms
@@ -65,6 +66,7 @@ FULL = Plan(
     fleet_kill_after=8.0,
     fleet_apps=10,
     fleet_rooms_per_app=300,  # 15 s per app at 19.7/s
+    fleet_cost_pairs=3,  # CPU per request varies by a tenth from run to run: medians of three
     soak_apps=100,
     soak_seconds=300,  # 5,910 rooms per app, 591,000 in all
     seen_sizes=(10_000, 3_000_000),
@@ -91,6 +93,7 @@ SMOKE = Plan(
     fleet_kill_after=1.0,
     fleet_apps=2,
     fleet_rooms_per_app=12,
+    fleet_cost_pairs=1,
     soak_apps=3,
     soak_seconds=2,
     seen_sizes=(1_000, 10_000),

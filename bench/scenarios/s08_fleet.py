@@ -37,7 +37,6 @@ TWICE_TARGET = 8  # rooms sent twice after a run is killed: what it had in fligh
 TRIPS_TARGET = 1.5  # Redis round trips per request sent, three overlapping runs
 CPU_RATIO_TARGET = 1.25  # client CPU per request with --redis, × without (one runner)
 TLS_RATE_TARGET = 0.95 * BUDGET  # ok answers per second, one run through rediss://
-COST_PAIRS = 3  # runs of each of the two, in turn: the median of each is compared
 
 
 def overlapping(rooms: Sequence[str]) -> list[list[str]]:
@@ -120,13 +119,13 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
     parts["apps"] = _part(ws, "apps", per_app, apps=apps, shared=True)
     everything = [per_app[-1]]  # one runner, every room of every app
     # CPU per request of one run varies by a tenth or more from run to run on a shared
-    # machine: the two are run in turn COST_PAIRS times, and each row is its median run.
+    # machine: the two are run in turn, several times, and each row is its median run.
     pairs = [
         (
             _part(ws, f"cost-alone-{n}", everything, apps=apps, shared=False),
             _part(ws, f"cost-redis-{n}", everything, apps=apps, shared=True),
         )
-        for n in range(COST_PAIRS)
+        for n in range(plan.fleet_cost_pairs)
     ]
     one = [_one_app(room_ids(plan.fleet_rooms))]
     parts["plain"] = _part(ws, "plain", one, shared=True)
@@ -149,7 +148,7 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
         "planned_rate": PACE,
         "load_average": [round(x, 2) for x in load_before + os.getloadavg()],
         "parts": parts,
-        "cost_pairs": COST_PAIRS,
+        "cost_pairs": plan.fleet_cost_pairs,
         "cpu_ratio": round(parts["cost_shared"]["client_cpu_ms_per_request"] / base, 3),
         "meets": {
             "shared: rooms_not_ok==0": shared["rooms_not_ok"] == 0,

@@ -148,7 +148,9 @@ def test_the_smoke_run_reports_every_scenario_and_resumer_keeps_to_the_budget(
     assert all(run["max_accepted_1s"] <= BUDGET for run in jitter_runs)
     # Several runs, one budget: every part reports; shared, no room goes out twice or is lost
     parts = scenarios["fleet"]["parts"]
-    assert set(parts) == {"alone", "shared", "killed", "apps", "cost_alone", "cost_shared"}
+    assert set(parts) == {
+        *("alone", "shared", "killed", "apps", "plain", "tls", "cost_alone", "cost_shared")
+    }
     assert all(set(part) >= FLEET_PART_FIELDS for part in parts.values())
     shared = [part for part in parts.values() if part["redis"] is not None]
     assert all(part["redis"]["round_trips_per_request"] > 0 for part in shared)
