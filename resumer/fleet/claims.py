@@ -18,16 +18,10 @@ A release that cannot reach Redis (the run stopped, or Redis was lost past its t
 not raise into the worker: the record is in the local results log already; it is counted and
 the lease expires on its own.
 
-Renewal (`renew.lua`, one call per app every `renew_every` s) sets the PX of every lease this run
-holds back to `lease_ttl`, each only if it is still this run's, takes again one that is gone (it
-expired during a stall of Redis or of this run longer than the TTL) unless a ledger says the room
-is final meanwhile, and reports those another run holds or finished (`lease_lost`). Leases are
-renewed for as long as a room is held, while it waits for a send slot as while its request is out,
-so the TTL need not cover the longest wait plus the request timeout: it bounds only how long the
-rooms of a runner that died (SIGKILL, a lost host) stay BUSY. LEASE_TTL = 10 s with RENEW_EVERY =
-TTL/4 lets a lease survive three renewals in a row that were late or failed (a call gives up after
-link.SOCKET_TIMEOUT, 1 s; a loaded event loop may be late) and frees a dead runner's rooms 10 s
-after its last renewal.
+Renewal (fleet.leases) renews every lease this run holds, one call per app every `renew_every`
+s. LEASE_TTL = 10 s with RENEW_EVERY = TTL/4 lets a lease survive three renewals in a row that
+were late or failed (a call gives up after link.SOCKET_TIMEOUT, 1 s; a loaded event loop may be
+late) and frees a dead runner's rooms 10 s after its last renewal.
 
 Never a send on a lapsed lease: before each request the run asks `fresh`, from its own clock,
 whether the lease was set or renewed (the call that did it *left*) less than `lease_ttl` − the
@@ -75,6 +69,7 @@ from resumer.engine.sharing import Claim, Hold
 from resumer.fleet import keys
 from resumer.fleet.generation import GENERATION_TTL_MS, Generations
 from resumer.fleet.giveback import EXPIRED, RELEASED, GiveBack, GiveBacks
+from resumer.fleet.leases import Held, HeldLeases, ints
 from resumer.fleet.link import Link, lua, time_us
 from resumer.fleet.repeat import Repeat
 from resumer.fleet.republish import republish
@@ -125,15 +120,6 @@ class ClaimStats:
     give_back_calls: int = 0  # releases that went alone, no booking to carry them
 
 
-@dataclass(slots=True)
-class _Held:
-    value: bytes  # the lease's value as claimed: `TOKEN RUNNER`
-    sleep: Sleep  # the nap of the room's app, for its release
-    renewed: float  # loop clock when the call that last set or renewed it left
-    lost: bool = False  # renewal found it gone or another run's: not renewed, already reported
-    recheck: bool = False  # leased soon after a republish: claimed again before its request
-
-
 class RoomClaims:
     """One run's leases on rooms and its view of the ledger (see the module docstring)."""
 
@@ -166,7 +152,6 @@ class RoomClaims:
         self._lease_ttl_ms = str(max(1, round(lease_ttl * 1000)))
         self._renew_every = renew_every if renew_every is not None else lease_ttl / RENEW_SHARE
         self._claim = link.script(lua("claim.lua"))
-        self._renew = link.script(lua("renew.lua"))
         self.givebacks = GiveBacks(
             link,
             ledger=self._ledger,
@@ -177,7 +162,16 @@ class RoomClaims:
             failed=self._give_back_failed,
         )
         self._runner = link.runner.encode()
-        self._held: dict[int, dict[str, _Held]] = {}  # sdkappid -> room -> lease
+        self._leases = HeldLeases(
+            link,
+            ledger=self._ledger,
+            unnamed=UNNAMED,
+            named=self._named,
+            lease_ttl_ms=self._lease_ttl_ms,
+            since=self._since,
+            lost=lambda sdkappid, room_id: self._lost(sdkappid, room_id, "renewal"),
+            clock=self._clock,
+        )
         self._renewer = Repeat(
             self._renew_round,
             every=self._renew_every,
@@ -203,7 +197,7 @@ class RoomClaims:
 
     def fresh(self, sdkappid: int, room_id: str, timeout: float) -> bool:
         """The room's lease will outlive a request sent now and its `timeout`, for sure."""
-        held = self._held.get(sdkappid, {}).get(room_id)
+        held = self._leases.get(sdkappid, room_id)
         if held is None or held.lost or held.recheck:
             return False
         return self._clock() - held.renewed < self._lease_ttl - timeout - FRESH_MARGIN
@@ -215,7 +209,7 @@ class RoomClaims:
         republish, when a run resumed beside it may have republished the room since (a claim
         finds a ledger's FINAL before its own lease).
         """
-        held = self._held.get(sdkappid, {}).get(room_id)
+        held = self._leases.get(sdkappid, room_id)
         rechecked = held is not None and held.recheck
         if rechecked:
             self.stats.rechecked += 1
@@ -223,7 +217,7 @@ class RoomClaims:
             self.stats.confirmed += 1
         (claim,) = await self._claim_once(sdkappid, [room_id], sleep)
         if claim.hold is not Hold.LEASED:
-            self._forget(sdkappid, room_id)
+            self._leases.forget(sdkappid, room_id)
             self.stats.dropped += 1
             # Rechecked: as it should be, the other run's log holds the room final.
             log = self._log.info if rechecked else self._log.warning
@@ -267,39 +261,29 @@ class RoomClaims:
             self.stats.claim_calls += 1
             return await self._claim(keys=keys_, args=args, client=client)
 
-        while (answer := _ints(await self._link.call(call, sleep)))[0] == _WIPED:
+        while (answer := ints(await self._link.call(call, sleep)))[0] == _WIPED:
             if self._generations is not None:
                 self._generations.wiped(sdkappid)
             await sleep(WIPED_WAIT)  # the run stops: the app's nap raises
         if len(answer) != 2 * len(room_ids):
             raise TypeError(f"claim.lua answered {answer!r} for {len(room_ids)} rooms")
         claims: list[Claim] = []
-        held = self._held.setdefault(sdkappid, {})
         for room_id, code, token in zip(room_ids, answer[::2], answer[1::2], strict=True):
             hold = _HOLDS[code]
             if hold is Hold.LEASED:
                 value = b"%d %s" % (token, self._runner)
-                held[room_id] = _Held(value, sleep, left, recheck=recheck)
+                self._leases.put(sdkappid, room_id, Held(value, sleep, left, recheck=recheck))
                 claims.append(Claim(hold, token))
             else:
                 claims.append(Claim(hold))
-        if not held:
-            self._held.pop(sdkappid, None)
         return claims
-
-    def _forget(self, sdkappid: int, room_id: str) -> _Held | None:
-        rooms = self._held.get(sdkappid, {})
-        held = rooms.pop(room_id, None)
-        if not rooms:
-            self._held.pop(sdkappid, None)
-        return held
 
     def release(self, sdkappid: int, room_id: str, claim: Claim, result: Result | None) -> None:
         """The room's record is written: give the lease back (with the app's next booking),
         recording a final outcome."""
         if claim.hold is not Hold.LEASED:
             return
-        held = self._forget(sdkappid, room_id)
+        held = self._leases.forget(sdkappid, room_id)
         if held is None:
             return  # released before, or not claimed by this RoomClaims
         status = result.status.value if result is not None and result.status.is_final else ""
@@ -353,7 +337,7 @@ class RoomClaims:
     @property
     def held(self) -> int:
         """Rooms this run holds a lease on now (as far as it knows: lost ones are not counted)."""
-        return sum(not h.lost for rooms in self._held.values() for h in rooms.values())
+        return self._leases.count
 
     async def _since(self, sleep: Sleep) -> str:
         if self._since_us is None:
@@ -369,41 +353,7 @@ class RoomClaims:
 
     async def renew(self) -> None:
         """Renew every lease held now, one call per app (the renewal task's tick)."""
-        await asyncio.gather(*(self._renew_app(app) for app in list(self._held)))
-
-    async def _renew_app(self, sdkappid: int) -> None:
-        rooms = [
-            (room, held) for room, held in self._held.get(sdkappid, {}).items() if not held.lost
-        ]
-        if not rooms:
-            return
-        since = await self._since(asyncio.sleep)
-        keys_ = [
-            keys.ledger(sdkappid, self._ledger),
-            keys.ledger(sdkappid, UNNAMED),
-            *(keys.lease(sdkappid, room_id) for room_id, _ in rooms),
-        ]
-        args: list[str | bytes] = [self._lease_ttl_ms, since, "1" if self._named else "0"]
-        for room_id, held in rooms:
-            args += [held.value, room_id]
-        self.stats.renewals += 1
-        left = self._clock()
-
-        async def call(client: aioredis.Redis) -> object:
-            nonlocal left
-            left = self._clock()
-            return await self._renew(keys=keys_, args=args, client=client)
-
-        lost = set(_ints(await self._link.call(call, asyncio.sleep)))
-        for position, (_, held) in enumerate(rooms, start=1):
-            if position not in lost:
-                held.renewed = max(held.renewed, left)
-        for position in sorted(lost):
-            room_id, held = rooms[position - 1]
-            if not held.lost and self._held.get(sdkappid, {}).get(room_id) is held:
-                # Not renewed again; its release still records a final outcome if nobody took it.
-                held.lost = True
-                self._lost(sdkappid, room_id, "renewal")
+        self.stats.renewals += await self._leases.renew()
 
     def _lost(self, sdkappid: int, room_id: str, seen_at: str) -> None:
         self.stats.lost += 1
@@ -414,10 +364,3 @@ class RoomClaims:
             seen_at=seen_at,
             hint="the lease expired before it was renewed: another run may send this room too",
         )
-
-
-def _ints(answer: object) -> list[int]:
-    """A script's array of integers (a TypeError if Redis answered something else)."""
-    if not isinstance(answer, list):
-        raise TypeError(f"a resumer script answered {answer!r}, not an array")
-    return [int(item) for item in answer]
