@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 from structlog.testing import capture_logs
 
 from resumer.engine.sharing import Claim, Hold
-from resumer.errors import RedisLostError
 from resumer.fleet import keys
 from resumer.fleet.claims import (
     FRESH_MARGIN,
@@ -27,31 +25,6 @@ from tests.support.servers import RedisServer
 
 APP = 1400000001
 DAY = 86400.0
-
-
-@pytest.fixture
-async def link(server: RedisServer) -> AsyncIterator[Link]:
-    lost: list[RedisLostError] = []
-    connected = await Link.connect(server.url, shown_url=server.url, limit=60, on_lost=lost.append)
-    yield connected
-    await connected.close()
-
-
-@pytest.fixture
-async def another(server: RedisServer) -> AsyncIterator[Link]:
-    """The link of another run on the same Redis (its own runner id)."""
-    lost: list[RedisLostError] = []
-    connected = await Link.connect(server.url, shown_url=server.url, limit=60, on_lost=lost.append)
-    yield connected
-    await connected.close()
-
-
-@pytest.fixture
-async def peek(server: RedisServer) -> AsyncIterator[aioredis.Redis]:
-    """A plain client of the test's own, to look at the keys and to play another run."""
-    client = aioredis.Redis.from_url(server.url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 def result(room_id: str, status: Status) -> Result:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -23,13 +22,6 @@ from tests.support.servers import RedisServer
 
 APP = 1400000001
 DAY = 86400.0
-
-
-@pytest.fixture
-async def peek(server: RedisServer) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(server.url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 class Stopping:

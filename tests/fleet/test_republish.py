@@ -4,7 +4,7 @@ claims find them FINAL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -12,46 +12,20 @@ from structlog.testing import capture_logs
 
 from resumer.config.sharing import SharingConfig
 from resumer.engine.sharing import Claim, Hold
-from resumer.errors import RedisLostError, UsageError
+from resumer.errors import UsageError
 from resumer.fleet import keys
 from resumer.fleet.claims import OVERLAP_TTL, RECHECK, UNNAMED, RoomClaims
 from resumer.fleet.link import Link, time_us
 from resumer.fleet.republish import republish
 from resumer.fleet.sharing import RedisSharing
 from resumer.records import Result, Status
+from tests.support.links import connect
 from tests.support.servers import RedisServer, redis_cluster
 
 APP = 1400000001
 OTHER = 1400000002
 DAY = 86400.0
 WEEK = 7 * DAY
-
-
-async def _link(server: RedisServer) -> Link:
-    lost: list[RedisLostError] = []
-    return await Link.connect(server.url, shown_url=server.url, limit=60, on_lost=lost.append)
-
-
-@pytest.fixture
-async def link(server: RedisServer) -> AsyncIterator[Link]:
-    connected = await _link(server)
-    yield connected
-    await connected.close()
-
-
-@pytest.fixture
-async def another(server: RedisServer) -> AsyncIterator[Link]:
-    """The link of another run on the same Redis (its own runner id)."""
-    connected = await _link(server)
-    yield connected
-    await connected.close()
-
-
-@pytest.fixture
-async def peek(server: RedisServer) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(server.url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 async def test_republished_rooms_are_final_to_a_claim_by_another_run_resumed_beside(
@@ -184,7 +158,7 @@ async def test_a_room_leased_before_another_run_republished_it_is_dropped_before
 async def test_on_a_cluster_each_call_goes_to_its_apps_node() -> None:
     apps = [1400000001, 1400000002, 1400000003, 1400000004]  # their tags' slots spread
     with redis_cluster() as nodes:
-        first, other = await _link(nodes[0]), await _link(nodes[2])
+        first, other = await connect(nodes[0]), await connect(nodes[2])
         try:
             finished = [(apps[n % 4], f"r{n}", Status.OK) for n in range(40)]
             assert await _republish(first, finished, apps, batch=7) == 40
