@@ -21,12 +21,13 @@ from resumer.config.sharing import SharingConfig
 from resumer.engine.sharing import Budget, Claim, Hold
 from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
-from resumer.fleet.budget import SharedPacer, asked_member
+from resumer.fleet.budget import SharedPacer
 from resumer.fleet.claims import OVERLAP_TTL, RoomClaims, lease_ttl_for
 from resumer.fleet.generation import UNVERSIONED, Generations, meet, refuse_other_protocols
 from resumer.fleet.keys import PROTOCOL
 from resumer.fleet.link import Link, reason, time_us
 from resumer.fleet.repeat import Repeat
+from resumer.fleet.reserve import asked_member
 from resumer.records import Result, Status
 from resumer.timing import Sleep
 

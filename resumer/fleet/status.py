@@ -13,8 +13,8 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 from resumer.fleet import keys
-from resumer.fleet.budget import EPOCH, LIVE, US
 from resumer.fleet.link import time_us
+from resumer.fleet.reserve import EPOCH, LIVE, US
 from resumer.pace.pacing import LEAST_COVER
 
 SCAN_COUNT = 1000  # keys asked for per SCAN step

@@ -14,8 +14,9 @@ import pytest
 
 from resumer.errors import RedisLostError
 from resumer.fleet import keys
-from resumer.fleet.budget import BLOCK, EPOCH, LATE, US, SharedPacer
+from resumer.fleet.budget import BLOCK, LATE, SharedPacer
 from resumer.fleet.link import Link, time_us
+from resumer.fleet.reserve import EPOCH, US
 from resumer.pace.pacing import LEAST_COVER, STEP
 from tests.support.servers import RedisServer
 

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from resumer.fleet import keys
-from resumer.fleet.budget import LIVE, Reservation, ThrottleAnswer, reserve_args, reserve_source
+from resumer.fleet.reserve import LIVE, Reservation, ThrottleAnswer, reserve_args, reserve_source
 from resumer.pace.pacer import MARGIN
 from resumer.pace.pacing import BETA, LEAST_COVER, QUIET, STEP, WIDEST_COVER, CubicRate, Margin
 from tests.support.servers import RedisServer, redis_server
