@@ -68,7 +68,7 @@ import structlog
 from resumer.engine.sharing import Claim, Hold
 from resumer.fleet import keys
 from resumer.fleet.generation import GENERATION_TTL_MS, Generations
-from resumer.fleet.giveback import EXPIRED, RELEASED, GiveBack, GiveBacks
+from resumer.fleet.giveback import CARRY_WAIT, EXPIRED, RELEASED, GiveBack, GiveBacks
 from resumer.fleet.leases import Held, HeldLeases, ints
 from resumer.fleet.link import Link, lua, time_us
 from resumer.fleet.repeat import Repeat
@@ -134,6 +134,7 @@ class RoomClaims:
         renew_every: float | None = None,
         clock: Clock | None = None,
         generations: Generations | None = None,
+        carry_wait: float = CARRY_WAIT,
     ) -> None:
         self._link = link
         self._generations = generations
@@ -160,6 +161,7 @@ class RoomClaims:
             overlap_ttl_ms=self._overlap_ttl_ms,
             answered=self._given_back,
             failed=self._give_back_failed,
+            wait=carry_wait,
         )
         self._runner = link.runner.encode()
         self._leases = HeldLeases(

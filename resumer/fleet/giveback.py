@@ -91,11 +91,6 @@ class GiveBacks:
             loop = asyncio.get_running_loop()
             self._timers[sdkappid] = loop.call_later(self._wait, self._due, sdkappid)
 
-    @property
-    def waiting(self) -> int:
-        """Leases waiting to go back now."""
-        return sum(len(items) for items in self._waiting.values())
-
     def carry(self, sdkappid: int) -> Carried | None:
         """The app's waiting leases, for a booking to carry (None: none wait)."""
         items = self._waiting.pop(sdkappid, None)
