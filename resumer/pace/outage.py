@@ -10,10 +10,10 @@ not transient ends the outage and the app goes back to its paced rate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from types import TracebackType
 
 THRESHOLD = 10  # transient failures in a row that make an outage (½ s of them at 20/s)
 FIRST_PAUSE = 1.0  # seconds before the first probe
@@ -119,19 +119,4 @@ class OutageGate:
         return self._clock() - started if self.state.answered(sent_at) else None
 
 
-class _Free:
-    """The admission of a request outside an outage: nothing to wait for, not a probe."""
-
-    async def __aenter__(self) -> bool:
-        return False
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-
-_FREE = _Free()
+_FREE = contextlib.nullcontext(False)  # the admission outside an outage: not a probe
