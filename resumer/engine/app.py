@@ -90,6 +90,7 @@ class App:
         self.reached_api = False
         self.outage = OutageGate(clock=asyncio.get_running_loop().time, nap=self.nap)
         self.stats = AppCounts()
+        self.margin_said: float | None = None  # the pacer's margin as last logged (attempt)
 
     async def nap(self, seconds: float) -> None:
         """Sleep, unless and until the app is stopped: then raise Halted."""

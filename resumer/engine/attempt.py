@@ -19,8 +19,9 @@ from resumer.pace.retrying import Transient
 OUTAGE_LIMIT = 300.0  # seconds of nothing but transient errors before an app is stopped
 FIRST_CONTACT_LIMIT = 30.0  # the same, for an app with no JSON envelope yet (a wrong endpoint?)
 # Seconds a claim made again before a request may take for the request to keep its slot: with
-# the pacer's LATE (10 ms) it stays within the least margin's cover (15 ms) of arrival jitter.
+# the shared pacer's LATE (10 ms) it stays within the fleet margin's cover (15 ms) of jitter.
 CONFIRMED_IN_TIME = 0.005
+MARGIN_LOOK = 20  # grants between looks at the app's margin: once a second at the full pace
 
 
 class Attempts:
@@ -68,6 +69,8 @@ class Attempts:
                 finally:
                     app.pacer.done(grant)
                 app.stats.answered_request(verdict.action, verdict.code, self._clock() - sent_at)
+            if grant % MARGIN_LOOK == 0:
+                self._margin_look(app)
             # Any envelope, transient or not, proves the endpoint is the API: from then on the
             # app gets the long outage limit; one with none yet (connection refused, an HTML
             # page) the short one.
@@ -115,6 +118,19 @@ class Attempts:
         return self._clock() - asked <= CONFIRMED_IN_TIME and self._sharing.fresh(
             app.sdkappid, room_id, self._config.timeout
         )
+
+    def _margin_look(self, app: App) -> None:
+        """Say what the pacer learned: the margin, whenever it moved by a tenth of a percent."""
+        margin = round(app.pacer.margin, 3)
+        if margin != app.margin_said:
+            self._log.info(
+                "margin_changed",
+                sdkappid=app.sdkappid,
+                margin=margin,
+                was=app.margin_said,
+                rate=round(app.pacer.rate, 2),
+            )
+            app.margin_said = margin
 
     async def _throttled(self, flight: RoomInFlight, verdict: Verdict, grant: int) -> None:
         """Slow the app down; then wait as long as the reply asked (a 429's Retry-After)."""

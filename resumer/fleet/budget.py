@@ -63,8 +63,8 @@ from resumer.fleet.reserve import (
     reserve_args,
     reserve_source,
 )
-from resumer.pace.pacer import HARD_LINE_MARGIN, RING
-from resumer.pace.pacing import LEAST_COVER
+from resumer.pace.pacer import RING
+from resumer.pace.pacing import HARD_LINE_MARGIN, START_COVER
 from resumer.timing import Clock, Sleep
 
 # Slots one booking takes at most: a round trip per four requests, and at 20/s a block spans
@@ -112,7 +112,7 @@ class SharedPacer:
         self._slots = [0] * RING  # Redis slot (µs) of grant g, at g % RING
         self._granted = 0  # number of slots handed out so far
         self._round_end = 0  # grants up to this one were in flight at the last report
-        self._cover = LEAST_COVER  # the shared margin at the last reservation (J, seconds)
+        self._cover = START_COVER  # the shared margin at the last reservation (J, seconds)
         self._rate = budget / (1 + self._cover)
         self._unused = 0  # the slot of a send given up, for the next reservation (0: none)
         self._asked_at = 0.0  # when the last script call left (loop clock)

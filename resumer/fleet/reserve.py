@@ -13,12 +13,12 @@ from resumer.fleet.link import lua
 from resumer.pace.pacer import SKEW, WINDOW
 from resumer.pace.pacing import (
     BETA,
-    LEAST_COVER,
     MIN_RATE,
     NUDGE,
     QUIET,
     SCALE,
     SHRINK,
+    START_COVER,
     STEP,
     WIDEST_COVER,
 )
@@ -109,7 +109,9 @@ def reserve_source() -> str:
             TTL_MS=round(TTL * 1000),
             GENERATION_TTL_MS=GENERATION_TTL_MS,
             LIVE_US=round(LIVE * US),
-            LEAST_COVER=repr(LEAST_COVER),
+            # The fleet's margin never goes below where a run's starts: each runner may send up
+            # to budget.LATE after its slot, and the runners' lateness adds (see pacing.Margin).
+            LEAST_COVER=repr(START_COVER),
             WIDEST_COVER=repr(WIDEST_COVER),
             STEP=repr(STEP),
             NUDGE=repr(NUDGE),

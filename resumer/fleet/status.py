@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from resumer.fleet import keys
 from resumer.fleet.link import time_us
 from resumer.fleet.reserve import EPOCH, LIVE, US
-from resumer.pace.pacing import LEAST_COVER
+from resumer.pace.pacing import START_COVER
 
 SCAN_COUNT = 1000  # keys asked for per SCAN step
 
@@ -95,7 +95,7 @@ async def _app(client: aioredis.Redis, sdkappid: int, now: int) -> AppState:
     rate_max, cut_at, cover = await client.hmget(
         keys.rate(sdkappid), ["rate_max", "cut_at", "cover"]
     )
-    jitter = LEAST_COVER if cover is None else float(cover)  # as widened last (not shrunk since)
+    jitter = START_COVER if cover is None else float(cover)  # as widened last (not shrunk since)
     asked: dict[str, float] = {}
     for member in await client.zrangebyscore(keys.asked(sdkappid), now - round(LIVE * US), "+inf"):
         rate, _, runner = _text(cast("bytes | str", member)).partition(" ")

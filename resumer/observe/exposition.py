@@ -30,6 +30,7 @@ class AppSnapshot:
     statuses: tuple[tuple[str, int], ...]  # (status, rooms), "skipped" included
     pending: int
     rate: float
+    margin: float
     duration_counts: tuple[int, ...]
     duration_sum: float
     outage: bool
@@ -51,6 +52,7 @@ def snapshot(apps: Mapping[int, App]) -> tuple[AppSnapshot, ...]:
                 statuses=tuple(statuses),
                 pending=max(stats.routed - stats.done, 0),
                 rate=app.pacer.rate,
+                margin=app.pacer.margin,
                 duration_counts=tuple(stats.duration_counts),
                 duration_sum=stats.duration_sum,
                 outage=app.outage.state.active,
@@ -78,6 +80,11 @@ def families(apps: Iterable[AppSnapshot]) -> list[Metric]:
     rate = GaugeMetricFamily(
         "resumer_pacing_rate", "The rate the app is paced at now, requests/s.", labels=["sdkappid"]
     )
+    margin = GaugeMetricFamily(
+        "resumer_pacing_margin_ratio",
+        "The part of the budget the app leaves unused for arrival jitter, as learned now.",
+        labels=["sdkappid"],
+    )
     durations = HistogramMetricFamily(
         "resumer_request_duration_seconds",
         "Time from sending a request to its reply (or its failure).",
@@ -97,12 +104,13 @@ def families(apps: Iterable[AppSnapshot]) -> list[Metric]:
             rooms.add_metric([label, status], count)
         pending.add_metric([label], app.pending)
         rate.add_metric([label], app.rate)
+        margin.add_metric([label], app.margin)
         durations.add_metric(
             [label], list(_cumulative(app.duration_counts)), sum_value=app.duration_sum
         )
         outage.add_metric([label], float(app.outage))
         stopped.add_metric([label], float(app.stopped))
-    return [requests, rooms, pending, rate, durations, outage, stopped]
+    return [requests, rooms, pending, rate, margin, durations, outage, stopped]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,18 +3,17 @@
 Two gates in a row:
 
 1. the adaptive schedule (`pacing.Schedule` at the `pacing.CubicRate`), capped at the budget
-   less a learned margin (`pacing.Margin`: 1.5 % on a quiet path, 19.7/s for 20/s; more on a
-   jittery one), decides when the next request *should* leave;
-2. the hard line, an `aiolimiter.AsyncLimiter(1, 1 / (budget × 0.999))`: a bucket that holds
-   a single request, so two requests of the app never leave closer than 50.05 ms apart and 21
-   of them span more than a second: no 1 s window holds more than 20, from the first second on,
-   with no start-up burst (`AsyncLimiter(20, 1)` would admit 39 in the first second: a full
-   bucket, then the leak).
+   less a learned margin (`pacing.Margin`: from 1.5 % down to 0.8 % on a quiet path, 19.84/s
+   for 20/s; more on a jittery one), decides when the next request *should* leave;
+2. the hard line (`pacing.HardLine`): any 21 requests in a row span more than a second (20
+   lines of 50.05 ms), so no 1 s window holds more than 20, from the first second on, with no
+   start-up burst, and no two requests leave closer than 25 ms.
 
-The schedule alone would already keep to the line; the limiter makes the guarantee not depend
-on the schedule's arithmetic (its catching up after a busy spell, above all). The line sits
-close to the budget on purpose: asyncio's timers wake up to 1 ms late, and a line near the pace
-would bind on every late wake-up and pass that lateness on, costing 0.5 % of the rate (measured).
+The schedule alone would already keep to the line; the line makes the guarantee not depend
+on the schedule's arithmetic (its catching up after a busy spell, above all). It bounds spans of
+21 sends rather than each gap on purpose: asyncio's timers wake up to 1 ms late, and a line on
+each gap, close to the pace, would bind on every late wake-up and pass that lateness on to every
+later send.
 
 The app's first request goes alone, and the schedule starts over when it is done. That costs
 one round trip per run and buys two things: a fatal reply (a wrong key, an expired plan) costs
@@ -40,13 +39,10 @@ from __future__ import annotations
 import asyncio
 import math
 
-from aiolimiter import AsyncLimiter
-
-from resumer.pace.pacing import LEAST_MARGIN, CubicRate, Margin, Schedule
+from resumer.pace.pacing import START_MARGIN, CubicRate, HardLine, Margin, Schedule
 from resumer.timing import Clock, Sleep
 
-MARGIN = LEAST_MARGIN  # pace at 98.5 % of the budget at most: arrivals jitter on the way there
-HARD_LINE_MARGIN = 0.001  # the hard line: 50.05 ms at 20/s, so 21 sends span over 1 s
+MARGIN = START_MARGIN  # a run starts at 98.5 % of the budget: arrivals jitter on the way there
 WINDOW = 1.0  # seconds: the API counts the budget over a sliding window this long
 SKEW = 0.01  # seconds a request may take to reach the API, so its window reaches that far back
 RING = 64  # grants whose send times are kept: more than fit in a window at any budget (≤ 20/s)
@@ -59,7 +55,7 @@ class Pacer:
     until the first one is, no other grant is handed out.
 
     `clock` and `sleep` are injected (the loop's clock and `asyncio.sleep` by default); the hard
-    line reads the event loop's clock, so tests run the pacer on a loop with virtual time.
+    line is arithmetic on the same clock, so tests run the pacer on a loop with virtual time.
     """
 
     def __init__(
@@ -75,7 +71,7 @@ class Pacer:
         self._margin = Margin()
         self._rate = CubicRate(ceiling=budget * (1 - MARGIN))
         self._schedule = Schedule()
-        self._hard_line = AsyncLimiter(1, 1 / (budget * (1 - HARD_LINE_MARGIN)))
+        self._hard_line = HardLine(budget)
         self._turn = asyncio.Lock()  # one grant at a time, in arrival order
         self._sent_at = [-math.inf] * RING  # send time of grant g, at g % RING
         self._refused = [False] * RING  # grant g was throttled, at g % RING
@@ -92,7 +88,7 @@ class Pacer:
 
     @property
     def margin(self) -> float:
-        """The part of the budget left unused for arrival jitter now (0.015 on a quiet path)."""
+        """The part of the budget left unused for arrival jitter now (0.008 on a quiet path)."""
         return self._margin.margin(self._clock())
 
     def _pace(self, now: float) -> float:
@@ -108,14 +104,13 @@ class Pacer:
             while True:
                 now = self._clock()
                 interval = 1 / self._pace(now)
-                slot = self._schedule.slot(now, interval)
+                slot = max(self._schedule.slot(now, interval), self._hard_line.earliest())
                 if slot <= now:
                     break
                 # Re-check after waking: a throttle may have slowed the rate meanwhile.
                 await self._sleep(slot - now)
-            await self._hard_line.acquire()
-            now = self._clock()
             self._schedule.take(now, interval)
+            self._hard_line.sent(now)
             self._granted += 1
             self._sent_at[self._granted % RING] = now
             self._refused[self._granted % RING] = False
@@ -128,6 +123,7 @@ class Pacer:
             # it took this very slot, so the 21st request cannot reach the API in its second.
             now = self._clock()
             self._sent_at[1] = now
+            self._hard_line.moved(now)
             self._schedule.restart(now + 1 / self._pace(now))
             self._contact.set()
 

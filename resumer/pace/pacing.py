@@ -20,18 +20,28 @@ MIN_RATE = 0.5  # never pace slower than one request every 2 s; throttles then s
 # later than that gives the slot up: the grid restarts at the send, so the slots a stalled loop
 # missed are lost rather than sent together when it comes back (the shared budget does the same).
 LATE = 0.005
+HARD_LINE_MARGIN = 0.001  # the hard line's rate under the budget: 21 sends span over 1 s
 
 # The margin below the budget, kept as the arrival jitter it covers: paced at budget / (1 + J),
 # budget + 1 sends span 1 + J seconds, so arrivals up to J late never put budget + 1 in one
-# second of the API's window. Tuned on virtual time (tests/test_jitter.py's setting) and then
-# measured in bench scenario 7 (the jitter sweep); see docs/design.md, "Pacing".
-LEAST_MARGIN = 0.015  # never pace above 98.5 % of the budget: 15.2 ms covered
-LEAST_COVER = LEAST_MARGIN / (1 - LEAST_MARGIN)  # seconds of jitter the least margin covers
+# second of the API's window. Tuned on virtual time (tests/pace/test_jitter.py's setting) and
+# then measured in bench scenarios 1 (the quiet path) and 7 (the jitter sweep); see
+# docs/design.md, "Pacing".
+START_MARGIN = 0.015  # where every margin starts: 98.5 % of the budget, 15.2 ms covered
+START_COVER = START_MARGIN / (1 - START_MARGIN)  # seconds of jitter the starting margin covers
+# The least a run's own margin learns down to on a quiet path: 0.8 %. Over loopback on a busy
+# 2-core machine, 20 intervals reached the simulator up to 5.5 ms shorter than they left (a
+# late write, the simulator's loop); 8 ms covers that with room, and pacing at 19.84/s instead
+# of 19.70/s is the 0.7 % of the budget the start leaves unused.
+FLOOR_COVER = 0.008
+HALF_LIFE = 5.0  # seconds: until the first jitter throttle, the cover's excess over the floor
+# halves this fast, so a quiet run is near its floor within 20 s and a jittery one meets its
+# first throttle (and learns from it) within its first seconds, not at its floor
 WIDEST_COVER = 0.1  # seconds: a margin of 9.1 %; a jitter throttle past it is a neighbour's
 STEP = 0.012  # seconds of cover a jitter throttle adds while learning (throttles come quickly)
 NUDGE = 0.004  # seconds of cover it adds once the margin held for QUIET seconds
 QUIET = 60.0  # seconds without a jitter throttle before the cover starts to shrink
-SHRINK = 0.0002  # seconds of cover lost per quiet second, back down to LEAST_COVER
+SHRINK = 0.0002  # seconds of cover lost per quiet second, back down to the floor
 
 
 class Schedule:
@@ -66,6 +76,43 @@ class Schedule:
         claimed = self.slot(now, interval)
         self._next = claimed + interval
         return claimed
+
+
+class HardLine:
+    """The line no schedule crosses: any `span` + 1 sends in a row take more than a window.
+
+    `span` is the budget rounded up (20 for 20/s), and `span` intervals of the line, at the
+    budget less HARD_LINE_MARGIN, last 1.001 s: 21 sends never fit in one second by send time,
+    whatever the schedule does. A send may still leave a little closer to the one before it
+    than an interval (a late wake-up followed by a punctual one): holding every gap to a whole
+    interval, as a bucket of one does, would pass each late wake-up on to the sends after it and
+    cost the rate 0.5 % at a margin of 0.8 % (measured). No gap is shorter than half an
+    interval, so a schedule catching up cannot send a burst either.
+
+    Pure: `sent(at)` records a send, `earliest()` says when the next may leave.
+    """
+
+    def __init__(self, budget: float) -> None:
+        self.span = max(1, math.ceil(budget))
+        self._interval = 1 / (budget * (1 - HARD_LINE_MARGIN))
+        self._sent = [-math.inf] * self.span  # the last `span` sends, oldest at `_oldest`
+        self._oldest = 0
+
+    def earliest(self) -> float:
+        """When the next send may leave, at the soonest."""
+        last = self._sent[self._oldest - 1]
+        return max(
+            self._sent[self._oldest] + self.span * self._interval, last + self._interval / 2
+        )
+
+    def sent(self, at: float) -> None:
+        """A send left at `at`."""
+        self._sent[self._oldest] = at
+        self._oldest = (self._oldest + 1) % self.span
+
+    def moved(self, at: float) -> None:
+        """The last send is to count as leaving at `at` (a first request that left late)."""
+        self._sent[self._oldest - 1] = at
 
 
 @dataclass(slots=True)
@@ -107,29 +154,46 @@ class CubicRate:
 
 @dataclass(slots=True)
 class Margin:
-    """How far below the budget to pace: learned from throttles that arrival jitter caused.
+    """How far below the budget to pace: learned down on a quiet path, up from jitter throttles.
 
     Kept as the jitter it covers, J seconds: the pace is budget / (1 + J), at which budget + 1
     sends span 1 + J seconds, so only arrivals more than J late (relative to the request sent
-    one window earlier) can fill the API's window. A jitter throttle proves the path's jitter
-    was more than J: `widen` adds STEP. When no such throttle came for QUIET seconds, J shrinks
-    by SHRINK per second, never below LEAST_COVER (today's 1.5 %). So J rises until throttles
-    are rare (about one per STEP / SHRINK seconds at the equilibrium) and sinks when the path
-    calms: it ends up covering the path's jitter, not a guess of it.
+    one window earlier) can fill the API's window. Like TCP's slow start, it learns in two
+    phases:
+
+    - until the first jitter throttle, J falls from START_COVER towards the floor, its excess
+      halving every HALF_LIFE seconds: a quiet path ends up paced at 99.2 % of the budget. The
+      fall is a probe below the start: a throttle during it is answered as one at the start
+      (START_COVER + STEP), so a jittery path learns as fast, and keeps as much, as if the
+      margin had never fallen;
+    - a jitter throttle proves the path's jitter was more than J: `widen` adds STEP (NUDGE once
+      the margin had held for QUIET seconds). When no such throttle came for QUIET seconds, J
+      shrinks by SHRINK per second, back down to the floor. So J rises until throttles are rare
+      (about one per QUIET + STEP / SHRINK seconds at the equilibrium: 0.04 % of the requests)
+      and sinks when the path calms: it ends up covering the path's jitter, not a guess of it.
+
+    `floor` is FLOOR_COVER for a run's own margin; the fleet's shared one keeps START_COVER
+    (fleet.budget: each runner may send up to its LATE after a slot, and their lateness adds).
     """
 
-    cover: float = LEAST_COVER  # seconds of jitter covered at `widened_at`
+    floor: float = FLOOR_COVER  # the least J, seconds
+    cover: float = START_COVER  # seconds of jitter covered at `widened_at`, or at `since`
     widened_at: float | None = None  # when a jitter throttle last widened it; None: never
+    since: float | None = None  # when the fall from `cover` began: the first look at it
 
     def jitter(self, now: float) -> float:
         """The arrival jitter the pace covers at `now`, seconds."""
         if self.widened_at is None:
-            return self.cover
+            if self.since is None:
+                self.since = now
+            excess = self.cover - self.floor
+            return self.floor + excess * 0.5 ** ((now - self.since) / HALF_LIFE)
         quiet = max(0.0, now - self.widened_at - QUIET)
         shrunk = self.cover - SHRINK * quiet
-        if shrunk <= LEAST_COVER:
-            self.cover, self.widened_at = LEAST_COVER, None  # calm again: forget the widening
-            return LEAST_COVER
+        if shrunk <= self.floor:
+            # calm again: forget the widening (the fall from the floor is no fall at all)
+            self.cover, self.widened_at, self.since = self.floor, None, now
+            return self.floor
         return shrunk
 
     def share(self, now: float) -> float:
@@ -146,6 +210,7 @@ class Margin:
         if current >= WIDEST_COVER:
             return 0.0
         learning = self.widened_at is None or now - self.widened_at < QUIET
-        wider = min(current + (STEP if learning else NUDGE), WIDEST_COVER)
+        base = max(current, START_COVER) if self.widened_at is None else current
+        wider = min(base + (STEP if learning else NUDGE), WIDEST_COVER)
         self.cover, self.widened_at = wider, now
         return wider - current

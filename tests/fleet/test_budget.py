@@ -17,7 +17,7 @@ from resumer.fleet import keys
 from resumer.fleet.budget import BLOCK, LATE, SharedPacer
 from resumer.fleet.link import Link, time_us
 from resumer.fleet.reserve import EPOCH, US
-from resumer.pace.pacing import LEAST_COVER, STEP
+from resumer.pace.pacing import START_COVER, STEP
 from tests.support.servers import RedisServer
 
 APP = 1400000001
@@ -211,11 +211,11 @@ async def test_a_full_window_of_the_fleets_own_sends_widens_the_fleets_margin(
     least = two.margin
     one.done(await one.acquire())
     assert one.widenings == 1
-    wider = 1 - 1 / (1 + LEAST_COVER + STEP)
+    wider = 1 - 1 / (1 + START_COVER + STEP)
     assert one.margin == pytest.approx(wider, abs=1e-6)
     assert one.rate == pytest.approx(BUDGET * (1 - wider), abs=1e-3)  # no cut
     # Whoever's path was late, the margin is the app's: the other runner books under it too.
-    assert least == pytest.approx(1 - 1 / (1 + LEAST_COVER), abs=1e-6)
+    assert least == pytest.approx(1 - 1 / (1 + START_COVER), abs=1e-6)
     two.done(await two.acquire())
     assert two.widenings == 0
     assert two.margin == pytest.approx(wider, abs=1e-6)

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from resumer.fleet import keys
 from resumer.fleet.reserve import LIVE, Reservation, ThrottleAnswer, reserve_args, reserve_source
 from resumer.pace.pacer import MARGIN
-from resumer.pace.pacing import BETA, LEAST_COVER, QUIET, STEP, WIDEST_COVER, CubicRate, Margin
+from resumer.pace.pacing import BETA, QUIET, START_COVER, STEP, WIDEST_COVER, CubicRate, Margin
 from tests.support.servers import RedisServer, redis_server
 
 APP = 1400000001
@@ -68,7 +68,7 @@ async def test_slots_in_the_order_asked_one_interval_apart(client: aioredis.Redi
     assert [r.slot for r in slots] == [T0 + i * GAP for i in range(5)]
     assert [r.wait for r in slots] == [i * GAP / 1e6 for i in range(5)]
     assert all(r.booked and r.rate == pytest.approx(CEILING, abs=1e-6) for r in slots)
-    assert all(r.cover == pytest.approx(LEAST_COVER, abs=1e-9) for r in slots)
+    assert all(r.cover == pytest.approx(START_COVER, abs=1e-9) for r in slots)
     # Asked later, but before the next free slot: in line behind the others.
     later = await reserve(T0 + 30_000)
     assert later.slot == T0 + 5 * GAP
@@ -168,15 +168,15 @@ async def test_a_full_window_of_the_fleets_own_sends_is_jitter(client: aioredis.
     tat = int(await client.get(KEYS[0]) or 0)
     jitter = await reserve(now, report=refused)
     assert jitter.throttle is ThrottleAnswer.WIDENED
-    assert jitter.cover == pytest.approx(LEAST_COVER + STEP, abs=1e-9)  # the fleet's margin
+    assert jitter.cover == pytest.approx(START_COVER + STEP, abs=1e-9)  # the fleet's margin
     assert jitter.slot == tat + 12_000  # the grid moved back by the widening, for everyone
     assert await client.hget(KEYS[2], "cut_at") is None  # no cut
     # Every booking after it, whoever asks, is paced at the budget less the wider margin.
-    wider = BUDGET / (1 + LEAST_COVER + STEP)  # 19.47/s
+    wider = BUDGET / (1 + START_COVER + STEP)  # 19.47/s
     assert jitter.rate == pytest.approx(wider, abs=1e-6)
     after = await reserve(now)
     assert after.slot - jitter.slot == math.ceil(1_000_000 / wider)
-    assert after.margin == pytest.approx(1 - 1 / (1 + LEAST_COVER + STEP), abs=1e-9)
+    assert after.margin == pytest.approx(1 - 1 / (1 + START_COVER + STEP), abs=1e-9)
 
 
 async def jitter_throttle(reserve: Reserve, at: int) -> tuple[Reservation, int]:
@@ -212,20 +212,20 @@ async def test_the_shared_margin_is_learned_as_pacing_margin(client: aioredis.Re
         return answer
 
     first = await throttled(seconds)  # learning: a STEP
-    assert first.cover == pytest.approx(LEAST_COVER + STEP, abs=1e-9)
+    assert first.cover == pytest.approx(START_COVER + STEP, abs=1e-9)
     second = await throttled(seconds := seconds + 5)  # learning still: another STEP
-    assert second.cover == pytest.approx(LEAST_COVER + 2 * STEP, abs=1e-9)
+    assert second.cover == pytest.approx(START_COVER + 2 * STEP, abs=1e-9)
     await read(seconds + QUIET - 1)  # held for QUIET seconds: no shrinking yet
     shrunk = await read(seconds + QUIET + 10)  # then 0.2 ms lost per second
     assert shrunk.cover < second.cover
     nudged = await throttled(seconds := seconds + QUIET + 20)  # after a quiet spell: a NUDGE
-    assert nudged.cover < LEAST_COVER + 2 * STEP
+    assert nudged.cover < START_COVER + 2 * STEP
     await read(seconds + 30)
     await read(seconds + QUIET + 40)
     calm = await read(seconds + QUIET + 200)  # shrunk back to the least cover: forgotten
-    assert calm.cover == pytest.approx(LEAST_COVER, abs=1e-9)
+    assert calm.cover == pytest.approx(START_COVER, abs=1e-9)
     again = await throttled(seconds + QUIET + 300)  # learning afresh: a STEP again
-    assert again.cover == pytest.approx(LEAST_COVER + STEP, abs=1e-9)
+    assert again.cover == pytest.approx(START_COVER + STEP, abs=1e-9)
 
 
 async def test_jitter_at_the_widest_margin_cuts_instead(client: aioredis.Redis) -> None:

@@ -52,6 +52,7 @@ async def test_every_metric_of_the_contract_is_read_from_the_apps_counters() -> 
     assert got["resumer_rooms_total", (*app, ("status", "skipped"))] == 3
     assert got["resumer_rooms_pending", app] == 3
     assert got["resumer_pacing_rate", app] == pytest.approx(19.7)
+    assert got["resumer_pacing_margin_ratio", app] == pytest.approx(0.015)
     assert got["resumer_request_duration_seconds_bucket", (("le", "0.1"), *app)] == 1
     assert got["resumer_request_duration_seconds_bucket", (("le", "0.5"), *app)] == 2
     assert got["resumer_request_duration_seconds_bucket", (("le", "10.0"), *app)] == 2

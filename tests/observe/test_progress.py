@@ -87,7 +87,7 @@ async def test_row_shows_counts_rate_pace_eta_retries_throttles() -> None:
     row = text(console(), progress.render()).splitlines()[1].split()
     # 20 requests/s achieved, 710 rooms left: 35.5 s, shown rounded; the bar is in between
     assert row[:2] == ["1400000001", "290/1,000+"]
-    assert row[-8:] == ["20.0", "19.7", "0:36", "7", "(100001×5,", "0×1", "…)", "3"]
+    assert row[-9:] == ["20.0", "19.7", "−1.5%", "0:36", "7", "(100001×5,", "0×1", "…)", "3"]
     assert progress.eta(app.sdkappid) == 35.5
 
 
@@ -176,6 +176,7 @@ async def test_events_carry_every_figure_per_app() -> None:
         "sent": 250,
         "rate": 15.0,
         "pacing_rate": 19.7,
+        "margin": 0.015,
         "retries": 40,
         "throttles": 10,
         "eta_s": 13,

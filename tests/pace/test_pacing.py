@@ -1,5 +1,6 @@
 """Pacing arithmetic with hand-picked times: the schedule does not drift, CUBIC cuts and climbs,
-the margin widens on jitter and shrinks back when the path calms."""
+the margin falls on a quiet path, widens on jitter and shrinks back when the path calms, and the
+hard line holds any 21 sends to more than a second."""
 
 import math
 
@@ -7,16 +8,20 @@ import pytest
 
 from resumer.pace.pacing import (
     BETA,
+    FLOOR_COVER,
+    HALF_LIFE,
+    HARD_LINE_MARGIN,
     LATE,
-    LEAST_COVER,
     MIN_RATE,
     NUDGE,
     QUIET,
     SCALE,
     SHRINK,
+    START_COVER,
     STEP,
     WIDEST_COVER,
     CubicRate,
+    HardLine,
     Margin,
     Schedule,
 )
@@ -114,7 +119,7 @@ def test_a_delay_moves_the_whole_grid_back() -> None:
     assert schedule.slot(0.062, 0.05) == pytest.approx(0.112)
 
 
-def test_the_least_margin_is_todays_and_covers_15_ms() -> None:
+def test_a_margin_starts_at_one_and_a_half_percent_and_covers_15_ms() -> None:
     margin = Margin()
     assert margin.margin(0.0) == pytest.approx(0.015)
     assert 20 * margin.share(0.0) == pytest.approx(19.7)
@@ -126,7 +131,7 @@ def test_the_least_margin_is_todays_and_covers_15_ms() -> None:
 
 # (seconds since the previous widening or None, cover before in ms, cover after in ms)
 WIDENINGS = [
-    (None, LEAST_COVER * 1000, LEAST_COVER * 1000 + STEP * 1000),  # the first: a full step
+    (None, START_COVER * 1000, START_COVER * 1000 + STEP * 1000),  # the first: a full step
     (1.0, 27.0, 27.0 + STEP * 1000),  # throttles come quickly: still learning, a full step
     (QUIET - 0.1, 39.0, 39.0 + STEP * 1000),
     (QUIET + 5, 39.0, 39.0 - SHRINK * 5000 + NUDGE * 1000),  # after a calm: shrunk, nudged
@@ -138,7 +143,8 @@ WIDENINGS = [
 def test_a_jitter_throttle_widens_the_margin_by_a_step_or_a_nudge(
     since: float | None, before_ms: float, after_ms: float
 ) -> None:
-    margin = Margin(cover=before_ms / 1000, widened_at=None if since is None else 100.0 - since)
+    widened_at = None if since is None else 100.0 - since
+    margin = Margin(cover=before_ms / 1000, widened_at=widened_at, since=100.0)
     added = margin.widen(100.0)
     assert margin.jitter(100.0) * 1000 == pytest.approx(after_ms)
     assert added * 1000 == pytest.approx(after_ms - margin_before(before_ms, since))
@@ -148,7 +154,7 @@ def test_a_jitter_throttle_widens_the_margin_by_a_step_or_a_nudge(
 def margin_before(before_ms: float, since: float | None) -> float:
     """The cover in ms just before the widening at 100 s (shrunk if the calm lasted)."""
     quiet = 0.0 if since is None else max(0.0, since - QUIET)
-    return max(before_ms - SHRINK * 1000 * quiet, LEAST_COVER * 1000)
+    return max(before_ms - SHRINK * 1000 * quiet, FLOOR_COVER * 1000)
 
 
 def test_at_the_widest_it_widens_no_more_and_says_so() -> None:
@@ -158,27 +164,94 @@ def test_at_the_widest_it_widens_no_more_and_says_so() -> None:
     assert margin.widened_at == 0.0  # untouched: the pacer reads the throttle as a neighbour's
 
 
-# (seconds since the widening, cover in ms): held for QUIET s, then SHRINK per s, to the least
+# (seconds since the widening, cover in ms): held for QUIET s, then SHRINK per s, to the floor
 SHRINKING = [
     (0.0, 40.0),
     (QUIET, 40.0),
     (QUIET + 10, 40.0 - SHRINK * 10_000),
     (QUIET + 50, 40.0 - SHRINK * 50_000),
-    (QUIET + 10_000, LEAST_COVER * 1000),
+    (QUIET + 10_000, FLOOR_COVER * 1000),
 ]
 
 
 @pytest.mark.parametrize(("since", "cover_ms"), SHRINKING)
-def test_when_the_path_calms_the_margin_shrinks_back_slowly_to_the_least(
+def test_when_the_path_calms_the_margin_shrinks_back_slowly_to_the_floor(
     since: float, cover_ms: float
 ) -> None:
     margin = Margin(cover=0.040, widened_at=0.0)
     assert margin.jitter(since) * 1000 == pytest.approx(cover_ms)
-    assert margin.margin(since) >= 0.015 - 1e-12
+    assert margin.jitter(since) >= FLOOR_COVER
 
 
-def test_back_at_the_least_it_forgets_the_widening() -> None:
+def test_back_at_the_floor_it_forgets_the_widening() -> None:
     margin = Margin(cover=0.040, widened_at=0.0)
     margin.jitter(QUIET + 10_000)
-    assert (margin.cover, margin.widened_at) == (LEAST_COVER, None)
-    assert margin.widen(QUIET + 10_001) == pytest.approx(STEP)  # learning afresh: a full step
+    assert (margin.cover, margin.widened_at) == (FLOOR_COVER, None)
+    assert margin.jitter(QUIET + 20_000) == FLOOR_COVER  # no fall below it
+    # learning afresh: a throttle at the floor answers as one at the start would
+    assert margin.widen(QUIET + 20_001) == pytest.approx(START_COVER + STEP - FLOOR_COVER)
+
+
+# (seconds since the first look, cover in ms): the excess over the floor halves every HALF_LIFE
+FALLING = [
+    (0.0, START_COVER * 1000),
+    (HALF_LIFE, (FLOOR_COVER + (START_COVER - FLOOR_COVER) / 2) * 1000),
+    (4 * HALF_LIFE, (FLOOR_COVER + (START_COVER - FLOOR_COVER) / 16) * 1000),
+    (1000.0, FLOOR_COVER * 1000),
+]
+
+
+@pytest.mark.parametrize(("since", "cover_ms"), FALLING)
+def test_on_a_quiet_path_the_margin_falls_from_the_start_to_the_floor(
+    since: float, cover_ms: float
+) -> None:
+    margin = Margin()
+    margin.jitter(50.0)  # the first look starts the fall
+    assert margin.jitter(50.0 + since) * 1000 == pytest.approx(cover_ms)
+
+
+def test_at_the_floor_a_quiet_path_is_paced_at_99_2_percent() -> None:
+    margin = Margin()
+    margin.jitter(0.0)
+    assert 20 * margin.share(1000.0) == pytest.approx(20 / 1.008)
+    assert margin.margin(1000.0) == pytest.approx(0.0079, abs=1e-4)
+
+
+def test_a_jitter_throttle_during_the_fall_answers_as_one_at_the_start() -> None:
+    # the fall was a probe below the start, which held: the path needs more than the start
+    margin = Margin()
+    margin.jitter(0.0)
+    fallen = margin.jitter(HALF_LIFE)
+    assert margin.widen(HALF_LIFE) == pytest.approx(START_COVER + STEP - fallen)
+    assert margin.jitter(HALF_LIFE + 1) == pytest.approx(START_COVER + STEP)  # held, no fall
+
+
+def test_the_hard_line_holds_any_21_sends_to_more_than_a_second() -> None:
+    line = HardLine(20)
+    interval = 1 / (20 * (1 - HARD_LINE_MARGIN))  # 50.05 ms
+    assert line.earliest() == -math.inf  # nothing sent yet: no wait
+    sent = [0.0]
+    line.sent(0.0)
+    for _ in range(40):  # as soon as the line lets it: half an interval, then the span
+        at = line.earliest()
+        line.sent(at)
+        sent.append(at)
+    assert sent[1] == pytest.approx(interval / 2)  # no burst: half an interval apart at least
+    assert all(b - a > 1.0 for a, b in zip(sent, sent[20:], strict=False))
+    assert min(b - a for a, b in zip(sent, sent[1:], strict=False)) >= interval / 2 - 1e-12
+
+
+def test_the_hard_line_lets_a_punctual_send_follow_a_late_one() -> None:
+    line = HardLine(20)
+    for k in range(20):
+        line.sent(k * 0.0504)  # on a 50.4 ms grid (0.8 % under the budget)
+    line.sent(20 * 0.0504 + 0.003)  # woken 3 ms late
+    # the next one may keep its slot: a gap line of one interval would push it 2.7 ms back
+    assert line.earliest() <= 21 * 0.0504
+
+
+def test_the_hard_line_of_a_budget_under_one_per_second() -> None:
+    line = HardLine(0.5)
+    line.sent(0.0)
+    assert line.span == 1
+    assert line.earliest() == pytest.approx(1 / (0.5 * (1 - HARD_LINE_MARGIN)))
