@@ -69,8 +69,7 @@ class Attempts:
                 finally:
                     app.pacer.done(grant)
                 app.stats.answered_request(verdict.action, verdict.code, self._clock() - sent_at)
-            if grant % MARGIN_LOOK == 0:
-                self._margin_look(app)
+            self._margin_look(app, grant)
             # Any envelope, transient or not, proves the endpoint is the API: from then on the
             # app gets the long outage limit; one with none yet (connection refused, an HTML
             # page) the short one.
@@ -119,8 +118,10 @@ class Attempts:
             app.sdkappid, room_id, self._config.timeout
         )
 
-    def _margin_look(self, app: App) -> None:
+    def _margin_look(self, app: App, grant: int) -> None:
         """Say what the pacer learned: the margin, whenever it moved by a tenth of a percent."""
+        if grant % MARGIN_LOOK:
+            return
         margin = round(app.pacer.margin, 3)
         if margin != app.margin_said:
             self._log.info(

@@ -101,9 +101,7 @@ class HardLine:
     def earliest(self) -> float:
         """When the next send may leave, at the soonest."""
         last = self._sent[self._oldest - 1]
-        return max(
-            self._sent[self._oldest] + self.span * self._interval, last + self._interval / 2
-        )
+        return max(self._sent[self._oldest] + self.span * self._interval, last + self._interval / 2)
 
     def sent(self, at: float) -> None:
         """A send left at `at`."""
@@ -187,7 +185,7 @@ class Margin:
             if self.since is None:
                 self.since = now
             excess = self.cover - self.floor
-            return self.floor + excess * 0.5 ** ((now - self.since) / HALF_LIFE)
+            return self.floor + excess * math.exp2((self.since - now) / HALF_LIFE)
         quiet = max(0.0, now - self.widened_at - QUIET)
         shrunk = self.cover - SHRINK * quiet
         if shrunk <= self.floor:

@@ -90,7 +90,7 @@ def test_on_a_quiet_path_the_margin_falls_to_its_floor() -> None:
 def test_a_throttle_while_the_margin_falls_answers_as_one_at_the_start() -> None:
     # 0-10 ms late: the fall probes below the path's jitter once, then stays above it
     seen = arrivals(Jitter(max_ms=10), rooms=1200, seed=1)
-    share, throttled = figures(seen)
+    share, _ = figures(seen)
     assert sum(1 for _, kind in seen if kind == "100422") == 1
     assert share >= 0.975
 

@@ -217,7 +217,7 @@ def test_a_throttle_when_the_app_had_the_whole_budget_widens_the_margin() -> Non
 
 
 def test_a_throttle_while_a_neighbour_spent_some_of_the_budget_cuts_the_rate() -> None:
-    async def scenario() -> tuple[float, float]:
+    async def scenario() -> tuple[float, float, float]:
         pacer = Pacer(budget=20)
         await paced(pacer, 30)
         # the app was slowed to 17/s: 16 of its own in the second, 3 short of the budget
