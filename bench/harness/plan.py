@@ -34,6 +34,7 @@ class Plan:
     metrics_rooms_per_app: int
     metrics_rounds: int  # each variant this many times, interleaved
     jitter_rooms: int  # rooms of each run of the jitter sweep (scenario 7)
+    jitter_short_rooms: int  # rooms of its shorter runs, learned margin only: how fast it learns
     fleet_rooms: int  # scenario 8: distinct rooms of three runs' overlapping lists, one app
     fleet_kill_rooms: int  # the same rooms for three runs, one of them killed
     fleet_kill_after: float  # seconds after its start
@@ -61,6 +62,7 @@ FULL = Plan(
     metrics_rooms_per_app=300,  # 15 s per run, as scale's steps
     metrics_rounds=3,
     jitter_rooms=1200,  # about 62 s at 19.5/s: the learning, and a while after it
+    jitter_short_rooms=800,  # about 40 s: the learning weighs more
     fleet_rooms=600,  # lists of 400, 400 and 600: 31 s at 19.7/s when shared
     fleet_kill_rooms=500,
     fleet_kill_after=8.0,
@@ -88,6 +90,7 @@ SMOKE = Plan(
     metrics_rooms_per_app=10,
     metrics_rounds=1,
     jitter_rooms=30,
+    jitter_short_rooms=25,
     fleet_rooms=30,  # over 20 requests, so the 1 s peak means something
     fleet_kill_rooms=30,
     fleet_kill_after=1.0,

@@ -41,7 +41,7 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
         "jitter_vs_achieved_ms": _lag(arrivals.grid_lag_ms(paced, achieved or PACE)),
     }
     figures["meets"] = {
-        "share_of_cap>=0.98": figures["share_of_cap"] >= 0.98,
+        "share_of_cap>=0.99": figures["share_of_cap"] >= 0.99,
         "max_arrivals_1s<=20": figures["max_arrivals_1s"] <= BUDGET,
         "code_100422==0": figures["code_100422"] == 0,
     }
@@ -52,8 +52,8 @@ def render(p: dict[str, Any]) -> str:
     """Section 1 of RESULTS.md, from these figures."""
     rows: list[list[object]] = [
         ["achieved rate / 20, from the 2nd request",
-         f"{p['share_of_cap']} ({p['achieved_rate']}/s)", "≥ 0.98",
-         met(p, "share_of_cap>=0.98")],
+         f"{p['share_of_cap']} ({p['achieved_rate']}/s)", "≥ 0.99",
+         met(p, "share_of_cap>=0.99")],
         ["the 1st request alone: until the 2nd left; rate / 20 counting it",
          f"{p['first_contact_s']} s; {p['share_of_cap_whole_run']}", "", None],
         ["max requests in any 1 s", p["max_arrivals_1s"], "≤ 20", met(p, "max_arrivals_1s<=20")],

@@ -3,10 +3,15 @@
 The simulator (`resumer sim`'s model, in its own process) delays each request 0 to J ms, at
 random, before its 20/s window counts it (`[jitter]` of its profile, as `resumer sim
 --jitter-ms 0:J --jitter-tail P`), for J = 0, 10, 20 and 40 ms, and a heavy-tailed path (0-30
-ms, and 1 % of requests 50-100 ms late: the `jittery` profile). Each path is run twice, one
-after the other so the machine's load is alike: resumer as shipped (the learned margin) and
+ms, and 1 % of requests 50-100 ms late: the `jittery` profile). Each path is run three times,
+one after the other so the machine's load is alike: resumer as shipped (the learned margin) and
 resumer with the margin pinned at 1.5 % (`bench/probes/fixed_margin.py`: every throttle a CUBIC
-cut, as before).
+cut, as before), about 60 s each; then resumer as shipped for about 40 s, where the learning
+weighs more.
+
+No pacer reaches every target on the jittery paths: arrivals 0 to D late keep any grid at or
+under 1 / (1 + D) of the budget (0.980 at 0-20 ms, 0.962 at 0-40 ms), even one that knew the
+jitter before the run (tests/pace/test_jitter.py measures that on virtual time).
 """
 
 from __future__ import annotations
@@ -34,8 +39,11 @@ MARGINS = {
     "learned": ("-m", "resumer"),
     "fixed": ("-m", "bench.probes.fixed_margin"),
 }
-SHARE_TARGETS = {"0 ms": 0.985, "0-40 ms": 0.96}  # share of 20/s, the learned margin
-THROTTLED_TARGET = 0.002  # at every J
+# Share of 20/s and throttled fraction, the learned margin's 40 s runs; the quiet path's 60 s.
+SHORT_TARGETS = {"0-20 ms": (0.985, 0.001), "0-40 ms": (0.97, 0.001)}
+TAIL = "0-30 ms, 1 % 50-100 ms"
+TAIL_THROTTLED = 0.002
+QUIET_SHARE = 0.99
 
 
 def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
@@ -44,28 +52,38 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
     rows: dict[str, dict[str, Any]] = {}
     # the smoke run keeps the quiet path and the heavy tail: both launchers, in seconds
     paths = {k: v for i, (k, v) in enumerate(PATHS.items()) if not plan.smoke or i in (0, 4)}
+    runs = {
+        "learned": (MARGINS["learned"], plan.jitter_rooms),
+        "fixed": (MARGINS["fixed"], plan.jitter_rooms),
+        "short": (MARGINS["learned"], plan.jitter_short_rooms),
+    }
     for n, (path, jitter_ms) in enumerate(paths.items()):
         rows[path] = {}
-        for margin, launcher in MARGINS.items():
+        for run, (launcher, rooms) in runs.items():
             profile = {
                 "seed": 60 + n,
                 "latency": {"min_ms": LATENCY_MS[0], "max_ms": LATENCY_MS[1]},
                 "jitter": jitter_ms,
             }
-            folder = ws.dir(f"jitter/{n}-{margin}")
-            seen = observe(folder, profile, room_ids(plan.jitter_rooms), launcher=launcher)
-            rows[path][margin] = _figures(seen, folder)
-    learned = {path: row["learned"] for path, row in rows.items()}
-    meets = {
-        f"share[{path}]>={target}": learned[path]["share_of_cap"] >= target
-        for path, target in SHARE_TARGETS.items()
-        if path in learned
-    }
-    meets[f"throttled_fraction<={THROTTLED_TARGET} at every J"] = all(
-        r["throttled_fraction"] <= THROTTLED_TARGET for r in learned.values()
-    )
+            folder = ws.dir(f"jitter/{n}-{run}")
+            seen = observe(folder, profile, room_ids(rooms), launcher=launcher)
+            rows[path][run] = _figures(seen, folder)
+    meets: dict[str, bool] = {}
+    if "0 ms" in rows:
+        quiet = rows["0 ms"]["learned"]["share_of_cap"]
+        meets[f"share[0 ms]>={QUIET_SHARE}"] = quiet >= QUIET_SHARE
+    for path, (share, throttled) in SHORT_TARGETS.items():
+        if path in rows:
+            short = rows[path]["short"]
+            meets[f"40 s share[{path}]>={share}"] = short["share_of_cap"] >= share
+            meets[f"40 s throttled[{path}]<={throttled}"] = short["throttled_fraction"] <= throttled
+    if TAIL in rows:
+        meets[f"throttled[heavy tail]<={TAIL_THROTTLED}"] = all(
+            rows[TAIL][run]["throttled_fraction"] <= TAIL_THROTTLED for run in ("learned", "short")
+        )
     return {
         "rooms": plan.jitter_rooms,
+        "short_rooms": plan.jitter_short_rooms,
         "latency_ms": list(LATENCY_MS),
         "paths": paths,
         "load_average": [round(x, 2) for x in load_before + os.getloadavg()],
@@ -109,7 +127,7 @@ def _slowdowns(folder: Path) -> list[float]:
 
 HEADER = (
     *("arrivals late by", "share of 20/s", "throttled", "100422"),
-    *("max arrivals in 1 s", "completion s", "rooms not ok"),
+    *("max arrivals in 1 s", "completion s", "rooms not ok", "40 s: share", "40 s: throttled"),
 )
 
 
@@ -117,7 +135,7 @@ def render(j: dict[str, Any]) -> str:
     """Section 7 of RESULTS.md, from these figures."""
     rows: list[list[object]] = []
     for path, runs in j["runs"].items():
-        new, old = runs["learned"], runs["fixed"]
+        new, old, short = runs["learned"], runs["fixed"], runs.get("short")
         rows.append([
             path, f"{new['share_of_cap']} / {old['share_of_cap']}",
             f"{new['throttled_fraction']:.2%} / {old['throttled_fraction']:.2%}",
@@ -125,6 +143,8 @@ def render(j: dict[str, Any]) -> str:
             f"{new['max_arrivals_1s']} / {old['max_arrivals_1s']}",
             f"{new['wall_s']} / {old['wall_s']}",
             f"{new['rooms_not_ok']} / {old['rooms_not_ok']}",
+            "–" if short is None else short["share_of_cap"],
+            "–" if short is None else f"{short['throttled_fraction']:.2%}",
         ])  # fmt: skip
     targets = "; ".join(f"{k}: {cell(v)}" for k, v in j["meets"].items())
     return "\n".join(
@@ -135,12 +155,20 @@ def render(j: dict[str, Any]) -> str:
             f"--jitter-ms 0:J --jitter-tail P`); replies {j['latency_ms'][0]}–"
             f"{j['latency_ms'][1]} ms. Each cell: resumer as shipped / with the margin pinned at "
             "1.5 % and every throttle cut by CUBIC (`bench/probes/fixed_margin.py`), run one after "
-            "the other. Share of 20/s: accepted requests per second from the 2nd arrival, / 20.",
+            "the other. Share of 20/s: accepted requests per second from the 2nd arrival, / 20. "
+            f"The last two columns: resumer as shipped over {j.get('short_rooms', '–')} rooms "
+            "(about 40 s), where learning weighs more.",
             "",
             table(HEADER, rows),
             "",
             f"Targets (learned margin): {targets}. Load average (1, 5, 15 min) before and "
             f"after: {load(j['load_average'])}.",
+            "",
+            "No grid reaches the jittery paths' share targets: arrivals 0 to D late keep any "
+            "pacer that sends on a grid at or under 1 / (1 + D) of the budget (0.980 of 20/s at "
+            "0-20 ms, 0.962 at 0-40 ms), even one that knew the jitter before the run, and one "
+            "covering less is throttled more than it gains (`tests/pace/test_jitter.py` measures "
+            "pinned grids on virtual time).",
         ]
     )
 

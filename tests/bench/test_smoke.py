@@ -40,7 +40,7 @@ SCENARIO_FIELDS = {
     | {"first_ok_after_outage_s", "full_rate_after_outage_s", "tail_after_outage_s", "meets"},
     "scale": {"steps", "saturates_at_apps", "dry_run", "aiohttp_floor", "cpu_over_floor", "meets"},
     "metrics_cost": {"apps", "rooms", "rounds", "variants", "scrape_cpu_ms", "meets"},
-    "jitter": {"rooms", "latency_ms", "paths", "load_average", "runs", "meets"},
+    "jitter": {"rooms", "short_rooms", "latency_ms", "paths", "load_average", "runs", "meets"},
     "fleet": {"runs", "rooms", "parts", "cpu_ratio", "load_average", "meets"},
     "soak": {"throttled_fraction", "share_of_ideal_middle_60", "code_100422_first_2s", "meets"}
     | {"client_loop_lag_ms", "load_average", "rooms_not_ok", "max_arrivals_1s"},
@@ -143,7 +143,7 @@ def test_the_smoke_run_reports_every_scenario_and_resumer_keeps_to_the_budget(
     assert not any(not_ok.values()), not_ok
     # Jitter can put 21 arrivals in a second (one is refused): only the fields, and every room
     jitter_runs = [run for runs in scenarios["jitter"]["runs"].values() for run in runs.values()]
-    assert len(jitter_runs) == 2 * len(scenarios["jitter"]["paths"]) >= 4
+    assert len(jitter_runs) == 3 * len(scenarios["jitter"]["paths"]) >= 6
     assert all(set(run) >= JITTER_FIELDS and run["rooms_not_ok"] == 0 for run in jitter_runs)
     assert all(run["max_accepted_1s"] <= BUDGET for run in jitter_runs)
     # Several runs, one budget: every part reports; shared, no room goes out twice or is lost
