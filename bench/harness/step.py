@@ -109,6 +109,11 @@ def step(
             for times, kinds in arrivals
             for t, k in zip(times, kinds, strict=True)
         ),
+        "code_100422_first_5s": sum(
+            k == "100422" and t < start + 5
+            for times, kinds in arrivals
+            for t, k in zip(times, kinds, strict=True)
+        ),
         "throttled_fraction": round(
             sum(int(s["by_code"].get("100422", 0)) for s in per_app) / max(requests, 1), 5
         ),
