@@ -1,7 +1,7 @@
 """Run the benchmarks: `python -m bench.run [--smoke] [--out DIR] [--only NAME ...]`.
 
-The full run takes about 50 minutes on two cores (`make bench`; the sum of its scenarios' own
-lengths, most of them paced by the 20/s budget: the jitter sweep's ten runs about 11 minutes,
+The full run takes about 55 minutes on two cores (`make bench`; the sum of its scenarios' own
+lengths, most of them paced by the 20/s budget: the jitter sweep's fifteen runs about 14 minutes,
 the dry runs of scenario 10 about 10 to 15, the soak 5 to 8, the nemesis 4 to 5). It writes
 `report.json` to `--out` (default `bench/out/`) and `bench/RESULTS.md`. `--smoke` runs every
 scenario at tiny sizes in about a minute, with no thresholds, so CI keeps the suite working;
