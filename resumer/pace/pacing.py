@@ -37,6 +37,8 @@ FLOOR_COVER = 0.008
 HALF_LIFE = 5.0  # seconds: until the first jitter throttle, the cover's excess over the floor
 # halves this fast, so a quiet run is near its floor within 20 s and a jittery one meets its
 # first throttle (and learns from it) within its first seconds, not at its floor
+HELD = 5.0  # seconds the fall must have lasted for a throttle during it to take it back to the
+# start only: about 100 requests at the starting margin without a throttle
 WIDEST_COVER = 0.1  # seconds: a margin of 9.1 %; a jitter throttle past it is a neighbour's
 STEP = 0.012  # seconds of cover a jitter throttle adds while learning (throttles come quickly)
 NUDGE = 0.004  # seconds of cover it adds once the margin held for QUIET seconds
@@ -161,9 +163,10 @@ class Margin:
 
     - until the first jitter throttle, J falls from START_COVER towards the floor, its excess
       halving every HALF_LIFE seconds: a quiet path ends up paced at 99.2 % of the budget. The
-      fall is a probe below the start: a throttle during it is answered as one at the start
-      (START_COVER + STEP), so a jittery path learns as fast, and keeps as much, as if the
-      margin had never fallen;
+      fall is a probe below the start. A throttle early in it (the start held for less than
+      HELD seconds) is answered as one at the start (START_COVER + STEP), so a jittery path
+      learns as fast, and keeps as much, as if the margin had never fallen; one later takes J
+      back to the start, which held, and the learning goes on from there;
     - a jitter throttle proves the path's jitter was more than J: `widen` adds STEP (NUDGE once
       the margin had held for QUIET seconds). When no such throttle came for QUIET seconds, J
       shrinks by SHRINK per second, back down to the floor. So J rises until throttles are rare
@@ -207,8 +210,14 @@ class Margin:
         current = self.jitter(now)
         if current >= WIDEST_COVER:
             return 0.0
+        if self.widened_at is None and self.since is not None and current < START_COVER:
+            # The fall's probe failed. Early (the start held only a moment, the path is
+            # jittery): as at the start, a STEP above it. Late (the start held for HELD
+            # seconds, the path is quiet but for a little): back to the start, which held.
+            held = now - self.since >= HELD
+            self.cover, self.widened_at = START_COVER + (0.0 if held else STEP), now
+            return self.cover - current
         learning = self.widened_at is None or now - self.widened_at < QUIET
-        base = max(current, START_COVER) if self.widened_at is None else current
-        wider = min(base + (STEP if learning else NUDGE), WIDEST_COVER)
+        wider = min(current + (STEP if learning else NUDGE), WIDEST_COVER)
         self.cover, self.widened_at = wider, now
         return wider - current

@@ -92,12 +92,12 @@ def test_on_a_quiet_path_the_margin_falls_to_its_floor() -> None:
     assert told == [0.014, 0.013, 0.012, 0.011, 0.010, 0.009, 0.008]  # first look: 1 s in
 
 
-def test_a_throttle_while_the_margin_falls_answers_as_one_at_the_start() -> None:
-    # 0-10 ms late: the fall probes below the path's jitter once, then stays above it
+def test_a_path_between_the_floor_and_the_start_costs_the_fall_one_throttle() -> None:
+    # 0-10 ms late: the fall probes below the path's jitter once, then stays at the start
     seen = arrivals(Jitter(max_ms=10), rooms=1200, seed=1)
     share, _ = figures(seen)
     assert sum(1 for _, kind in seen if kind == "100422") == 1
-    assert share >= 0.975
+    assert share >= 0.984  # as much as a margin that never fell: 0.985
 
 
 def test_the_learned_margin_keeps_more_than_reading_every_throttle_as_a_neighbour(

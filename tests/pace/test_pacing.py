@@ -12,6 +12,7 @@ from resumer.pace.pacing import (
     FLOOR_COVER,
     HALF_LIFE,
     HARD_LINE_MARGIN,
+    HELD,
     LATE,
     MIN_RATE,
     NUDGE,
@@ -189,8 +190,8 @@ def test_back_at_the_floor_it_forgets_the_widening() -> None:
     margin.jitter(QUIET + 10_000)
     assert (margin.cover, margin.widened_at) == (FLOOR_COVER, None)
     assert margin.jitter(QUIET + 20_000) == FLOOR_COVER  # no fall below it
-    # learning afresh: a throttle at the floor answers as one at the start would
-    assert margin.widen(QUIET + 20_001) == pytest.approx(START_COVER + STEP - FLOOR_COVER)
+    # a throttle after a long calm at the floor: back to the start, which held before
+    assert margin.widen(QUIET + 20_001) == pytest.approx(START_COVER - FLOOR_COVER)
 
 
 # (seconds since the first look, cover in ms): the excess over the floor halves every HALF_LIFE
@@ -218,13 +219,23 @@ def test_at_the_floor_a_quiet_path_is_paced_at_99_2_percent() -> None:
     assert margin.margin(1000.0) == pytest.approx(0.0079, abs=1e-4)
 
 
-def test_a_jitter_throttle_during_the_fall_answers_as_one_at_the_start() -> None:
-    # the fall was a probe below the start, which held: the path needs more than the start
+def test_a_throttle_early_in_the_fall_answers_as_one_at_the_start() -> None:
+    # the start held only a moment: the path is jittery, learn as if the fall had not begun
     margin = Margin()
     margin.jitter(0.0)
-    fallen = margin.jitter(HALF_LIFE)
-    assert margin.widen(HALF_LIFE) == pytest.approx(START_COVER + STEP - fallen)
-    assert margin.jitter(HALF_LIFE + 1) == pytest.approx(START_COVER + STEP)  # held, no fall
+    fallen = margin.jitter(1.0)
+    assert margin.widen(1.0) == pytest.approx(START_COVER + STEP - fallen)
+    assert margin.jitter(2.0) == pytest.approx(START_COVER + STEP)  # held, no fall
+
+
+def test_a_throttle_late_in_the_fall_takes_it_back_to_the_start() -> None:
+    # the start held for HELD seconds: the path's jitter lies between the floor and the start
+    margin = Margin()
+    margin.jitter(0.0)
+    fallen = margin.jitter(HELD)
+    assert margin.widen(HELD) == pytest.approx(START_COVER - fallen)
+    assert margin.jitter(HELD + 1) == pytest.approx(START_COVER)  # held, no fall
+    assert margin.widen(HELD + 2) == pytest.approx(STEP)  # throttled again: learning
 
 
 def test_the_hard_line_holds_any_21_sends_to_more_than_a_second() -> None:
