@@ -81,13 +81,19 @@ class GiveBacks:
         self._naps: dict[int, Sleep] = {}  # the app's nap: its stop ends a wait for Redis
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._flushes: set[asyncio.Task[None]] = set()
+        self._closed = False
         self.alone = 0  # calls of their own (no booking carried them)
 
     def add(self, sdkappid: int, item: GiveBack, sleep: Sleep) -> None:
         """A lease to give back: with the app's next booking, or alone after the wait."""
         self._waiting.setdefault(sdkappid, []).append(item)
         self._naps[sdkappid] = sleep
-        if sdkappid not in self._timers:
+        self._arm(sdkappid)
+
+    def _arm(self, sdkappid: int) -> None:
+        """Time the wait of the app's oldest lease waiting, unless it is timed already (or
+        the run ends: `close` gives back what waits)."""
+        if sdkappid not in self._timers and not self._closed:
             loop = asyncio.get_running_loop()
             self._timers[sdkappid] = loop.call_later(self._wait, self._due, sdkappid)
 
@@ -98,6 +104,10 @@ class GiveBacks:
             return None
         if len(items) > MOST:
             items, self._waiting[sdkappid] = items[:MOST], items[MOST:]
+        elif (timer := self._timers.pop(sdkappid, None)) is not None:
+            # Nothing waits any more: the next lease starts a wait of its own. A timer left
+            # to run would send that one alone long before its wait is over.
+            timer.cancel()
         keys_ = [
             keys.ledger(sdkappid, self._ledger),
             keys.ledger_counts(sdkappid, self._ledger),
@@ -111,15 +121,20 @@ class GiveBacks:
         return Carried(sdkappid, tuple(items), keys_, args)
 
     def carried(self, carried: Carried, answers: object) -> None:
-        """What the call that carried them answered; None: not given back, they wait again."""
+        """What the call that carried them answered; None: not given back, they wait again
+        (for the next booking, or alone after the wait)."""
         if answers is None:
-            waiting = self._waiting.setdefault(carried.sdkappid, [])
-            waiting[:0] = carried.items
+            self._put_back(carried)
+            self._arm(carried.sdkappid)
             return
         if not isinstance(answers, list) or len(answers) != len(carried.items):
             raise TypeError(f"a resumer script gave back {answers!r}")
         for item, answer in zip(carried.items, answers, strict=True):
             self._answered(carried.sdkappid, item, int(answer))
+
+    def _put_back(self, carried: Carried) -> None:
+        """Leases a call did not give back, first in line again."""
+        self._waiting.setdefault(carried.sdkappid, [])[:0] = carried.items
 
     async def flush(self, sleep: Sleep = asyncio.sleep) -> None:
         """Give back what waits now, one call per app (through an outage, waiting with `sleep`)."""
@@ -144,7 +159,7 @@ class GiveBacks:
             try:
                 answers = await self._link.call(self._call(carried), sleep)
             except BaseException:  # the app's stop ended the wait for Redis: the end tries again
-                self.carried(carried, None)
+                self._put_back(carried)
                 raise
             self.carried(carried, answers)
 
@@ -153,6 +168,7 @@ class GiveBacks:
 
     async def close(self) -> None:
         """Give back what still waits, one try per app (the run ends; never a wait for Redis)."""
+        self._closed = True
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

@@ -52,3 +52,23 @@ async def test_leases_no_booking_takes_go_alone_after_the_wait_in_one_call(
     assert await peek.hgetall(keys.ledger_counts(APP, "inc")) == {"ok": "2"}
     assert await peek.hlen(keys.ledger(APP, UNNAMED)) == 2
     await run.close()
+
+
+async def test_a_lease_waits_its_own_wait_after_a_booking_carried_the_ones_before(
+    link: Link, peek: aioredis.Redis
+) -> None:
+    # The wait of the first lease, carried by a booking, must not cut short the wait of the
+    # next one: it goes with the app's next booking, not alone as the first one's wait ends.
+    run = RoomClaims(link, ledger=None, ledger_ttl=DAY, carry_wait=0.3)
+    claims = await run.claim(APP, ["a", "b"], asyncio.sleep)
+    pacer = SharedPacer(link, APP, budget=20.0, sleep=asyncio.sleep, givebacks=run.givebacks)
+    run.release(APP, "a", claims[0], ok("a"))
+    pacer.done(await pacer.acquire())  # carries "a"
+    await asyncio.sleep(0.2)
+    run.release(APP, "b", claims[1], ok("b"))
+    await asyncio.sleep(0.2)  # past the wait "a" started, within the one of "b"
+    assert (run.stats.released, run.givebacks.alone) == (1, 0)
+    pacer.done(await pacer.acquire())  # carries "b"
+    assert (run.stats.released, run.givebacks.alone) == (2, 0)
+    assert await peek.hlen(keys.ledger(APP, UNNAMED)) == 2
+    await run.close()
