@@ -2,7 +2,7 @@
 
     cli ─▶ report, observe, fleet ─▶ engine ─▶ pace, results, config, inputs, sim ─▶ api
                                                                                      │
-                          errors, records, seen, streams, timing, humanize  ◀───────┘
+                  errors, records, seen, streams, timing, humanize, loading ◀───────┘
 
 A module may import its own package and any package on a lower layer; a package on the same
 layer or above is refused. Lazy imports (inside a function) count as much as the ones at the
@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "streams": 0,
     "timing": 0,
     "humanize": 0,
+    "loading": 0,
     "api": 1,
     "pace": 2,
     "results": 2,

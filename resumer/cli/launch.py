@@ -29,6 +29,7 @@ from resumer.engine.run import Run
 from resumer.engine.sharing import Alone, Sharing
 from resumer.engine.summary import Summary
 from resumer.errors import InputBrokeError
+from resumer.loading import collector_paused
 from resumer.observe import logs
 from resumer.observe.progress import ProgressDisplay, ProgressEvents, log_stream, summary_tables
 from resumer.records import Status
@@ -150,7 +151,8 @@ def _sharing(
     """What the run shares with others: alone, or every run on the same Redis (--redis)."""
     if config.sharing is None:
         return contextlib.nullcontext(Alone())
-    from resumer.fleet.sharing import RedisSharing  # noqa: PLC0415  (redis-py is an extra)
+    with collector_paused():
+        from resumer.fleet.sharing import RedisSharing  # noqa: PLC0415  (redis-py is an extra)
 
     return RedisSharing.open(
         config.sharing,

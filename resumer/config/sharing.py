@@ -12,6 +12,7 @@ from yarl import URL
 
 from resumer.config.redact import mask_endpoint
 from resumer.errors import UsageError
+from resumer.loading import collector_paused
 
 REDIS_URL_ENV = "RESUMER_REDIS_URL"
 DEFAULT_REDIS_TIMEOUT = 60.0  # seconds without an answer from Redis before the run stops
@@ -135,7 +136,8 @@ def check_redis_url(url: str, shown: str) -> None:
 def require_redis_py() -> None:
     """Refuse, in one sentence, a --redis run or status where redis-py is not installed."""
     try:
-        import redis  # noqa: F401, PLC0415  (the optional extra: loaded only with --redis)
+        with collector_paused():  # what a run and `status` use of it, loaded at the lowest cost
+            import redis.asyncio  # noqa: F401, PLC0415  (the optional extra: only with --redis)
     except ImportError:
         raise UsageError(
             f"--redis (or {REDIS_URL_ENV}) needs redis-py, which is not installed: "
