@@ -28,6 +28,7 @@ from typing import TypeVar
 
 import redis.asyncio as aioredis
 import structlog
+from redis.commands.core import AsyncScript
 from redis.exceptions import (
     AuthenticationError,
     RedisError,
@@ -96,6 +97,7 @@ class Link:
         self._closed = False
         self.outages = 0  # times Redis was lost and came back, or not
         self.calls = 0  # calls that Redis answered
+        self._scripts: dict[str, AsyncScript] = {}  # by source
 
     @classmethod
     async def connect(
@@ -134,8 +136,21 @@ class Link:
         return self._lost_since is not None
 
     def script(self, source: str) -> Callable[..., Awaitable[object]]:
-        """A Lua script, run by its SHA and loaded again on NOSCRIPT (a restart, SCRIPT FLUSH)."""
-        return self.redis.register_script(source)
+        """A Lua script, run by its SHA and loaded again on NOSCRIPT (a restart, SCRIPT FLUSH).
+
+        One per source, whoever asks (every app's pacer runs the same one): after a restart of
+        Redis, one caller meets NOSCRIPT and loads it, not each."""
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = self.redis.register_script(source)
+        return script
+
+    async def load_scripts(self) -> None:
+        """Load every script asked for so far (SCRIPT LOAD), at the start: the first calls,
+        every app's at once, then find them loaded instead of each meeting NOSCRIPT, a failed
+        call, and loading it again. Not failed closed: the start's calls are not."""
+        for source in self._scripts:
+            await self.redis.script_load(source)
 
     async def call(self, work: Callable[[aioredis.Redis], Awaitable[T]], sleep: Sleep) -> T:
         """`work(client)`'s answer; while Redis is lost, wait (with `sleep`) until it is back.

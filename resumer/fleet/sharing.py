@@ -27,7 +27,7 @@ from resumer.fleet.generation import UNVERSIONED, Generations, meet, refuse_othe
 from resumer.fleet.keys import PROTOCOL
 from resumer.fleet.link import Link, reason, time_us
 from resumer.fleet.repeat import Repeat
-from resumer.fleet.reserve import asked_member
+from resumer.fleet.reserve import asked_member, reserve_source
 from resumer.records import Result, Status
 from resumer.timing import Sleep
 
@@ -86,18 +86,20 @@ class RedisSharing:
                 refuse_other_protocols(protocols, settings.shown_redis)
                 since_us = _overlap_start(beats, started_us)
                 generations = await meet(link, sdkappids)
+                claims = RoomClaims(
+                    link,
+                    ledger=settings.ledger,
+                    ledger_ttl=settings.ledger_ttl if settings.ledger else OVERLAP_TTL,
+                    since_us=since_us,
+                    lease_ttl=lease_ttl_for(request_timeout),
+                    generations=generations,
+                )
+                link.script(reserve_source())  # the pacers' (`budget`), made once the run starts
+                await link.load_scripts()
             except (RedisError, OSError) as exc:
                 raise UsageError(
                     f"cannot use Redis at {settings.shown_redis} ({reason(exc)}): fix it or --redis"
                 ) from None
-            claims = RoomClaims(
-                link,
-                ledger=settings.ledger,
-                ledger_ttl=settings.ledger_ttl if settings.ledger else OVERLAP_TTL,
-                since_us=since_us,
-                lease_ttl=lease_ttl_for(request_timeout),
-                generations=generations,
-            )
             sharing = cls(
                 link,
                 claims,
@@ -116,11 +118,14 @@ class RedisSharing:
                 await claims.close()
                 sharing._tell()
                 with contextlib.suppress(RedisError, OSError):
-                    await link.redis.delete(keys.RUNNERS + link.runner)
-                    for budget in sharing._budgets:  # its --rate no longer holds the line
-                        await link.redis.zrem(
-                            keys.asked(budget.sdkappid), asked_member(budget.budget, link.runner)
-                        )
+                    async with link.redis.pipeline(transaction=False) as pipe:  # one round trip
+                        pipe.delete(keys.RUNNERS + link.runner)
+                        for budget in sharing._budgets:  # its --rate no longer holds the line
+                            pipe.zrem(
+                                keys.asked(budget.sdkappid),
+                                asked_member(budget.budget, link.runner),
+                            )
+                        await pipe.execute()
         finally:
             await link.close()
 
