@@ -88,7 +88,7 @@ class HardLine:
     whatever the schedule does. A send may still leave a little closer to the one before it
     than an interval (a late wake-up followed by a punctual one): holding every gap to a whole
     interval, as a bucket of one does, would pass each late wake-up on to the sends after it and
-    cost the rate 0.5 % at a margin of 0.8 % (measured). No gap is shorter than half an
+    cost the rate 1 % at a margin of 0.8 % (measured). No gap is shorter than half an
     interval, so a schedule catching up cannot send a burst either.
 
     Pure: `sent(at)` records a send, `earliest()` says when the next may leave.
