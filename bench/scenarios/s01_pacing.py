@@ -1,4 +1,8 @@
-"""Scenario 1: many rooms of one app, replies up to 400 ms: how close to the budget, how steady."""
+"""Scenario 1: many rooms of one app, replies up to 400 ms: how close to the budget, how steady.
+
+Then the same rooms again, with the hard line of before (a bucket of one request,
+`bench/probes/bucket_line.py`), one after the other so the machine's load is alike.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +44,18 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
         "lag_vs_plan_ms": _lag(arrivals.grid_lag_ms(paced, PACE)),
         "jitter_vs_achieved_ms": _lag(arrivals.grid_lag_ms(paced, achieved or PACE)),
     }
+    # The tightest 21 arrivals in a row: how much room the margin's floor left (over 1 s: none
+    # of them in one second of the API's window).
+    tightest = min((b - a for a, b in zip(paced, paced[BUDGET:], strict=False)), default=None)
+    figures["tightest_21_arrivals_ms"] = None if tightest is None else round(1000 * tightest, 1)
+    bucket = observe(
+        ws.dir("pacing-bucket-line"),
+        profile,
+        room_ids(plan.pacing_rooms),
+        launcher=("-m", "bench.probes.bucket_line"),
+    )
+    figures["bucket_line_share_of_cap"] = round(arrivals.rate(bucket.times[1:]) / BUDGET, 4)
+    figures["bucket_line_code_100422"] = bucket.throttled
     figures["meets"] = {
         "share_of_cap>=0.99": figures["share_of_cap"] >= 0.99,
         "max_arrivals_1s<=20": figures["max_arrivals_1s"] <= BUDGET,
@@ -67,11 +83,21 @@ def render(p: dict[str, Any]) -> str:
          f"{p['wall_s']} s; {p['requests']}; {p['rooms_not_ok']}", "", None],
         ["client CPU per request; peak RSS",
          f"{p['client_cpu_ms_per_request']} ms; {p['client_max_rss_mb']} MB", "", None],
+        ["the tightest 21 arrivals in a row span",
+         _ms(p.get("tightest_21_arrivals_ms")), "> 1000 ms", None],
+        ["the same rooms with the hard line of before (a bucket of one, "
+         "`bench/probes/bucket_line.py`): rate / 20 from the 2nd request; 100422",
+         f"{p.get('bucket_line_share_of_cap', '–')}; {p.get('bucket_line_code_100422', '–')}",
+         "", None],
     ]  # fmt: skip
     return (
         f"## 1. Pacing: {p['rooms']} rooms, replies "
         f"{p['latency_ms'][0]}–{p['latency_ms'][1]} ms\n\n" + table(FIGURE_HEADER, rows)
     )
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value} ms"
 
 
 SCENARIO = Scenario(name="pacing", measure=measure, render=render)

@@ -31,8 +31,9 @@ START_MARGIN = 0.015  # where every margin starts: 98.5 % of the budget, 15.2 ms
 START_COVER = START_MARGIN / (1 - START_MARGIN)  # seconds of jitter the starting margin covers
 # The least a run's own margin learns down to on a quiet path: 0.8 %. Over loopback on a busy
 # 2-core machine, 20 intervals reached the simulator up to 5.5 ms shorter than they left (a
-# late write, the simulator's loop); 8 ms covers that with room, and pacing at 19.84/s instead
-# of 19.70/s is the 0.7 % of the budget the start leaves unused.
+# late write, the simulator's loop); 8 ms covers that with room (bench scenario 1 reports the
+# tightest 21 arrivals in a row), and pacing at 19.84/s instead of 19.70/s is the 0.7 % of the
+# budget the start leaves unused.
 FLOOR_COVER = 0.008
 HALF_LIFE = 5.0  # seconds: until the first jitter throttle, the cover's excess over the floor
 # halves this fast, so a quiet run is near its floor within 20 s and a jittery one meets its
@@ -88,7 +89,7 @@ class HardLine:
     whatever the schedule does. A send may still leave a little closer to the one before it
     than an interval (a late wake-up followed by a punctual one): holding every gap to a whole
     interval, as a bucket of one does, would pass each late wake-up on to the sends after it and
-    cost the rate 1 % at a margin of 0.8 % (measured). No gap is shorter than half an
+    cost the rate 1 % at a margin of 0.8 % (bench scenario 1). No gap is shorter than half an
     interval, so a schedule catching up cannot send a burst either.
 
     Pure: `sent(at)` records a send, `earliest()` says when the next may leave.
