@@ -20,7 +20,7 @@ class BucketLine(HardLine):
     """A hard line that holds each gap to a whole line, as a bucket of one request does."""
 
     def earliest(self) -> float:
-        return self._sent[self._oldest - 1] + self._interval
+        return self._sent[(self._count - 1) % self.span] + self._interval
 
 
 if __name__ == "__main__":

@@ -7,12 +7,14 @@ of resumer's own errors. The transport is one small callable, so tests can swap 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
@@ -33,10 +35,21 @@ class Request:
     url: str
     query: tuple[tuple[str, str], ...]
     body: bytes
+    # Called as the request reaches the wire: its connection is ready, the write follows at
+    # once. Usually at once; later when a new connection had to open first (as httpx's "trace"
+    # extension tells a caller of each step).
+    on_wire: Callable[[], None] | None = None
 
 
 def build_request(
-    *, base_url: str, sdkappid: int, identifier: str, usersig: str, random: int, room_id: str
+    *,
+    base_url: str,
+    sdkappid: int,
+    identifier: str,
+    usersig: str,
+    random: int,
+    room_id: str,
+    on_wire: Callable[[], None] | None = None,
 ) -> Request:
     """The request for one attempt, with this attempt's own `random` and UserSig."""
     return Request(
@@ -49,6 +62,7 @@ def build_request(
             ("contenttype", "json"),
         ),
         body=json.dumps({"RoomId": room_id}, ensure_ascii=False).encode(),
+        on_wire=on_wire,
     )
 
 
@@ -72,7 +86,7 @@ class AiohttpTransport:
     @classmethod
     def new_session(cls, *, connections: int) -> aiohttp.ClientSession:
         """A session whose pool holds `connections` keep-alive connections."""
-        connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=30)
+        connector = _WireConnector(limit=connections, keepalive_timeout=30)
         return aiohttp.ClientSession(
             connector=connector,
             headers={"Content-Type": "application/json"},
@@ -91,6 +105,7 @@ class AiohttpTransport:
             raise RequestTimeout(f"no reply within {self._seconds:g} s") from exc
 
     async def _post(self, request: Request) -> Reply:
+        _ON_WIRE.set(request.on_wire)  # this task's, for _WireConnector (each post sets it)
         try:
             # Never follow a redirect: it would carry the UserSig to the Location host, as a GET
             # that resumes nothing. A 3xx is a reply like any other; classify says what it means.
@@ -121,6 +136,27 @@ class AiohttpTransport:
 
 
 NO_TIMEOUT = aiohttp.ClientTimeout()
+_ON_WIRE: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar("on_wire")
+
+
+class _WireConnector(aiohttp.TCPConnector):
+    """A connector that tells the request (its `on_wire`) when it has its connection.
+
+    aiohttp writes the request as soon as `connect` returns, in the same task, so that moment is
+    when it reaches the wire. The request is not passed down to the connector: the hook rides
+    in a context variable, which `connect` reads in the task that `_post` set it in.
+    """
+
+    async def connect(
+        self,
+        req: aiohttp.ClientRequest,
+        traces: list[Any],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature, overridden
+    ) -> aiohttp.connector.Connection:
+        connection = await super().connect(req, traces, timeout)
+        if (on_wire := _ON_WIRE.get(None)) is not None:
+            on_wire()
+        return connection
 
 
 class _Watch:

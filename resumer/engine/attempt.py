@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from functools import partial
 
 import structlog
 
@@ -65,7 +66,7 @@ class Attempts:
                         continue
                     sent_at = self._clock()
                     flight.sending()
-                    verdict = await self._send(flight)
+                    verdict = await self._send(flight, grant)
                 finally:
                     app.pacer.done(grant)
                 app.stats.answered_request(verdict.action, verdict.code, self._clock() - sent_at)
@@ -152,8 +153,9 @@ class Attempts:
         if verdict.wait:
             await app.nap(verdict.wait)
 
-    async def _send(self, flight: RoomInFlight) -> Verdict:
-        """One request, with this attempt's own `random` and current UserSig, classified."""
+    async def _send(self, flight: RoomInFlight, grant: int) -> Verdict:
+        """One request, with this attempt's own `random` and current UserSig, classified; the
+        pacer hears when it reaches the wire."""
         app = flight.app
         request = build_request(
             base_url=self._config.endpoint,
@@ -162,6 +164,7 @@ class Attempts:
             usersig=app.usersigs.current(),
             random=self._rng.randint(0, MAX_RANDOM),
             room_id=flight.room.room_id,
+            on_wire=partial(app.pacer.left, grant),
         )
         app.stats.sent += 1
         try:

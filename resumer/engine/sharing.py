@@ -38,6 +38,9 @@ class Budget(Protocol):
     async def acquire(self) -> int:
         """Wait for the next slot; return its grant number (for `throttled` and `done`)."""
 
+    def left(self, grant: int) -> None:
+        """The request of `grant` reaches the wire now (later than granted, maybe)."""
+
     def done(self, grant: int) -> None:
         """The request of `grant` is over, whatever became of it."""
 

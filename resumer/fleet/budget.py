@@ -245,6 +245,11 @@ class SharedPacer:
         self._rate, self._cover = reservation.rate, reservation.cover
         return reservation
 
+    def left(self, grant: int) -> None:
+        """The request of `grant` reaches the wire now. Not used: the fleet's slots are booked
+        on Redis's clock for every runner, and a send late by more than LATE (a connection
+        opening on a busy loop) is covered by the shared margin only."""
+
     def done(self, grant: int) -> None:
         """The request of `grant` is over: answered, failed, or never sent after all."""
         if grant == 1 and not self._contact.is_set():

@@ -92,28 +92,35 @@ class HardLine:
     cost the rate 1 % at a margin of 0.8 % (bench scenario 1). No gap is shorter than half an
     interval, so a schedule catching up cannot send a burst either.
 
-    Pure: `sent(at)` records a send, `earliest()` says when the next may leave.
+    Pure: `sent(at)` records a send, `left(n, at)` moves the `n`th to when it really left (a
+    request that opened a connection first), `earliest()` says when the next may leave.
     """
 
     def __init__(self, budget: float) -> None:
         self.span = max(1, math.ceil(budget))
         self._interval = 1 / (budget * (1 - HARD_LINE_MARGIN))
-        self._sent = [-math.inf] * self.span  # the last `span` sends, oldest at `_oldest`
-        self._oldest = 0
+        self._sent = [-math.inf] * self.span  # send n (from 1) at (n - 1) % span, the last span
+        self._count = 0  # sends so far
 
     def earliest(self) -> float:
         """When the next send may leave, at the soonest."""
-        last = self._sent[self._oldest - 1]
-        return max(self._sent[self._oldest] + self.span * self._interval, last + self._interval / 2)
+        oldest = self._sent[self._count % self.span]
+        last = self._sent[(self._count - 1) % self.span]
+        return max(oldest + self.span * self._interval, last + self._interval / 2)
 
     def sent(self, at: float) -> None:
         """A send left at `at`."""
-        self._sent[self._oldest] = at
-        self._oldest = (self._oldest + 1) % self.span
+        self._sent[self._count % self.span] = at
+        self._count += 1
 
-    def moved(self, at: float) -> None:
-        """The last send is to count as leaving at `at` (a first request that left late)."""
-        self._sent[self._oldest - 1] = at
+    def left(self, n: int, at: float) -> None:
+        """The `n`th send (from 1) reached the wire only at `at`: it counts from then on.
+
+        Only later, never earlier, and only while it is one of the last `span`: an older one
+        no longer bounds the next send."""
+        if self._count - self.span < n <= self._count:
+            index = (n - 1) % self.span
+            self._sent[index] = max(self._sent[index], at)
 
 
 @dataclass(slots=True)

@@ -231,3 +231,31 @@ async def test_a_reply_that_came_while_the_process_stood_still_is_read_not_a_tim
             loop.call_later(0.02, time.sleep, 0.8)  # the process stands still, the API answers
             reply = await transport(request)
     assert reply.http_status == 200  # read, whatever the simulator made of the UserSig
+
+
+async def test_a_request_hears_it_reached_the_wire_on_a_new_connection_and_a_kept_one() -> (
+    None
+):
+    loop = asyncio.get_running_loop()
+    heard: list[tuple[str, float]] = []
+
+    async def reply(writer: asyncio.StreamWriter) -> None:
+        heard.append(("replied", loop.time()))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(ENVELOPE) + ENVELOPE)
+        await writer.drain()
+
+    async with stub(reply) as server, AiohttpTransport.new_session(connections=1) as session:
+        transport = AiohttpTransport(session, timeout=5.0)
+        for name in ("new", "kept"):
+            request = build_request(
+                base_url=f"http://127.0.0.1:{server.port}",
+                sdkappid=1400000001,
+                identifier="administrator",
+                usersig=USERSIG,
+                random=7,
+                room_id=name,
+                on_wire=lambda name=name: heard.append((name, loop.time())),  # type: ignore[misc]
+            )
+            assert (await transport(request)).http_status == 200
+    assert [what for what, _ in heard] == ["new", "replied", "kept", "replied"]
+    assert len(server.requests) == 2

@@ -175,6 +175,32 @@ def test_the_first_request_goes_alone_and_the_grid_starts_when_it_is_over() -> N
     assert times[20] - (times[0] + 0.3) == pytest.approx(20 / 19.7, abs=1e-3)
 
 
+def test_a_request_that_reached_the_wire_late_moves_the_21st_after_it_not_the_grid() -> None:
+    async def scenario() -> tuple[list[float], list[float]]:
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(budget=20)
+        granted: list[float] = []
+        wire: list[float] = []
+
+        async def request() -> None:
+            grant = await pacer.acquire()
+            granted.append(loop.time())
+            if 2 <= grant <= 6:  # each opens a new connection: 70 ms on a busy loop
+                await asyncio.sleep(0.070)
+            pacer.left(grant)
+            wire.append(loop.time())
+            await asyncio.sleep(0.2)
+            pacer.done(grant)
+
+        await asyncio.gather(*(request() for _ in range(60)))
+        return granted, sorted(wire)
+
+    granted, wire = run_virtual(scenario())
+    assert max_in_window(wire) <= 20  # at the wire, not only at the grants
+    assert granted[21] - granted[1] == pytest.approx(0.070 + 20 / (20 * 0.999), abs=1e-5)
+    assert granted[7] - granted[6] == pytest.approx(1 / 19.7, abs=1e-3)  # the grid kept
+
+
 def test_a_throttle_with_none_of_the_apps_requests_in_the_window_cuts_from_its_own_rate() -> None:
     async def scenario() -> float:
         pacer = Pacer(budget=20)

@@ -262,6 +262,21 @@ def test_the_hard_line_lets_a_punctual_send_follow_a_late_one() -> None:
     assert line.earliest() <= 21 * 0.0504
 
 
+def test_a_send_that_reached_the_wire_late_holds_the_line_from_then_on() -> None:
+    line = HardLine(20)
+    interval = 1 / (20 * (1 - HARD_LINE_MARGIN))
+    for k in range(20):
+        line.sent(k * 0.0504)
+    line.left(1, 0.070)  # the first opened a connection: it reached the wire 70 ms late
+    assert line.earliest() == pytest.approx(0.070 + 20 * interval)
+    line.left(1, 0.010)  # never earlier than it was
+    assert line.earliest() == pytest.approx(0.070 + 20 * interval)
+    line.sent(line.earliest())
+    before = line.earliest()
+    line.left(1, 5.0)  # no longer one of the last 20: it bounds nothing
+    assert line.earliest() == before
+
+
 def test_the_hard_line_of_a_budget_under_one_per_second() -> None:
     line = HardLine(0.5)
     line.sent(0.0)
