@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 ACCEPTED = "0"  # the answer kind of a success envelope
 
@@ -83,4 +84,47 @@ def back_to_rate(
                 break
         if t >= start and last - first + 1 >= count:
             return t
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Crowded:
+    """A window of budget + 1 arrivals in less than a second, seen from both ends.
+
+    Arrival k is paired with the k-th send at the wire (both sorted), on clocks aligned by the
+    least transit (`transit_offset`): `late_*` is how much longer than that least transit the
+    window's first and last requests took to be stamped by the simulator.
+    """
+
+    first: int  # the window's first arrival, from 0
+    arrival_span: float  # seconds from the first arrival to the last, at the simulator
+    wire_span: float  # seconds from the first send to the last, at the client's wire
+    late_first: float  # seconds
+    late_last: float
+
+
+def transit_offset(pairs: Sequence[tuple[Sequence[float], Sequence[float]]]) -> float:
+    """The least arrival − wire time over every (arrivals, wires) pair of sorted times: the two
+    clocks' offset plus the quickest transit."""
+    return min(
+        (a - w for arrivals, wires in pairs for a, w in zip(arrivals, wires, strict=False)),
+        default=0.0,
+    )
+
+
+def first_crowded(
+    arrivals: Sequence[float], wires: Sequence[float], budget: int, offset: float
+) -> Crowded | None:
+    """The first window of `budget` + 1 arrivals within a second (sorted times), or None."""
+    count = min(len(arrivals), len(wires))
+    for i in range(count - budget):
+        j = i + budget
+        if arrivals[j] - arrivals[i] < 1.0:
+            return Crowded(
+                first=i,
+                arrival_span=arrivals[j] - arrivals[i],
+                wire_span=wires[j] - wires[i],
+                late_first=arrivals[i] - offset - wires[i],
+                late_last=arrivals[j] - offset - wires[j],
+            )
     return None

@@ -29,12 +29,14 @@ def step(
     name: str = "scale",
     extra: Sequence[str] = (),
     deadline: float = 600.0,
+    keep_arrivals: bool = False,
 ) -> dict[str, Any]:
     """One step: `apps_count` apps with `rooms_per_app` rooms each, all at once.
 
     `extra` are more options of `resumer run` (scenario 6 adds its metrics ones). By
     default resumer runs under `bench/harness/looplag.py`, which times its event loop's timers; a
-    `launcher` (a profiler) replaces that, and the step then has no client loop lag.
+    `launcher` (a profiler) replaces that, and the step then has no client loop lag. With
+    `keep_arrivals`, the figures hold each app's arrival times too (by SDKAppID, sorted).
     """
     folder = ws.dir(f"{name}-{apps_count}-apps")
     lag_file = folder / "client-loop-lag.json"
@@ -76,7 +78,8 @@ def step(
     client_lag = json.loads(lag_file.read_text()) if lag_file.exists() else {}
     start = min(firsts, default=0.0)
     middle = _middle_rate(arrivals, start, max(lasts, default=0.0))
-    return {
+    kept = {str(a.sdkappid): sorted(times) for a, (times, _) in zip(apps, arrivals, strict=True)}
+    return ({"arrivals": kept} if keep_arrivals else {}) | {
         "apps": apps_count,
         "rooms": len(rooms),
         "wall_s": round(child.wall_s, 2),

@@ -9,11 +9,13 @@ over 10k to 1M room IDs: peak RSS, and the bytes each further room costs.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.harness.arrivals import first_crowded, percentile, transit_offset
 from bench.harness.child import run_child
 from bench.harness.observe import write_profile
 from bench.harness.plan import BUDGET, Plan, Workspace, room_ids
@@ -28,6 +30,7 @@ FLOOR = Path(__file__).resolve().parent.parent / "harness" / "floor.py"
 DRY_RUN_TARGET_MB = 150
 CPU_OVER_FLOOR = 1.15  # client CPU per request at the largest step, × the bare aiohttp floor
 LAG_APPS = 50  # the step whose loop lag has a target
+TRACED_RUNS = 3  # repeats of the largest step under the wire probe, until one is crowded
 LOOP_LAG_P99_MS = 5.0  # the client's timers at the largest step: a late timer, a late slot
 
 
@@ -119,6 +122,11 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
     before = floor(ws, plan.floor_requests, name="floor-before")
     steps.append(step(ws, largest, plan.scale_rooms_per_app))
     after = floor(ws, plan.floor_requests, name="floor-after")
+    traced = (
+        trace(ws, largest, plan.scale_rooms_per_app)
+        if steps[-1]["max_arrivals_1s"] > BUDGET
+        else None
+    )
     bare = _averaged(before, after)
     saturated = next((s["apps"] for s in steps if s["saturated"]), None)
     top = steps[-1]
@@ -142,7 +150,61 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
             "code_100422_first_5s==0": all(s.get("code_100422_first_5s", 0) == 0 for s in steps),
         },
         "loop_lag_apps": lagged["apps"],
+    } | ({} if traced is None else {"traced": traced})
+
+
+def trace(ws: Workspace, apps: int, rooms_per_app: int) -> dict[str, Any]:
+    """The step again under `bench/probes/wire_times.py`, up to TRACED_RUNS times until one has
+    a second over the budget: its crowded windows, seen at the client's wire and at the
+    simulator (which end brought the arrivals closer than the sends)."""
+    runs: list[dict[str, Any]] = []
+    for n in range(1, TRACED_RUNS + 1):
+        wire_file = ws.dir(f"traced-{n}") / "wire.json"
+        figures = step(
+            ws,
+            apps,
+            rooms_per_app,
+            name=f"traced-{n}",
+            launcher=("-m", "bench.probes.wire_times", str(wire_file)),
+            keep_arrivals=True,
+        )
+        runs.append(_crowding(figures, json.loads(wire_file.read_text())))
+        if runs[-1]["windows"]:
+            break
+    return {"apps": apps, "runs": runs}
+
+
+def _crowding(figures: dict[str, Any], wires: dict[str, list[list[float]]]) -> dict[str, Any]:
+    """Each app's first crowded window, from its arrivals and its sends at the wire."""
+    pairs = {
+        app: (times, sorted(w for _, w in wires.get(app, [])))
+        for app, times in figures["arrivals"].items()
     }
+    offset = transit_offset(list(pairs.values()))
+    found = [
+        c for arrivals, sent in pairs.values()
+        if (c := first_crowded(arrivals, sent, BUDGET, offset)) is not None
+    ]  # fmt: skip
+    late = sorted(
+        granted_wire[1] - granted_wire[0] for app in wires.values() for granted_wire in app
+    )
+    return {
+        "code_100422": figures["code_100422"],
+        "code_100422_first_5s": figures["code_100422_first_5s"],
+        "windows": len(found),
+        "first_arrival_index": sorted({c.first + 1 for c in found}),
+        "wire_span_min_ms": _ms(min((c.wire_span for c in found), default=None)),
+        "arrival_span_min_ms": _ms(min((c.arrival_span for c in found), default=None)),
+        "late_first_ms": [_ms(min((c.late_first for c in found), default=None)),
+                          _ms(max((c.late_first for c in found), default=None))],
+        "late_last_ms_max": _ms(max((c.late_last for c in found), default=None)),
+        "wire_after_grant_ms": {"p50": _ms(percentile(late, 50)), "p99": _ms(percentile(late, 99)),
+                                "max": _ms(late[-1] if late else None)},
+    }  # fmt: skip
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
 
 
 HEADER = (
@@ -193,6 +255,7 @@ def render(s: dict[str, Any]) -> str:
             f"{_lag_step(s)} ≤ 5 ms: "
             f"{cell(meets.get('client_loop_lag_p99<=5ms'))}. No 100422 in any step's first 5 s: "
             f"{cell(meets.get('code_100422_first_5s==0'))}.",
+            *_traced(s.get("traced")),
             "",
             f"`--dry-run` over room IDs like {dry['room_id_format']}:",
             "",
@@ -202,6 +265,41 @@ def render(s: dict[str, Any]) -> str:
             f"largest size ≤ 150 MB: {cell(next(iter(dry['meets'].values())))}.",
         ]
     )
+
+
+def _traced(traced: dict[str, Any] | None) -> list[str]:
+    """The paragraph on the largest step's crowded seconds, traced at both ends (if it had)."""
+    if traced is None:
+        return []
+    parts = []
+    for n, run in enumerate(traced["runs"], 1):
+        late = run["wire_after_grant_ms"]
+        text = (
+            f"run {n}: {run['code_100422']} × 100422 ({run['code_100422_first_5s']} in the first "
+            f"5 s), {run['windows']} apps with 21 arrivals in a second; requests reached the wire "
+            f"{late['p50']} / {late['p99']} / {late['max']} ms (p50 / p99 / max) after their grant"
+        )
+        if run["windows"]:
+            low, high = run["late_first_ms"]
+            text += (
+                f". Those windows began at arrival {_listed(run['first_arrival_index'])}; their "
+                f"21 sends spanned at least {run['wire_span_min_ms']} ms at the client's wire "
+                f"(the hard line holds 1001 ms) and at least {run['arrival_span_min_ms']} ms at "
+                f"the simulator, which read each window's first request {low}–{high} ms later "
+                f"than its quickest transit (the last: at most {run['late_last_ms_max']} ms)"
+            )
+        parts.append(text)
+    return [
+        "",
+        f"**The crowded seconds, traced**: the largest step again under "
+        f"`bench/probes/wire_times.py` (each grant's time and its request's at the wire, beside "
+        f"the simulator's arrivals), until a run had a second over 20 (at most {TRACED_RUNS} "
+        f"runs): " + "; ".join(parts) + ".",
+    ]
+
+
+def _listed(indices: list[int]) -> str:
+    return ", ".join(str(i) for i in indices[:6]) + (" …" if len(indices) > 6 else "")
 
 
 def _lag_step(s: dict[str, Any]) -> str:

@@ -233,9 +233,7 @@ async def test_a_reply_that_came_while_the_process_stood_still_is_read_not_a_tim
     assert reply.http_status == 200  # read, whatever the simulator made of the UserSig
 
 
-async def test_a_request_hears_it_reached_the_wire_on_a_new_connection_and_a_kept_one() -> (
-    None
-):
+async def test_a_request_hears_it_reached_the_wire_on_a_new_connection_and_a_kept_one() -> None:
     loop = asyncio.get_running_loop()
     heard: list[tuple[str, float]] = []
 

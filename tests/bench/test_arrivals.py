@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.harness.arrivals import max_in_window, windows_over
+import pytest
+
+from bench.harness.arrivals import first_crowded, max_in_window, transit_offset, windows_over
 
 
 def test_twenty_at_the_hard_line_fill_no_window_over_the_budget() -> None:
@@ -16,3 +18,19 @@ def test_each_window_over_the_budget_is_counted_by_its_last_arrival() -> None:
     assert windows_over(lone, 20) == 1
     assert windows_over(burst, 20) == 2
     assert windows_over(burst[:20], 20) == 0
+
+
+def test_a_crowded_window_tells_a_late_reader_from_close_sends() -> None:
+    wires = [i * 0.0505 for i in range(30)]  # well spaced at the wire: any 21 span 1.01 s
+    arrivals = [100.0 + w + 0.001 for w in wires]  # 1 ms of transit each ...
+    arrivals[2] += 0.040  # ... but the 3rd was read 40 ms late
+    arrivals.sort()
+    offset = transit_offset([(arrivals, wires)])
+    assert offset == pytest.approx(100.001)
+    crowded = first_crowded(arrivals, wires, 20, offset)
+    assert crowded is not None
+    assert crowded.first == 2
+    assert crowded.arrival_span < 1.0 < crowded.wire_span
+    assert crowded.late_first == pytest.approx(0.040)
+    assert crowded.late_last == pytest.approx(0.0)
+    assert first_crowded(sorted(100.001 + w for w in wires), wires, 20, offset) is None
