@@ -18,7 +18,7 @@ from typing import Any
 from bench.harness.arrivals import first_crowded, percentile, transit_offset
 from bench.harness.child import run_child
 from bench.harness.observe import write_profile
-from bench.harness.plan import BUDGET, Plan, Workspace, room_ids
+from bench.harness.plan import BUDGET, PACE, Plan, Workspace, room_ids
 from bench.harness.scenario import Scenario
 from bench.harness.sim import Sim
 from bench.harness.step import step
@@ -34,8 +34,11 @@ TRACED_RUNS = 3  # repeats of the largest step under the wire probe, until one i
 LOOP_LAG_P99_MS = 5.0  # the client's timers at the largest step: a late timer, a late slot
 
 
-def floor(ws: Workspace, requests: int, *, name: str = "floor") -> dict[str, Any]:
-    """A bare aiohttp client's CPU per request against the same simulator (harness/floor.py)."""
+def floor(
+    ws: Workspace, requests: int, *, name: str = "floor", paced: tuple[int, float] | None = None
+) -> dict[str, Any]:
+    """A bare aiohttp client's CPU per request against the same simulator (harness/floor.py),
+    as fast as it answers, or `paced` as (apps, requests/s per app)."""
     folder = ws.dir(name)
     app = bench_apps(1)[0]
     profile = {
@@ -52,7 +55,8 @@ def floor(ws: Workspace, requests: int, *, name: str = "floor") -> dict[str, Any
     )
     with Sim(write_profile(folder, profile), log=folder / "sim.log") as sim:
         child = run_child(
-            [sys.executable, str(FLOOR), str(requests)],
+            [sys.executable, str(FLOOR), str(requests)]
+            + ([] if paced is None else ["--paced", str(paced[0]), str(paced[1])]),
             stdout=folder / "stdout.txt",
             stderr=folder / "stderr.txt",
             env={"ENDPOINT": sim.url, "SDKAPPID": str(app.sdkappid)}
@@ -122,6 +126,8 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
     before = floor(ws, plan.floor_requests, name="floor-before")
     steps.append(step(ws, largest, plan.scale_rooms_per_app))
     after = floor(ws, plan.floor_requests, name="floor-after")
+    # the same load as the largest step, sent by the bare client on a grid per app
+    paced = floor(ws, largest * plan.scale_rooms_per_app, name="floor-paced", paced=(largest, PACE))
     traced = (
         trace(ws, largest, plan.scale_rooms_per_app)
         if steps[-1]["max_arrivals_1s"] > BUDGET
@@ -140,6 +146,10 @@ def measure(ws: Workspace, plan: Plan) -> dict[str, Any]:
         "steps": steps,
         "aiohttp_floor": bare,
         "cpu_over_floor": ratio,
+        "paced_floor": paced | {"apps": largest, "rate": PACE},
+        "cpu_over_paced_floor": round(
+            top["client_cpu_ms_per_request"] / max(paced["client_cpu_ms_per_request"], 1e-9), 2
+        ),
         "saturates_at_apps": saturated,
         "dry_run": dry_runs(ws, plan.dry_run_sizes),
         "meets": {
@@ -251,7 +261,7 @@ def render(s: dict[str, Any]) -> str:
             f"after the largest step ({_floor_runs(floor)} ms each), spends "
             f"{floor['client_cpu_ms_per_request']} ms of CPU per request; resumer at the "
             f"largest step spends {s['cpu_over_floor']} × that (target ≤ 1.15: "
-            f"{cell(meets.get('cpu_over_floor<=1.15'))}). Client loop lag p99 at "
+            f"{cell(meets.get('cpu_over_floor<=1.15'))})." + _paced(s) + " Client loop lag p99 at "
             f"{_lag_step(s)} ≤ 5 ms: "
             f"{cell(meets.get('client_loop_lag_p99<=5ms'))}. No 100422 in any step's first 5 s: "
             f"{cell(meets.get('code_100422_first_5s==0'))}.",
@@ -264,6 +274,21 @@ def render(s: dict[str, Any]) -> str:
             f"Memory grows by {dry['bytes_per_room']} bytes per further room; peak RSS at the "
             f"largest size ≤ 150 MB: {cell(next(iter(dry['meets'].values())))}.",
         ]
+    )
+
+
+def _paced(s: dict[str, Any]) -> str:
+    """The sentence on the paced floor, if it was measured."""
+    paced = s.get("paced_floor")
+    if paced is None:
+        return ""
+    return (
+        f" The same bare client sending the largest step's load paced ({paced['apps']} apps of "
+        f"{paced['rate']}/s, each on a grid of its own: a sleep to each slot, a task per "
+        f"request; `floor.py --paced`) spends {paced['client_cpu_ms_per_request']} ms per "
+        f"request: replies come one by one instead of in bunches of 200 a turn of the loop, "
+        f"and that is what pacing itself costs. resumer spends {s['cpu_over_paced_floor']} × "
+        "that."
     )
 
 
