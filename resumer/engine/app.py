@@ -26,6 +26,51 @@ class Halted(Exception):
     """The app was stopped (fatal reply or interrupted) while this room waited."""
 
 
+class Halt:
+    """An app's stop signal, and the naps it cuts short.
+
+    A nap is a future and a timer, as `asyncio.sleep` is; `set` wakes every nap at once. Every
+    request naps once in its pacer, so this is the hot path: waiting on an event under a timeout
+    instead made each nap that ran its course raise and catch a cancellation and a timeout.
+    """
+
+    def __init__(self) -> None:
+        self._set = False
+        self._naps: set[asyncio.Future[None]] = set()
+
+    def is_set(self) -> bool:
+        """The app is stopped."""
+        return self._set
+
+    def set(self) -> None:
+        """Stop the app: every nap ends now, in Halted."""
+        self._set = True
+        for woken in self._naps:
+            if not woken.done():
+                woken.set_result(None)
+
+    async def nap(self, seconds: float) -> None:
+        """Sleep, unless and until the app is stopped: then raise Halted."""
+        if not self._set:
+            loop = asyncio.get_running_loop()
+            woken = loop.create_future()
+            timer = loop.call_later(seconds, _wake, woken)
+            self._naps.add(woken)
+            try:
+                await woken
+            finally:
+                timer.cancel()
+                self._naps.discard(woken)
+            if not self._set:
+                return
+        raise Halted
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():  # cancelled (the task was), or woken by the stop
+        woken.set_result(None)
+
+
 @dataclass(slots=True)
 class AppCounts:
     """Counts of one app, read by the progress display, the metrics and the summary."""
@@ -72,6 +117,8 @@ class App:
     ) -> None:
         self.config = config
         self.sdkappid = config.sdkappid
+        self.halt = Halt()
+        self.nap = self.halt.nap  # sleep, unless and until the app is stopped: then Halted
         sharing = sharing or Alone()
         self.pacer: Budget = sharing.budget(config.sdkappid, rate=rate, sleep=self.nap)
         self.usersigs = UserSigSource(
@@ -83,7 +130,6 @@ class App:
         )
         self.queue: asyncio.Queue[Room | None] = asyncio.Queue(maxsize=QUEUE)
         self.aside: list[Room] = []  # rooms another live run held: tried again after the input
-        self.halt = asyncio.Event()
         self.fatal: Verdict | None = None
         self.stopped_because = ""  # the one sentence for the operator, once `fatal` is set
         # The endpoint is the API: a reply was not transient, or carried a JSON envelope.
@@ -91,16 +137,6 @@ class App:
         self.outage = OutageGate(clock=asyncio.get_running_loop().time, nap=self.nap)
         self.stats = AppCounts()
         self.margin_said: float | None = None  # the pacer's margin as last logged (attempt)
-
-    async def nap(self, seconds: float) -> None:
-        """Sleep, unless and until the app is stopped: then raise Halted."""
-        if not self.halt.is_set():
-            try:
-                async with asyncio.timeout(seconds):
-                    await self.halt.wait()
-            except TimeoutError:
-                return
-        raise Halted
 
     def abort(self, verdict: Verdict, sentence: str) -> None:
         """Stop sending for this app at once; `sentence` says why (after "stopped after")."""

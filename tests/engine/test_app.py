@@ -50,6 +50,29 @@ def test_a_nap_sleeps_until_the_app_stops_then_raises_halted() -> None:
     assert run_virtual(scenario()) == pytest.approx(3.0, abs=0.01)
 
 
+def test_a_stop_ends_every_nap_at_once_and_a_later_nap_at_its_start() -> None:
+    async def scenario() -> tuple[list[str], float]:
+        app = _app()
+        loop = asyncio.get_running_loop()
+        ends: list[str] = []
+
+        async def napper(seconds: float) -> None:
+            try:
+                await app.nap(seconds)
+                ends.append(f"slept {seconds:g}")
+            except Halted:
+                ends.append(f"halted at {loop.time():g}")
+
+        loop.call_later(2.0, app.abort, Verdict(action=Action.FATAL, code=70009, info=""), "x")
+        await asyncio.gather(*(napper(s) for s in (1.0, 5.0, 60.0)))
+        await napper(1.0)
+        return ends, loop.time()
+
+    ends, now = run_virtual(scenario())
+    assert ends == ["slept 1", "halted at 2", "halted at 2", "halted at 2"]
+    assert now == pytest.approx(2.0, abs=0.01)
+
+
 def test_done_counts_the_records_of_every_status() -> None:
     counts = AppCounts()
     counts.statuses.update({Status.OK: 3, Status.INVALID: 1, Status.ABORTED: 2})
