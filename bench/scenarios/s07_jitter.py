@@ -168,7 +168,10 @@ def render(j: dict[str, Any]) -> str:
             "pacer that sends on a grid at or under 1 / (1 + D) of the budget (0.980 of 20/s at "
             "0-20 ms, 0.962 at 0-40 ms), even one that knew the jitter before the run, and one "
             "covering less is throttled more than it gains (`tests/pace/test_jitter.py` measures "
-            "pinned grids on virtual time).",
+            "pinned grids on virtual time). On the heavy tail, a grid is throttled about once per "
+            "tail request it does not cover: one throttled at most 0.2 % covers 60 ms or more "
+            "and keeps 0.942 of the budget or less (covering 30 ms: 0.964 at 0.66 %; 50 ms: 0.950 "
+            "at 0.25 %); a throttle costs one slot, covering the tail one in fourteen.",
         ]
     )
 
