@@ -128,10 +128,10 @@ class Pacer:
             self._contact.set()
 
     def left(self, grant: int) -> None:
-        """The request of `grant` reaches the wire now, later than granted: a new connection
-        opened first, on a loop busy with a hundred apps starting (70 ms, measured). Its
-        place on the hard line moves to now, so the 21st request after it cannot share its
-        second at the API; the grid stays where it was."""
+        """The request of `grant` reaches the wire now: as granted, or later when a new
+        connection opened first (up to a few hundred ms with a hundred apps starting at once
+        on two cores, measured). Its place on the hard line moves to now, so the 21st request
+        after it cannot share its second at the API; the grid stays where it was."""
         now = self._clock()
         self._hard_line.left(grant, now)
         if grant > self._granted - RING:
