@@ -10,9 +10,11 @@ reset each time, the run never stopped. Past `limit` seconds without an answer, 
 told (the run stops, exit 3) and the callers' naps end in their app's stop.
 
 redis-py's defaults (5 s timeouts, retries with backoff for most of a minute) would hold a
-pacer far past the moment a slot was due: the client here gives up on a call within
-fleet.connect.SOCKET_TIMEOUT, and retries once at once only (a pooled connection that a
-Redis restart broke).
+pacer far past the moment a slot was due: a call gives up within fleet.connect.SOCKET_TIMEOUT,
+and retries once at once only (a pooled connection that a Redis restart broke). The calls of
+`call` go through a client of their own whose socket has no timeout, each bounded as a whole
+by `call` instead (see connect.untimed_client); the others (the probe, the heartbeat, the
+start's) through one that times out on its own.
 """
 
 from __future__ import annotations
@@ -39,10 +41,12 @@ from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
 from resumer.fleet.connect import (
     PROBE_TTL_MS,
+    SOCKET_TIMEOUT,
     check_commands,
     connect_client,
     fitting_client,
     reason,
+    untimed_client,
 )
 from resumer.fleet.repeat import GRACE
 from resumer.timing import Sleep
@@ -106,8 +110,11 @@ class Link:
         limit: float,
         on_lost: Callable[[RedisLostError], None] = lambda _error: None,
         clock: Callable[[], float] | None = None,
+        untimed: aioredis.Redis | None = None,
     ) -> None:
-        self.redis = client
+        self.redis = client  # for calls outside `call`: redis-py times them out on its own
+        # The client of `call`, which bounds each call as a whole (see connect.untimed_client).
+        self._untimed = untimed or client
         self.shown_url = shown_url  # the URL with any password masked
         self.runner = runner_id()
         self._limit = limit
@@ -134,10 +141,12 @@ class Link:
     ) -> Link:
         """Connect and PING once: a Redis that does not answer at the start is a usage error."""
         client = connect_client(url, shown_url=shown_url)
+        untimed: aioredis.Redis | None = None
         try:
             await client.ping()
             client = await fitting_client(client, url, shown_url=shown_url)
             await check_commands(client, shown_url)
+            untimed = await untimed_client(client, url, shown_url=shown_url)
         except UsageError:
             await client.aclose()
             raise
@@ -152,7 +161,7 @@ class Link:
             raise UsageError(
                 f"cannot reach Redis at {shown_url} ({reason(exc)}): start it or fix --redis"
             ) from None
-        return cls(client, shown_url=shown_url, limit=limit, on_lost=on_lost)
+        return cls(client, shown_url=shown_url, limit=limit, on_lost=on_lost, untimed=untimed)
 
     @property
     def lost(self) -> bool:
@@ -185,7 +194,8 @@ class Link:
         while True:
             if not self._waiting:
                 try:
-                    answer = await work(self.redis)
+                    async with asyncio.timeout(SOCKET_TIMEOUT):  # a TimeoutError is an OSError
+                        answer = await work(self._untimed)
                 except (RedisError, OSError) as exc:
                     self._lose(exc)
                 else:
@@ -254,6 +264,8 @@ class Link:
             self._prober.cancel()
             await asyncio.wait((self._prober,), timeout=GRACE)  # see fleet.repeat: never hang
         await self.redis.aclose()
+        if self._untimed is not self.redis:
+            await self._untimed.aclose()
 
 
 __all__ = ["Link", "lua", "reason", "time_us"]  # `reason` is used by the fleet beside Link
