@@ -11,7 +11,8 @@ never a backlog. It refuses to book more than AHEAD into the future ("ask again 
 so a crowd of callers cannot fill the next minute with promises.
 
 The local side keeps what `pacer.Pacer` keeps, as a guard and for what is this runner's own:
-the hard line (`AsyncLimiter(1, 1 / (budget × 0.999))`) and the first request alone. The
+a hard line (a bucket of one: this runner's sends at least 1 / (budget × 0.999) apart) and the
+first request alone. The
 learned margin is the app's, not the runner's: the fleet's sends interleave on one grid, so
 arrival jitter on any runner's path fills the API's window for all of them, and margins of
 their own would space each runner's bookings differently (one widened, the others not) with
@@ -46,10 +47,10 @@ fleet back after a minute's idleness starts from the least margin, as a new run 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 
 import redis.asyncio as aioredis
-from aiolimiter import AsyncLimiter
 
 from resumer.fleet import keys
 from resumer.fleet.generation import Generations
@@ -102,7 +103,10 @@ class SharedPacer:
         self._keys = keys.budget(sdkappid)
         self._sleep = sleep
         self._clock = clock or asyncio.get_running_loop().time
-        self._hard_line = AsyncLimiter(1, 1 / (budget * (1 - HARD_LINE_MARGIN)))
+        # The hard line, as arithmetic on the loop's clock: an aiolimiter bucket of one did the
+        # same with a timer and a wake-up of its own per send, a tenth of what sharing cost.
+        self._line = 1 / (budget * (1 - HARD_LINE_MARGIN))
+        self._last_send = -math.inf
         self._turn = asyncio.Lock()  # one reservation at a time, in arrival order
         self._queued = 0  # acquirers waiting for the turn: how many slots to book at once
         self._stash: deque[tuple[int, float]] = deque()  # booked, not handed out: (µs, loop)
@@ -152,7 +156,10 @@ class SharedPacer:
                 # is due soon, and this one would land in its gap. Give the slot up, book anew.
                 self._unused = slot
                 self.missed += 1
-            await self._hard_line.acquire()  # a guard: the slots are further apart than it
+            # A guard: the slots are further apart than it.
+            while (early := self._last_send + self._line - self._clock()) > 0:
+                await self._sleep(early)
+            self._last_send = self._clock()
             self._granted += 1
             self._slots[self._granted % RING] = slot
             return self._granted

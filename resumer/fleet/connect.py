@@ -29,18 +29,21 @@ SOCKET_TIMEOUT = 1.0  # seconds a call may take: a script answers in well under 
 PROBE_TTL_MS = 1000  # a probe's key is gone a second after it is written
 
 
-def connect_client(url: str, *, shown_url: str) -> aioredis.Redis:
+def connect_client(
+    url: str, *, shown_url: str, socket_timeout: float | None = SOCKET_TIMEOUT
+) -> aioredis.Redis:
     """A client of `url` with short timeouts, retrying a failed call once, at once.
 
     A URL option redis-py refuses (`?db=x`, `?socket_timeout=abc`, an option the scheme does
     not take, such as `ssl_cert_reqs` on redis://) is one sentence here: redis-py raises some
     in `from_url` and the others only at the first connection, so one connection is built
-    (not opened) to meet them now.
+    (not opened) to meet them now. `socket_timeout` None: calls with no timeout of their own
+    (see `untimed_client`).
     """
     try:
         client = aioredis.Redis.from_url(
             url,
-            socket_timeout=SOCKET_TIMEOUT,
+            socket_timeout=socket_timeout,
             socket_connect_timeout=SOCKET_TIMEOUT,
             retry=Retry(NoBackoff(), 1),
             decode_responses=False,
@@ -71,10 +74,16 @@ async def fitting_client(client: aioredis.Redis, url: str, *, shown_url: str) ->
     if int(info.get("cluster_enabled", 0)) != 1:
         return client
     await client.aclose()
+    return await _cluster_client(url, shown_url=shown_url, socket_timeout=SOCKET_TIMEOUT)
+
+
+async def _cluster_client(
+    url: str, *, shown_url: str, socket_timeout: float | None
+) -> aioredis.Redis:
     try:
         cluster = RedisCluster.from_url(
             url,
-            socket_timeout=SOCKET_TIMEOUT,
+            socket_timeout=socket_timeout,
             socket_connect_timeout=SOCKET_TIMEOUT,
             retry=Retry(NoBackoff(), 1),
             decode_responses=False,
@@ -86,6 +95,20 @@ async def fitting_client(client: aioredis.Redis, url: str, *, shown_url: str) ->
             f"it ({_option_error(exc)}): fix the URL"
         ) from None
     return cast("aioredis.Redis", cluster)
+
+
+async def untimed_client(client: aioredis.Redis, url: str, *, shown_url: str) -> aioredis.Redis:
+    """A client of `url` of the same kind as `client` (plain or Cluster), whose calls have no
+    socket timeout: the caller bounds each call as a whole (`Link.call`, by SOCKET_TIMEOUT).
+
+    With a socket timeout, redis-py (on Python 3.11) sends every command inside
+    `asyncio.wait_for`, a task per call; one `asyncio.timeout` around the call costs less. A
+    call cut by it is cut as one that timed out: redis-py disconnects a connection cancelled
+    mid-send or mid-read, so no answer is left behind to be read by the next call.
+    """
+    if isinstance(client, RedisCluster):
+        return await _cluster_client(url, shown_url=shown_url, socket_timeout=None)
+    return connect_client(url, shown_url=shown_url, socket_timeout=None)
 
 
 def _option_error(exc: BaseException) -> str:

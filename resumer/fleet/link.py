@@ -10,27 +10,30 @@ reset each time, the run never stopped. Past `limit` seconds without an answer, 
 told (the run stops, exit 3) and the callers' naps end in their app's stop.
 
 redis-py's defaults (5 s timeouts, retries with backoff for most of a minute) would hold a
-pacer far past the moment a slot was due: the client here gives up on a call within
-fleet.connect.SOCKET_TIMEOUT, and retries once at once only (a pooled connection that a
-Redis restart broke).
+pacer far past the moment a slot was due: a call gives up within fleet.connect.SOCKET_TIMEOUT,
+and retries once at once only (a pooled connection that a Redis restart broke). The calls of
+`call` go through a client of their own whose socket has no timeout, each bounded as a whole
+by `call` instead (see connect.untimed_client); the others (the probe, the heartbeat, the
+start's) through one that times out on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from string import Template
 from typing import TypeVar
 
 import redis.asyncio as aioredis
 import structlog
-from redis.commands.core import AsyncScript
 from redis.exceptions import (
     AuthenticationError,
+    NoScriptError,
     RedisError,
 )
 
@@ -38,10 +41,12 @@ from resumer.errors import RedisLostError, UsageError
 from resumer.fleet import keys
 from resumer.fleet.connect import (
     PROBE_TTL_MS,
+    SOCKET_TIMEOUT,
     check_commands,
     connect_client,
     fitting_client,
     reason,
+    untimed_client,
 )
 from resumer.fleet.repeat import GRACE
 from resumer.timing import Sleep
@@ -66,6 +71,30 @@ async def time_us(client: aioredis.Redis) -> int:
     return int(seconds) * 1_000_000 + int(micros)
 
 
+class Script:
+    """A Lua script, run by its SHA (EVALSHA) and loaded again on NOSCRIPT (a restart of Redis,
+    SCRIPT FLUSH), as redis-py's `register_script` does, without the checks of redis-py's
+    pipeline classes its calls make (one against a typing Protocol: a tenth of a call's CPU)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        # The name Redis knows the script by, not a safeguard.
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+    async def __call__(
+        self,
+        *,
+        keys: Sequence[str | bytes],
+        args: Sequence[str | bytes],
+        client: aioredis.Redis,
+    ) -> object:
+        try:
+            return await client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            self.sha = await client.script_load(self.source)
+            return await client.evalsha(self.sha, len(keys), *keys, *args)
+
+
 def runner_id() -> str:
     """A name for this run, unique on the Redis: host, process and a random part."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -82,8 +111,11 @@ class Link:
         limit: float,
         on_lost: Callable[[RedisLostError], None] = lambda _error: None,
         clock: Callable[[], float] | None = None,
+        untimed: aioredis.Redis | None = None,
     ) -> None:
-        self.redis = client
+        self.redis = client  # for calls outside `call`: redis-py times them out on its own
+        # The client of `call`, which bounds each call as a whole (see connect.untimed_client).
+        self._untimed = untimed or client
         self.shown_url = shown_url  # the URL with any password masked
         self.runner = runner_id()
         self._limit = limit
@@ -97,7 +129,7 @@ class Link:
         self._closed = False
         self.outages = 0  # times Redis was lost and came back, or not
         self.calls = 0  # calls that Redis answered
-        self._scripts: dict[str, AsyncScript] = {}  # by source
+        self._scripts: dict[str, Script] = {}  # by source
 
     @classmethod
     async def connect(
@@ -110,10 +142,12 @@ class Link:
     ) -> Link:
         """Connect and PING once: a Redis that does not answer at the start is a usage error."""
         client = connect_client(url, shown_url=shown_url)
+        untimed: aioredis.Redis | None = None
         try:
             await client.ping()
             client = await fitting_client(client, url, shown_url=shown_url)
             await check_commands(client, shown_url)
+            untimed = await untimed_client(client, url, shown_url=shown_url)
         except UsageError:
             await client.aclose()
             raise
@@ -128,21 +162,21 @@ class Link:
             raise UsageError(
                 f"cannot reach Redis at {shown_url} ({reason(exc)}): start it or fix --redis"
             ) from None
-        return cls(client, shown_url=shown_url, limit=limit, on_lost=on_lost)
+        return cls(client, shown_url=shown_url, limit=limit, on_lost=on_lost, untimed=untimed)
 
     @property
     def lost(self) -> bool:
         """Redis gave no answer to the last call, and has not answered since."""
         return self._lost_since is not None
 
-    def script(self, source: str) -> Callable[..., Awaitable[object]]:
+    def script(self, source: str) -> Script:
         """A Lua script, run by its SHA and loaded again on NOSCRIPT (a restart, SCRIPT FLUSH).
 
         One per source, whoever asks (every app's pacer runs the same one): after a restart of
         Redis, one caller meets NOSCRIPT and loads it, not each."""
         script = self._scripts.get(source)
         if script is None:
-            script = self._scripts[source] = self.redis.register_script(source)
+            script = self._scripts[source] = Script(source)
         return script
 
     async def load_scripts(self) -> None:
@@ -161,7 +195,8 @@ class Link:
         while True:
             if not self._waiting:
                 try:
-                    answer = await work(self.redis)
+                    async with asyncio.timeout(SOCKET_TIMEOUT):  # a TimeoutError is an OSError
+                        answer = await work(self._untimed)
                 except (RedisError, OSError) as exc:
                     self._lose(exc)
                 else:
@@ -230,6 +265,8 @@ class Link:
             self._prober.cancel()
             await asyncio.wait((self._prober,), timeout=GRACE)  # see fleet.repeat: never hang
         await self.redis.aclose()
+        if self._untimed is not self.redis:
+            await self._untimed.aclose()
 
 
 __all__ = ["Link", "lua", "reason", "time_us"]  # `reason` is used by the fleet beside Link

@@ -159,6 +159,18 @@ async def test_the_first_request_goes_alone(links: list[Link]) -> None:
     assert asyncio.get_running_loop().time() - ended >= INTERVAL - LATE
 
 
+async def test_the_hard_line_holds_a_grant_that_the_grid_would_let_go(links: list[Link]) -> None:
+    pacer = SharedPacer(links[0], APP, budget=BUDGET, sleep=asyncio.sleep)
+    pacer._line = 0.2  # wider than the fleet's grid (50.8 ms): the line is what holds the sends
+    clock = asyncio.get_running_loop().time
+    times = []
+    for _ in range(3):
+        grant = await pacer.acquire()
+        times.append(clock())
+        pacer.done(grant)
+    assert all(later - earlier >= 0.2 for earlier, later in pairwise(times))
+
+
 async def test_a_throttle_cuts_the_rate_of_every_runner_once(links: list[Link]) -> None:
     one, two = (SharedPacer(link, APP, budget=BUDGET, sleep=asyncio.sleep) for link in links[:2])
     grants = []

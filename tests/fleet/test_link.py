@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from structlog.testing import capture_logs
 
 from resumer.errors import RedisLostError, UsageError
+from resumer.fleet.connect import SOCKET_TIMEOUT
 from resumer.fleet.link import Link
 from tests.support.servers import RedisServer
 
@@ -119,5 +120,28 @@ async def test_a_call_that_succeeds_after_a_hang_ends_the_outage(server: RedisSe
         assert not link.lost
         events = [entry["event"] for entry in logs]
         assert (events.count("redis_lost"), events.count("redis_back"), link.outages) == (1, 1, 1)
+    finally:
+        await link.close()
+
+
+async def test_a_call_cut_by_its_timeout_leaves_no_answer_behind(server: RedisServer) -> None:
+    link = await Link.connect(server.url, shown_url=server.url, limit=30.0)
+    try:
+        await link.redis.set("a", b"A")
+        await link.redis.set("b", b"B")
+        server.pause()
+        started = asyncio.get_running_loop().time()
+        calling = asyncio.create_task(link.call(lambda r: r.get("a"), asyncio.sleep))
+        for _ in range(500):
+            if link.lost:
+                break
+            await asyncio.sleep(0.01)
+        # Cut within the link's bound, by `call` itself: its client has no socket timeout.
+        assert asyncio.get_running_loop().time() - started < 2 * SOCKET_TIMEOUT
+        server.resume()
+        assert await asyncio.wait_for(calling, timeout=10) == b"A"
+        # The answer to the call that was cut is not read as the next call's.
+        for _ in range(20):
+            assert await link.call(lambda r: r.get("b"), asyncio.sleep) == b"B"
     finally:
         await link.close()
