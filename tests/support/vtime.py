@@ -1,6 +1,6 @@
 """An event loop with virtual time: timers fire at once, in order, and `loop.time()` jumps.
 
-Tests of anything that waits (the pacer, aiolimiter inside it, the run loop's backoff) run on it,
+Tests of anything that waits (the pacer, the run loop's backoff) run on it,
 so they take milliseconds and never depend on how busy the machine is. An idle turn never
 waits for real time, so nothing may feed the loop from another thread: a run on it takes its
 input from an in-loop source (`tests.support.sources`).
@@ -28,7 +28,7 @@ class _Selector(selectors.DefaultSelector):
         ready = super().select(0)
         if not ready:
             # Creep at least a microsecond per idle turn, as a real clock would: a timer that
-            # reschedules itself "now" (float rounding in aiolimiter's leak) must still come due.
+            # reschedules itself "now" (float rounding in a leaky bucket) must still come due.
             self._loop.advance(max(timeout or 0.0, TICK))
         return ready
 
