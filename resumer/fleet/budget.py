@@ -253,9 +253,12 @@ class SharedPacer:
         return reservation
 
     def left(self, grant: int) -> None:
-        """The request of `grant` reaches the wire now. Not used: the fleet's slots are booked
-        on Redis's clock for every runner, and a send late by more than LATE (a connection
-        opening on a busy loop) is covered by the shared margin only."""
+        """The request of `grant` reaches the wire now: as granted, or later when a new
+        connection opened first. The local hard line counts the last grant from then, so this
+        runner's next send keeps a line from it at the wire. The fleet's slot of a send that
+        reached the wire late stays where Redis booked it: the shared margin covers the rest."""
+        if grant == self._granted:
+            self._last_send = max(self._last_send, self._clock())
 
     def done(self, grant: int) -> None:
         """The request of `grant` is over: answered, failed, or never sent after all."""

@@ -171,6 +171,23 @@ async def test_the_hard_line_holds_a_grant_that_the_grid_would_let_go(links: lis
     assert all(later - earlier >= 0.2 for earlier, later in pairwise(times))
 
 
+async def test_the_hard_line_counts_a_send_from_when_it_reached_the_wire(
+    links: list[Link],
+) -> None:
+    pacer = SharedPacer(links[0], APP, budget=BUDGET, sleep=asyncio.sleep)
+    pacer._line = 0.2  # wider than the fleet's grid, as above
+    clock = asyncio.get_running_loop().time
+    first = await pacer.acquire()
+    pacer.done(first)
+    second = await pacer.acquire()
+    await asyncio.sleep(0.1)  # a new connection opened first
+    pacer.left(second)
+    wire = clock()
+    pacer.done(second)
+    pacer.done(await pacer.acquire())
+    assert clock() - wire >= 0.2
+
+
 async def test_a_throttle_cuts_the_rate_of_every_runner_once(links: list[Link]) -> None:
     one, two = (SharedPacer(link, APP, budget=BUDGET, sleep=asyncio.sleep) for link in links[:2])
     grants = []
